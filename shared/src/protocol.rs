@@ -1,0 +1,422 @@
+//! The wire contract of namespace `/game` (see `docs/protocol.md`): event names, client payloads,
+//! acknowledgement bodies, server event payloads and error codes. All are plain serde types, so
+//! they travel identically through the default (JSON) and the msgpack Socket.IO parsers.
+
+use serde::{Deserialize, Serialize};
+
+/// A simulation tick number. Tick 0 is the room's initial state; the first step produces tick 1.
+pub type Tick = u64;
+/// A player's id, unique within one server process for its lifetime.
+pub type PlayerId = u32;
+/// A room's id: short, URL-safe and also used as the Socket.IO room name.
+pub type RoomId = String;
+
+/// The namespace every game client connects to.
+pub const GAME_NAMESPACE: &str = "/game";
+
+/// Event names, as constants so that server, clients and tests cannot drift apart.
+pub mod events {
+    /// client -> server: list open rooms.
+    pub const LOBBY_LIST: &str = "lobby:list";
+    /// client -> server: create a room.
+    pub const ROOM_CREATE: &str = "room:create";
+    /// client -> server: join a room, or quick match.
+    pub const ROOM_JOIN: &str = "room:join";
+    /// client -> server: leave the current room.
+    pub const ROOM_LEAVE: &str = "room:leave";
+    /// client -> server: take back a seat after a disconnect.
+    pub const ROOM_REJOIN: &str = "room:rejoin";
+    /// client -> server: movement input.
+    pub const INPUT: &str = "input";
+    /// both directions: chat message.
+    pub const CHAT: &str = "chat";
+    /// client -> server: clock sync.
+    pub const TIME: &str = "time";
+    /// server -> client: binary snapshot, every tick.
+    pub const SNAPSHOT: &str = "snapshot";
+    /// server -> client: someone took a seat in your room.
+    pub const PLAYER_JOINED: &str = "player:joined";
+    /// server -> client: someone left your room.
+    pub const PLAYER_LEFT: &str = "player:left";
+    /// server -> client: your room is gone.
+    pub const ROOM_CLOSED: &str = "room:closed";
+}
+
+/// Limits that the protocol itself defines.
+pub mod limits {
+    /// Longest player name, in characters, after trimming.
+    pub const NAME_MAX_CHARS: usize = 24;
+    /// Longest room name, in characters, after trimming.
+    pub const ROOM_NAME_MAX_CHARS: usize = 32;
+    /// Longest chat message, in characters.
+    pub const CHAT_MAX_CHARS: usize = 200;
+    /// Largest `max_players` a room may ask for.
+    pub const MAX_PLAYERS_CAP: u32 = 64;
+    /// Largest `tick_rate` (Hz) a room may ask for.
+    pub const TICK_RATE_CAP: u32 = 128;
+}
+
+/// Error codes carried in `{ok: false, error: {code, message}}` acks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The payload is malformed or out of range.
+    BadRequest,
+    /// Missing or invalid credentials.
+    Unauthorized,
+    /// Too many requests; slow down.
+    RateLimited,
+    /// The event needs a seat in a room and the player has none.
+    NotInRoom,
+    /// The player already has a seat and must leave first.
+    AlreadyInRoom,
+    /// No room with that id.
+    RoomNotFound,
+    /// Every seat of the room is taken.
+    RoomFull,
+    /// The rejoin token is unknown or its grace period is over.
+    RejoinExpired,
+    /// The server refuses more load.
+    ServerFull,
+    /// A server-side fault; nothing was changed.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::AlreadyInRoom => "already_in_room",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::RejoinExpired => "rejoin_expired",
+            ErrorCode::ServerFull => "server_full",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Handshake `auth` of namespace `/game`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GameAuth {
+    /// Display name, 1..=24 characters after trimming, no control characters.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A signed token, required only when the server has an auth secret.
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// `room:create` payload.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateRoomRequest {
+    /// Display name of the room; a default is chosen when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Seats, 1..=64; the server default when absent.
+    #[serde(default)]
+    pub max_players: Option<u32>,
+    /// Simulation rate in Hz, 1..=128; the server default when absent.
+    #[serde(default)]
+    pub tick_rate: Option<u32>,
+}
+
+/// `room:join` payload; no `room_id` means quick match.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct JoinRoomRequest {
+    /// The room to join.
+    #[serde(default)]
+    pub room_id: Option<RoomId>,
+}
+
+/// `room:rejoin` payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RejoinRequest {
+    /// The `rejoin_token` from an earlier join ack.
+    pub token: String,
+}
+
+/// `input` payload.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputRequest {
+    /// Client sequence number; only the highest seen is kept.
+    pub seq: u32,
+    /// Desired direction `[x, y]`, each in -1..=1 (clamped).
+    #[serde(rename = "move")]
+    pub movement: [f32; 2],
+    /// Button bit set, reserved for game modes.
+    #[serde(default)]
+    pub buttons: u32,
+}
+
+/// `chat` payload from a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// 1..=200 characters.
+    pub text: String,
+}
+
+/// `time` payload.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct TimeRequest {
+    /// The client's clock, echoed back.
+    pub client_time: f64,
+}
+
+/// Public description of a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// Room id.
+    pub id: RoomId,
+    /// Display name.
+    pub name: String,
+    /// Seats taken (including players inside their rejoin grace period).
+    pub players: u32,
+    /// Seats in all.
+    pub max_players: u32,
+    /// Simulation rate in Hz.
+    pub tick_rate: u32,
+}
+
+/// The `error` member of a failed ack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// A failed ack: `{ok: false, error: {code, message}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorAck {
+    /// Always false.
+    pub ok: bool,
+    /// What went wrong.
+    pub error: ErrorBody,
+}
+
+impl ErrorAck {
+    /// Builds a failed ack.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            error: ErrorBody {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// A bare success ack: `{ok: true}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OkAck {
+    /// Always true.
+    pub ok: bool,
+}
+
+impl OkAck {
+    /// `{ok: true}`.
+    pub const OK: OkAck = OkAck { ok: true };
+}
+
+/// Ack of `lobby:list`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LobbyAck {
+    /// Always true.
+    pub ok: bool,
+    /// Rooms, most recently created last.
+    pub rooms: Vec<RoomInfo>,
+}
+
+/// Ack of `room:create`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateRoomAck {
+    /// Always true.
+    pub ok: bool,
+    /// The new room.
+    pub room: RoomInfo,
+}
+
+/// Ack of `room:join` and `room:rejoin`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinAck {
+    /// Always true.
+    pub ok: bool,
+    /// The room joined.
+    pub room: RoomInfo,
+    /// Your player id in snapshots.
+    pub player_id: PlayerId,
+    /// The room's latest completed tick.
+    pub tick: Tick,
+    /// Present this with `room:rejoin` after a disconnect to keep your seat.
+    pub rejoin_token: String,
+}
+
+/// Ack of `input`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputAck {
+    /// Always true.
+    pub ok: bool,
+    /// The acknowledged sequence number.
+    pub seq: u32,
+    /// The tick at which the input applies (for a stale input: the next tick, where it does not).
+    pub tick: Tick,
+    /// Set when a higher `seq` was already received; this input was dropped.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+}
+
+/// Ack of `time`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct TimeAck {
+    /// Always true.
+    pub ok: bool,
+    /// Echo of the request.
+    pub client_time: f64,
+    /// Server clock, unix milliseconds.
+    pub server_time: u64,
+}
+
+/// `player:joined` server event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerJoined {
+    /// The new player's id.
+    pub player_id: PlayerId,
+    /// Their display name.
+    pub name: String,
+}
+
+/// Why a player left a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// Sent `room:leave`.
+    Left,
+    /// Lost the connection (the seat is held for the grace period).
+    Disconnected,
+    /// The grace period ran out.
+    Timeout,
+    /// Removed by an admin.
+    Kicked,
+}
+
+/// `player:left` server event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerLeft {
+    /// Who left.
+    pub player_id: PlayerId,
+    /// Why.
+    pub reason: LeaveReason,
+}
+
+/// `chat` server event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Sender.
+    pub player_id: PlayerId,
+    /// Sender's name.
+    pub name: String,
+    /// The message.
+    pub text: String,
+    /// Server clock, unix milliseconds.
+    pub time: u64,
+}
+
+/// Why a room was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Nobody played in it for the idle timeout.
+    Idle,
+    /// The server is shutting down.
+    Shutdown,
+    /// Closed by an admin.
+    Admin,
+    /// The simulation failed; the server lives on.
+    Internal,
+}
+
+/// `room:closed` server event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomClosed {
+    /// The room that closed.
+    pub room_id: RoomId,
+    /// Why.
+    pub reason: CloseReason,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_ack_has_the_documented_shape() {
+        let v = serde_json::to_value(ErrorAck::new(ErrorCode::RoomFull, "full")).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"ok": false, "error": {"code": "room_full", "message": "full"}})
+        );
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::RejoinExpired,
+            ErrorCode::ServerFull,
+        ] {
+            assert_eq!(
+                serde_json::to_value(code).expect("json"),
+                serde_json::json!(code.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn stale_flag_only_appears_when_set() {
+        let fresh = InputAck {
+            ok: true,
+            seq: 3,
+            tick: 9,
+            stale: false,
+        };
+        assert_eq!(
+            serde_json::to_value(fresh).expect("json"),
+            serde_json::json!({"ok": true, "seq": 3, "tick": 9})
+        );
+        let stale = InputAck {
+            stale: true,
+            ..fresh
+        };
+        assert_eq!(
+            serde_json::to_value(stale).expect("json")["stale"],
+            serde_json::json!(true)
+        );
+    }
+
+    #[test]
+    fn input_uses_the_wire_name_move() {
+        let i: InputRequest = serde_json::from_str(r#"{"seq":5,"move":[1,-0.5]}"#).expect("valid");
+        assert_eq!(
+            i,
+            InputRequest {
+                seq: 5,
+                movement: [1.0, -0.5],
+                buttons: 0
+            }
+        );
+        assert!(serde_json::from_str::<InputRequest>(r#"{"seq":"5","move":[1,0]}"#).is_err());
+        assert!(
+            serde_json::from_str::<InputRequest>(r#"{"seq":4294967296,"move":[1,0]}"#).is_err()
+        );
+        assert!(serde_json::from_str::<InputRequest>(r#"{"move":[1,0]}"#).is_err());
+    }
+}
