@@ -1,1 +1,3 @@
-//! placeholder
+//! Tickstorm server library.
+pub mod config;
+pub mod sim;

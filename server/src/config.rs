@@ -1,0 +1,160 @@
+//! Server configuration: one `clap` derive struct, every option also settable by an environment
+//! variable, every default visible in `--help` (and mirrored in the README's table).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Which Socket.IO parser the server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParserKind {
+    /// The default Socket.IO parser: JSON text packets with binary attachments. Any stock client.
+    Common,
+    /// socket.io-msgpack-parser: one MessagePack frame per packet. Clients must use it too.
+    Msgpack,
+}
+
+/// Which Engine.IO transports are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transports {
+    /// HTTP long-polling first, then upgrade to WebSocket (what stock clients do).
+    All,
+    /// WebSocket only (clients must connect with `transports: ["websocket"]`).
+    Websocket,
+    /// Long-polling only.
+    Polling,
+}
+
+/// Tickstorm game server: lobbies and rooms over Socket.IO, each room a fixed-tick simulation
+/// that streams a MessagePack snapshot to its players every tick.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "tickstorm-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on. Binds loopback only by default; use 0.0.0.0:3000 to accept remote players.
+    #[arg(long, env = "TICKSTORM_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Default simulation rate of new rooms, in Hz (1..=128); a room may ask for its own.
+    #[arg(long, env = "TICKSTORM_TICK_RATE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=128))]
+    pub tick_rate: u32,
+
+    /// Default seats per room (1..=64); `room:create` may ask for another number.
+    #[arg(long, env = "TICKSTORM_MAX_PLAYERS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub max_players: u32,
+
+    /// Most rooms the server hosts at once; creating more fails with `server_full`.
+    #[arg(long, env = "TICKSTORM_MAX_ROOMS", default_value_t = 10_000)]
+    pub max_rooms: usize,
+
+    /// How long a disconnected player's seat is kept for `room:rejoin` (e.g. 10s, 500ms).
+    #[arg(long, env = "TICKSTORM_REJOIN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub rejoin_grace: Duration,
+
+    /// How long a room with no players stays open before it is closed.
+    #[arg(long, env = "TICKSTORM_ROOM_IDLE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub room_idle_timeout: Duration,
+
+    /// Socket.IO parser.
+    #[arg(long, env = "TICKSTORM_PARSER", value_enum, default_value_t = ParserKind::Common)]
+    pub parser: ParserKind,
+
+    /// Engine.IO transports to accept.
+    #[arg(long, env = "TICKSTORM_TRANSPORTS", value_enum, default_value_t = Transports::All)]
+    pub transports: Transports,
+
+    /// Engine.IO ping interval.
+    #[arg(long, env = "TICKSTORM_PING_INTERVAL", default_value = "25s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// Engine.IO ping timeout: a client silent this long after a ping is disconnected.
+    #[arg(long, env = "TICKSTORM_PING_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub ping_timeout: Duration,
+
+    /// Largest HTTP long-polling body, in bytes.
+    #[arg(long, env = "TICKSTORM_MAX_PAYLOAD", default_value_t = 1_000_000)]
+    pub max_payload: u64,
+
+    /// Largest WebSocket message, in bytes.
+    #[arg(long, env = "TICKSTORM_WS_MAX_MESSAGE", default_value_t = 64 * 1024)]
+    pub ws_max_message_size: usize,
+
+    /// Seed of the rooms' random number generators; random when absent. With a seed, the n-th
+    /// room created gets the same orbs and spawn points on every run.
+    #[arg(long, env = "TICKSTORM_SEED")]
+    pub seed: Option<u64>,
+
+    /// Log filter (tracing EnvFilter syntax, e.g. `info`, `tickstorm_server=debug`).
+    #[arg(long, env = "TICKSTORM_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // The defaults above are the single source of truth: parse an empty command line.
+        Config::parse_from(["tickstorm-server"])
+    }
+}
+
+impl Config {
+    /// The period of one tick at `tick_rate` Hz.
+    pub fn tick_period(tick_rate: u32) -> Duration {
+        Duration::from_secs_f64(1.0 / f64::from(tick_rate.max(1)))
+    }
+}
+
+/// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (examples: 250ms, 10s, 2m)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}` (use ms, s or m)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let c = Config::default();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!((c.tick_rate, c.max_players), (30, 8));
+        assert_eq!(c.rejoin_grace, Duration::from_secs(10));
+        assert_eq!(c.parser, ParserKind::Common);
+        assert_eq!(c.transports, Transports::All);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        assert!(Config::try_parse_from(["t", "--tick-rate", "0"]).is_err());
+        assert!(Config::try_parse_from(["t", "--max-players", "65"]).is_err());
+    }
+}
