@@ -1,3 +1,102 @@
-//! Tickstorm server library.
+//! Tickstorm server library: [`run`] serves the game on a listener until a shutdown token fires.
+//!
+//! Layout (see ARCHITECTURE.md): `net` is the Socket.IO/HTTP edge, `room` owns room lifecycles
+//! and drives ticks, `sim` is the bevy_ecs simulation, `config` and `error` are what they say.
+
 pub mod config;
+pub mod error;
+pub mod net;
+pub mod room;
+pub mod session;
 pub mod sim;
+
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use room::RoomHub;
+
+/// How long shutdown waits for connections to close after every room was told.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running server's handles, for tests and embedders.
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    /// The room hub (directory and counts).
+    pub hub: RoomHub,
+    /// The Socket.IO handle.
+    pub io: socketioxide::SocketIo,
+}
+
+/// Serves the game on `listener` until `shutdown` is cancelled, then closes every room with
+/// reason `shutdown`, disconnects every client and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (handle, server) = start(config, listener, shutdown);
+    let _ = handle;
+    server.await
+}
+
+/// Like [`run`], but hands back the server's handles before serving (used by tests).
+pub fn start(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> (ServerHandle, impl Future<Output = anyhow::Result<()>>) {
+    let tracker = TaskTracker::new();
+    let (hub, inbox) = RoomHub::channel();
+    let (layer, io) = net::socket_io(&config, hub.clone());
+    room::spawn_driver(
+        room::DriverSettings::from_config(&config),
+        inbox,
+        io.clone(),
+        shutdown.clone(),
+        &tracker,
+    );
+    tracker.close();
+
+    let app = net::http::routes(hub.clone()).layer(layer);
+    let handle = ServerHandle {
+        hub,
+        io: io.clone(),
+    };
+    let server = async move {
+        let addr = listener.local_addr()?;
+        // Nagle's algorithm would hold small frames (acks, snapshots) for up to 40 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        tracing::info!(%addr, parser = ?config.parser, transports = ?config.transports, "tickstorm listening");
+        let closing = shutdown.clone();
+        let drain = async move {
+            closing.cancelled().await;
+            // The driver tells every room `room:closed {reason: shutdown}`; once it is done,
+            // close the sessions so the HTTP server can finish.
+            tracker.wait().await;
+            io.close().await;
+        };
+        let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned());
+        let (served, ()) = tokio::join!(
+            async { tokio::time::timeout(SHUTDOWN_GRACE * 2, serve.into_future()).await },
+            drain
+        );
+        match served {
+            Ok(result) => result?,
+            Err(_) => {
+                tracing::warn!("connections still open after the shutdown grace; exiting anyway")
+            }
+        }
+        tracing::info!("server stopped");
+        Ok(())
+    };
+    (handle, server)
+}

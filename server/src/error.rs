@@ -1,0 +1,55 @@
+//! `GameError`: every way a client request can fail, each mapped to a documented error code and
+//! turned into the `{ok: false, error: {code, message}}` ack.
+
+use tickstorm_shared::protocol::ErrorAck;
+use tickstorm_shared::{ErrorCode, RoomId};
+
+/// A request that could not be carried out. Nothing was changed when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GameError {
+    /// Malformed or out-of-range payload.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The event needs a seat.
+    #[error("you are not in a room; join one first")]
+    NotInRoom,
+    /// The player already sits in a room.
+    #[error("you are already in room {0}; leave it first")]
+    AlreadyInRoom(RoomId),
+    /// No such room.
+    #[error("room {0} does not exist")]
+    RoomNotFound(RoomId),
+    /// No free seat.
+    #[error("room {0} is full")]
+    RoomFull(RoomId),
+    /// Unknown token or grace period over.
+    #[error("the rejoin token is unknown or its grace period is over")]
+    RejoinExpired,
+    /// A server-wide limit was reached.
+    #[error("{0}")]
+    ServerFull(String),
+    /// A server-side fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GameError {
+    /// The wire code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            GameError::BadRequest(_) => ErrorCode::BadRequest,
+            GameError::NotInRoom => ErrorCode::NotInRoom,
+            GameError::AlreadyInRoom(_) => ErrorCode::AlreadyInRoom,
+            GameError::RoomNotFound(_) => ErrorCode::RoomNotFound,
+            GameError::RoomFull(_) => ErrorCode::RoomFull,
+            GameError::RejoinExpired => ErrorCode::RejoinExpired,
+            GameError::ServerFull(_) => ErrorCode::ServerFull,
+            GameError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The failed ack sent for this error.
+    pub fn to_ack(&self) -> ErrorAck {
+        ErrorAck::new(self.code(), self.to_string())
+    }
+}

@@ -1,0 +1,248 @@
+//! Handlers of namespace `/game`: each turns one client event into a command for the rooms (or an
+//! input for a room's queue) and answers with exactly one ack, `{ok: true, ...}` or
+//! `{ok: false, error}`. They hold no game state of their own.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use tickstorm_shared::protocol::{
+    ChatMessage, ChatRequest, CreateRoomAck, CreateRoomRequest, InputAck, InputRequest, JoinAck,
+    JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined, RejoinRequest, TimeAck,
+    TimeRequest, events,
+};
+use tickstorm_shared::rules;
+
+use super::payload;
+use crate::error::GameError;
+use crate::room::{RoomHub, Seat};
+use crate::session::Session;
+use crate::sim::PendingInput;
+
+/// Registers every `/game` event handler on a freshly connected socket.
+pub async fn on_connect(socket: SocketRef) {
+    tracing::debug!(sid = %socket.id, "game client connected");
+    socket.on(events::LOBBY_LIST, lobby_list);
+    socket.on(events::ROOM_CREATE, room_create);
+    socket.on(events::ROOM_JOIN, room_join);
+    socket.on(events::ROOM_LEAVE, room_leave);
+    socket.on(events::ROOM_REJOIN, room_rejoin);
+    socket.on(events::INPUT, input);
+    socket.on(events::CHAT, chat);
+    socket.on(events::TIME, time);
+    socket.on_disconnect(on_disconnect);
+}
+
+/// Sends the one ack every event gets. A client that asked for no ack simply gets none.
+fn reply<T: Serialize>(ack: AckSender, result: Result<T, GameError>) {
+    let sent = match result {
+        Ok(body) => ack.send(&body),
+        Err(error) => ack.send(&error.to_ack()),
+    };
+    if let Err(e) = sent {
+        tracing::trace!(error = %e, "ack not sent");
+    }
+}
+
+fn session(socket: &SocketRef) -> Result<Arc<Session>, GameError> {
+    // The handshake middleware inserts the session before any handler can run.
+    socket
+        .extensions
+        .get::<Arc<Session>>()
+        .ok_or_else(|| GameError::Internal("no session for this connection".into()))
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+async fn lobby_list(ack: AckSender, State(hub): State<RoomHub>) {
+    reply(
+        ack,
+        Ok(LobbyAck {
+            ok: true,
+            rooms: hub.directory().rooms().to_vec(),
+        }),
+    );
+}
+
+async fn room_create(
+    ack: AckSender,
+    State(hub): State<RoomHub>,
+    TryData(data): TryData<Option<CreateRoomRequest>>,
+) {
+    let result = async {
+        let request = data
+            .map_err(|e| payload::malformed(events::ROOM_CREATE, e))?
+            .unwrap_or_default();
+        let room = hub.create(payload::create_room(request)?).await?;
+        Ok(CreateRoomAck { ok: true, room })
+    };
+    reply(ack, result.await);
+}
+
+async fn room_join(
+    socket: SocketRef,
+    ack: AckSender,
+    State(hub): State<RoomHub>,
+    TryData(data): TryData<Option<JoinRoomRequest>>,
+) {
+    let result = async {
+        let request = data
+            .map_err(|e| payload::malformed(events::ROOM_JOIN, e))?
+            .unwrap_or_default();
+        let session = session(&socket)?;
+        if let Some(seat) = session.seat() {
+            return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
+        }
+        let seat = hub
+            .join(request.room_id, session.name.clone(), socket.id)
+            .await?;
+        take_seat(&socket, &hub, &session, seat).await
+    };
+    reply(ack, result.await);
+}
+
+async fn room_rejoin(
+    socket: SocketRef,
+    ack: AckSender,
+    State(hub): State<RoomHub>,
+    TryData(data): TryData<RejoinRequest>,
+) {
+    let result = async {
+        let request = data.map_err(|e| payload::malformed(events::ROOM_REJOIN, e))?;
+        let session = session(&socket)?;
+        if let Some(seat) = session.seat() {
+            return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
+        }
+        let seat = hub.rejoin(request.token, socket.id).await?;
+        take_seat(&socket, &hub, &session, seat).await
+    };
+    reply(ack, result.await);
+}
+
+/// Binds a seat the driver granted to this connection: session, broadcast room, announcement.
+async fn take_seat(
+    socket: &SocketRef,
+    hub: &RoomHub,
+    session: &Session,
+    seat: Seat,
+) -> Result<JoinAck, GameError> {
+    let seat = Arc::new(seat);
+    if !session.set_seat(seat.clone()) {
+        // Two joins raced on one connection; the second seat must not linger.
+        hub.leave(seat.player_id, LeaveReason::Left);
+        return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
+    }
+    socket.join(seat.room.id.clone());
+    if !socket.connected() {
+        // The connection dropped while the driver was seating it: hold the seat like any other
+        // disconnect, so the rejoin token still works.
+        session.take_seat();
+        hub.disconnect(seat.player_id, socket.id);
+    }
+    let joined = PlayerJoined {
+        player_id: seat.player_id,
+        name: session.name.clone(),
+    };
+    if let Err(e) = socket
+        .to(seat.room.id.clone())
+        .emit(events::PLAYER_JOINED, &joined)
+        .await
+    {
+        tracing::debug!(error = %e, "player:joined broadcast failed for some members");
+    }
+    Ok(JoinAck {
+        ok: true,
+        room: seat.room.clone(),
+        player_id: seat.player_id,
+        tick: seat.tick,
+        rejoin_token: seat.rejoin_token.clone(),
+    })
+}
+
+async fn room_leave(socket: SocketRef, ack: AckSender, State(hub): State<RoomHub>) {
+    let result = session(&socket).and_then(|session| {
+        let seat = session.take_seat().ok_or(GameError::NotInRoom)?;
+        socket.leave(seat.room.id.clone());
+        hub.leave(seat.player_id, LeaveReason::Left);
+        Ok(OkAck::OK)
+    });
+    reply(ack, result);
+}
+
+async fn input(socket: SocketRef, ack: AckSender, TryData(data): TryData<InputRequest>) {
+    let result = data
+        .map_err(|e| payload::malformed(events::INPUT, e))
+        .and_then(|request| {
+            let direction = rules::sanitize_move(request.movement)
+                .map_err(|e| GameError::BadRequest(format!("invalid input payload: {e}")))?;
+            let seat = session(&socket)?.seat().ok_or(GameError::NotInRoom)?;
+            let accepted = seat.inputs.submit(PendingInput {
+                player: seat.player,
+                seq: request.seq,
+                direction,
+                buttons: request.buttons,
+            });
+            Ok(InputAck {
+                ok: true,
+                seq: request.seq,
+                tick: accepted.tick,
+                stale: accepted.stale,
+            })
+        });
+    reply(ack, result);
+}
+
+async fn chat(socket: SocketRef, ack: AckSender, TryData(data): TryData<ChatRequest>) {
+    let result = async {
+        let text = payload::chat_text(data.map_err(|e| payload::malformed(events::CHAT, e))?)?;
+        let session = session(&socket)?;
+        let seat = session.seat().ok_or(GameError::NotInRoom)?;
+        let message = ChatMessage {
+            player_id: seat.player_id,
+            name: session.name.clone(),
+            text,
+            time: unix_ms(),
+        };
+        socket
+            .within(seat.room.id.clone())
+            .emit(events::CHAT, &message)
+            .await
+            .map_err(|e| GameError::Internal(format!("chat broadcast failed: {e}")))?;
+        Ok(OkAck::OK)
+    };
+    reply(ack, result.await);
+}
+
+async fn time(ack: AckSender, TryData(data): TryData<TimeRequest>) {
+    let result = data
+        .map_err(|e| payload::malformed(events::TIME, e))
+        .and_then(|request| {
+            if !request.client_time.is_finite() {
+                return Err(GameError::BadRequest(
+                    "client_time must be a finite number".into(),
+                ));
+            }
+            Ok(TimeAck {
+                ok: true,
+                client_time: request.client_time,
+                server_time: unix_ms(),
+            })
+        });
+    reply(ack, result);
+}
+
+async fn on_disconnect(socket: SocketRef, State(hub): State<RoomHub>) {
+    let Ok(session) = session(&socket) else {
+        return;
+    };
+    if let Some(seat) = session.take_seat() {
+        hub.disconnect(seat.player_id, socket.id);
+    }
+    tracing::debug!(sid = %socket.id, "game client disconnected");
+}

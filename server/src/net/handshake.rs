@@ -1,0 +1,71 @@
+//! The `/game` handshake: a connect middleware that validates `auth` and creates the
+//! [`Session`]. A middleware (not an extractor in the connect handler, which socketioxide would
+//! silently skip on failure) so that a refused client gets a `connect_error` saying why.
+
+use std::sync::Arc;
+
+use socketioxide::extract::{SocketRef, TryData};
+use tickstorm_shared::protocol::{GameAuth, limits};
+
+use crate::session::Session;
+
+/// Why a handshake was refused; the message reaches the client as `connect_error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    /// `auth` is not an object of the documented shape.
+    #[error("auth must be an object like {{\"name\": \"ana\"}}: {0}")]
+    Malformed(String),
+    /// The name is missing or breaks the name rules.
+    #[error("{0}")]
+    InvalidName(&'static str),
+}
+
+/// Applies the protocol's name rules: trimmed, 1..=24 characters, no control characters.
+pub fn validate_name(raw: Option<&str>) -> Result<String, HandshakeError> {
+    let raw = raw.ok_or(HandshakeError::InvalidName(
+        "auth.name is required (1 to 24 characters)",
+    ))?;
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(HandshakeError::InvalidName("auth.name must not be empty"));
+    }
+    if name.chars().count() > limits::NAME_MAX_CHARS {
+        return Err(HandshakeError::InvalidName(
+            "auth.name must be at most 24 characters",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(HandshakeError::InvalidName(
+            "auth.name must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Connect middleware of `/game`.
+pub async fn authenticate(
+    socket: SocketRef,
+    TryData(auth): TryData<GameAuth>,
+) -> Result<(), HandshakeError> {
+    let auth = auth.map_err(|e| HandshakeError::Malformed(e.to_string()))?;
+    let name = validate_name(auth.name.as_deref()).inspect_err(|e| {
+        tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
+    })?;
+    socket.extensions.insert(Arc::new(Session::new(name)));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_protocol_rules() {
+        assert_eq!(validate_name(Some("  ana ")), Ok("ana".into()));
+        assert_eq!(validate_name(Some(&"é".repeat(24))), Ok("é".repeat(24)));
+        assert!(validate_name(Some(&"x".repeat(25))).is_err());
+        assert!(validate_name(Some("   ")).is_err());
+        assert!(validate_name(Some("a\u{7}b")).is_err());
+        assert!(validate_name(None).is_err());
+    }
+}

@@ -1,0 +1,40 @@
+//! The network edge: Socket.IO setup, the `/game` namespace and the HTTP routes, all on one axum
+//! router. Holds no game state; it turns events into room commands and inputs.
+
+pub mod game;
+pub mod handshake;
+pub mod http;
+pub mod payload;
+
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::{ParserConfig, SocketIo, TransportType};
+use tickstorm_shared::protocol::GAME_NAMESPACE;
+
+use crate::config::{Config, ParserKind, Transports};
+use crate::room::RoomHub;
+
+/// Builds the Socket.IO layer from the configuration and registers namespace `/game`.
+pub fn socket_io(config: &Config, hub: RoomHub) -> (SocketIoLayer, SocketIo) {
+    let builder = SocketIo::builder()
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
+        .max_payload(config.max_payload)
+        .ws_max_message_size(config.ws_max_message_size)
+        .with_state(hub);
+    let builder = match config.parser {
+        ParserKind::Common => builder.with_parser(ParserConfig::common()),
+        ParserKind::Msgpack => builder.with_parser(ParserConfig::msgpack()),
+    };
+    let builder = match config.transports {
+        Transports::All => builder,
+        Transports::Websocket => builder.transports([TransportType::Websocket]),
+        Transports::Polling => builder.transports([TransportType::Polling]),
+    };
+    let (layer, io) = builder.build_layer();
+    io.ns(
+        GAME_NAMESPACE,
+        game::on_connect.with(handshake::authenticate),
+    );
+    (layer, io)
+}

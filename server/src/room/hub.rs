@@ -1,0 +1,188 @@
+//! `RoomHub`: the network layer's handle on the room driver, and the `RoomCmd` it sends.
+
+use std::sync::Arc;
+
+use bevy_ecs::entity::Entity;
+use socketioxide::socket::Sid;
+use tickstorm_shared::protocol::{CloseReason, CreateRoomRequest, LeaveReason};
+use tickstorm_shared::{PlayerId, RoomId, RoomInfo, Tick};
+use tokio::sync::{mpsc, oneshot};
+
+use super::RoomDirectory;
+use crate::error::GameError;
+use crate::sim::InputQueue;
+
+/// A seat in a room, as handed to the connection that holds it.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    /// The room, as it was when the seat was taken.
+    pub room: RoomInfo,
+    /// The player's public id.
+    pub player_id: PlayerId,
+    /// The player's entity in the simulation (inputs are queued by entity).
+    pub player: Entity,
+    /// The room's latest completed tick at the time of joining.
+    pub tick: Tick,
+    /// Token for `room:rejoin` after a disconnect.
+    pub rejoin_token: String,
+    /// The room's input queue.
+    pub inputs: Arc<InputQueue>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, GameError>>;
+
+/// Everything the room driver can be asked to do.
+#[derive(Debug)]
+pub enum RoomCmd {
+    /// Create a room (payload already validated; absent fields take the server defaults).
+    Create {
+        /// Requested settings.
+        request: CreateRoomRequest,
+        /// Where the answer goes.
+        reply: Reply<RoomInfo>,
+    },
+    /// Seat a new player in `room_id`, or quick match when `None`.
+    Join {
+        /// The room, or quick match.
+        room_id: Option<RoomId>,
+        /// Display name.
+        name: String,
+        /// The connection that will hold the seat.
+        sid: Sid,
+        /// Where the answer goes.
+        reply: Reply<Seat>,
+    },
+    /// Give a held seat back to a reconnected player.
+    Rejoin {
+        /// The token from the join ack.
+        token: String,
+        /// The new connection.
+        sid: Sid,
+        /// Where the answer goes.
+        reply: Reply<Seat>,
+    },
+    /// Free a player's seat now.
+    Leave {
+        /// Who.
+        player_id: PlayerId,
+        /// Why (`left` or `kicked`).
+        reason: LeaveReason,
+    },
+    /// A connection holding a seat dropped: hold the seat for the grace period.
+    Disconnect {
+        /// Who.
+        player_id: PlayerId,
+        /// The connection that dropped (ignored if the seat has moved to another one).
+        sid: Sid,
+    },
+    /// Close a room and free its seats.
+    Close {
+        /// Which room.
+        room_id: RoomId,
+        /// Why.
+        reason: CloseReason,
+        /// Where the answer goes.
+        reply: Reply<()>,
+    },
+}
+
+/// Cheap, cloneable handle on the room driver.
+#[derive(Debug, Clone)]
+pub struct RoomHub {
+    commands: mpsc::UnboundedSender<RoomCmd>,
+    directory: Arc<RoomDirectory>,
+}
+
+/// The driver's end of a [`RoomHub`]: the command receiver and the directory it publishes to.
+#[derive(Debug)]
+pub struct HubInbox {
+    pub(super) commands: mpsc::UnboundedReceiver<RoomCmd>,
+    pub(super) directory: Arc<RoomDirectory>,
+}
+
+impl RoomHub {
+    /// A hub and the inbox to give to [`spawn_driver`](super::spawn_driver).
+    pub fn channel() -> (RoomHub, HubInbox) {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let directory = Arc::new(RoomDirectory::default());
+        (
+            RoomHub {
+                commands,
+                directory: directory.clone(),
+            },
+            HubInbox {
+                commands: receiver,
+                directory,
+            },
+        )
+    }
+
+    /// The published room list and counts.
+    pub fn directory(&self) -> &RoomDirectory {
+        &self.directory
+    }
+
+    /// Creates a room.
+    pub async fn create(&self, request: CreateRoomRequest) -> Result<RoomInfo, GameError> {
+        self.ask(|reply| RoomCmd::Create { request, reply }).await
+    }
+
+    /// Joins a room, or quick matches when `room_id` is `None`.
+    pub async fn join(
+        &self,
+        room_id: Option<RoomId>,
+        name: String,
+        sid: Sid,
+    ) -> Result<Seat, GameError> {
+        self.ask(|reply| RoomCmd::Join {
+            room_id,
+            name,
+            sid,
+            reply,
+        })
+        .await
+    }
+
+    /// Takes back a held seat.
+    pub async fn rejoin(&self, token: String, sid: Sid) -> Result<Seat, GameError> {
+        self.ask(|reply| RoomCmd::Rejoin { token, sid, reply })
+            .await
+    }
+
+    /// Closes a room.
+    pub async fn close(&self, room_id: RoomId, reason: CloseReason) -> Result<(), GameError> {
+        self.ask(|reply| RoomCmd::Close {
+            room_id,
+            reason,
+            reply,
+        })
+        .await
+    }
+
+    /// Frees a seat (fire and forget: the driver handles commands in order).
+    pub fn leave(&self, player_id: PlayerId, reason: LeaveReason) {
+        self.send(RoomCmd::Leave { player_id, reason });
+    }
+
+    /// Reports a dropped connection that held a seat.
+    pub fn disconnect(&self, player_id: PlayerId, sid: Sid) {
+        self.send(RoomCmd::Disconnect { player_id, sid });
+    }
+
+    fn send(&self, cmd: RoomCmd) {
+        // Fails only once the driver has stopped (shutdown), when there is nothing left to free.
+        if self.commands.send(cmd).is_err() {
+            tracing::debug!("room driver stopped; command dropped");
+        }
+    }
+
+    async fn ask<T>(&self, cmd: impl FnOnce(Reply<T>) -> RoomCmd) -> Result<T, GameError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(cmd(reply))
+            .map_err(|_| GameError::ServerFull("the server is shutting down".into()))?;
+        answer
+            .await
+            .map_err(|_| GameError::ServerFull("the server is shutting down".into()))?
+    }
+}
