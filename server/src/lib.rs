@@ -77,24 +77,27 @@ pub fn start(
         });
         tracing::info!(%addr, parser = ?config.parser, transports = ?config.transports, "tickstorm listening");
         let closing = shutdown.clone();
-        let drain = async move {
+        let drain = tokio::spawn(async move {
             closing.cancelled().await;
             // The driver tells every room `room:closed {reason: shutdown}`; once it is done,
             // close the sessions so the HTTP server can finish.
             tracker.wait().await;
             io.close().await;
-        };
-        let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned());
-        let (served, ()) = tokio::join!(
-            async { tokio::time::timeout(SHUTDOWN_GRACE * 2, serve.into_future()).await },
-            drain
-        );
-        match served {
-            Ok(result) => result?,
-            Err(_) => {
-                tracing::warn!("connections still open after the shutdown grace; exiting anyway")
+        });
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future();
+        tokio::pin!(serve);
+        tokio::select! {
+            result = &mut serve => result?,
+            () = shutdown.cancelled() => {
+                // Stop accepting at once, then give open connections a bounded time to finish.
+                if tokio::time::timeout(SHUTDOWN_GRACE, &mut serve).await.is_err() {
+                    tracing::warn!("connections still open after the shutdown grace; exiting anyway");
+                }
             }
         }
+        drain.abort();
         tracing::info!("server stopped");
         Ok(())
     };

@@ -1,0 +1,66 @@
+//! The official JavaScript `socket.io-client` (npm) against the server: default parser over
+//! polling with upgrade, and the msgpack parser, each with snapshots decoded by a MessagePack
+//! library. The script `tests/js/stock_client.mjs` does the checking; here we run it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tickstorm_server::config::ParserKind;
+
+use crate::support::TestServer;
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// Installs the npm packages once (from the lock file) if they are missing.
+fn ensure_node_modules() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let dir = js_dir();
+        if dir.join("node_modules/socket.io-client").exists() {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm must be installed to run the socket.io-client tests (Node 20 or newer)");
+        assert!(status.success(), "npm ci failed in {}", dir.display());
+    });
+}
+
+async fn run_stock_client(url: &str, parser: &str, transports: &str) {
+    ensure_node_modules();
+    let output = tokio::process::Command::new("node")
+        .arg(js_dir().join("stock_client.mjs"))
+        .args([url, parser, transports])
+        .output()
+        .await
+        .expect("node must be installed to run the socket.io-client tests");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("stock client ({parser}, {transports}): {stdout}{stderr}");
+    assert!(
+        output.status.success(),
+        "socket.io-client checks failed: {stderr}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("one JSON summary line");
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["input_acks"], 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_js_client_default_parser_polling_then_upgrade() {
+    let server = TestServer::start_default().await;
+    run_stock_client(&server.url, "common", "polling-upgrade").await;
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_js_client_msgpack_parser_websocket() {
+    let server = TestServer::start(|c| c.parser = ParserKind::Msgpack).await;
+    run_stock_client(&server.url, "msgpack", "websocket").await;
+    server.stop().await.expect("clean shutdown");
+}

@@ -1,0 +1,127 @@
+// Drives a Tickstorm server with the official socket.io-client, as a stock bot would.
+// Usage: node stock_client.mjs <http://127.0.0.1:port> [common|msgpack] [polling-upgrade|websocket]
+// Prints one JSON summary line and exits 0 when every check passed, 1 (with the reason) when not.
+import { io } from "socket.io-client";
+import { decode } from "@msgpack/msgpack";
+import msgpackParser from "socket.io-msgpack-parser";
+
+const [url, parserName = "common", transportMode = "polling-upgrade"] = process.argv.slice(2);
+if (!url) {
+  console.error("usage: node stock_client.mjs <url> [common|msgpack] [polling-upgrade|websocket]");
+  process.exit(2);
+}
+
+function fail(reason) {
+  console.error(`FAIL: ${reason}`);
+  process.exit(1);
+}
+function check(condition, reason) {
+  if (!condition) fail(reason);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+setTimeout(() => fail("timed out after 20 s"), 20_000).unref();
+
+function connect(auth) {
+  return io(`${url}/game`, {
+    auth,
+    reconnection: false,
+    forceNew: true,
+    transports: transportMode === "websocket" ? ["websocket"] : ["polling", "websocket"],
+    ...(parserName === "msgpack" ? { parser: msgpackParser } : {}),
+  });
+}
+
+// 1. A handshake without a name is refused with a connect_error that says why.
+const refusal = await new Promise((resolve) => {
+  const s = connect({});
+  s.on("connect", () => resolve({ connected: true }));
+  s.on("connect_error", (err) => {
+    s.close();
+    resolve({ connected: false, message: err.message });
+  });
+});
+check(!refusal.connected, "a nameless client was let in");
+check(/name/.test(refusal.message), `connect_error does not mention the name: ${refusal.message}`);
+
+// 2. Connect, over polling first then upgraded to WebSocket (unless websocket-only).
+const socket = connect({ name: "stock-js" });
+let firstTransport = null;
+let upgraded = false;
+socket.io.on("open", () => {
+  firstTransport = socket.io.engine.transport.name;
+  socket.io.engine.once("upgrade", () => (upgraded = true));
+});
+const snapshots = [];
+socket.on("snapshot", (payload) => {
+  const bytes = payload instanceof ArrayBuffer ? new Uint8Array(payload) : payload;
+  snapshots.push({ at: performance.now(), size: bytes.byteLength, data: decode(bytes) });
+});
+await new Promise((resolve, reject) => {
+  socket.on("connect", resolve);
+  socket.on("connect_error", (e) => reject(new Error(`connect_error: ${e.message}`)));
+}).catch((e) => fail(e.message));
+if (transportMode !== "websocket") {
+  check(firstTransport === "polling", `expected to start on polling, got ${firstTransport}`);
+  for (let i = 0; i < 50 && !upgraded; i++) await sleep(20);
+  check(upgraded, "no upgrade from polling to WebSocket within 1 s");
+}
+check(socket.io.engine.transport.name === "websocket", "the session did not upgrade to WebSocket");
+
+// 3. Join (quick match) and read snapshots for one second.
+const join = await socket.timeout(5000).emitWithAck("room:join", {});
+check(join.ok === true, `join failed: ${JSON.stringify(join)}`);
+check(typeof join.player_id === "number" && typeof join.rejoin_token === "string", "join ack lacks fields");
+const start = performance.now();
+await sleep(1000);
+const window = snapshots.filter((s) => s.at >= start);
+const rate = window.length / ((performance.now() - start) / 1000);
+check(rate >= 25 && rate <= 35, `snapshot rate ${rate.toFixed(1)}/s is not ~30/s`);
+for (const { data } of window) {
+  check(Array.isArray(data) && data.length === 5 && data[0] === 1, "snapshot is not [1, tick, time, players, orbs]");
+  check(Array.isArray(data[3]) && Array.isArray(data[4]) && data[4].length === 32, "snapshot lacks players or 32 orbs");
+}
+for (let i = 1; i < window.length; i++) {
+  check(Number(window[i].data[1]) > Number(window[i - 1].data[1]), "snapshot ticks do not increase");
+}
+const me = (snap) => snap.data[3].find((p) => p[0] === join.player_id);
+check(me(window[window.length - 1]), "own player missing from the snapshot");
+
+// 4. Inputs: every one acked with its seq and the tick it applies to; the state follows.
+const ackTimes = [];
+let lastTick = 0;
+for (let seq = 1; seq <= 20; seq++) {
+  const sent = performance.now();
+  const ack = await socket.timeout(2000).emitWithAck("input", { seq, move: [1, 0] });
+  ackTimes.push(performance.now() - sent);
+  check(ack.ok === true && ack.seq === seq && typeof ack.tick === "number", `bad input ack ${JSON.stringify(ack)}`);
+  check(ack.tick >= lastTick, "input ack ticks go backwards");
+  lastTick = ack.tick;
+  await sleep(10);
+}
+await sleep(150);
+const latest = me(snapshots[snapshots.length - 1]);
+check(latest[5] === 20, `last_input_seq is ${latest[5]}, expected 20`);
+check(latest[3] > 0 || latest[1] >= 983, `player is not moving right (vx=${latest[3]})`);
+
+// 5. A malformed input gets a bad_request ack, and the connection keeps working.
+const bad = await socket.timeout(2000).emitWithAck("input", { seq: "one", move: [1, 0] });
+check(bad.ok === false && bad.error?.code === "bad_request", `malformed input: ${JSON.stringify(bad)}`);
+const time = await socket.timeout(2000).emitWithAck("time", { client_time: 123.5 });
+check(time.ok === true && time.client_time === 123.5 && time.server_time > 0, "time ack is wrong");
+
+socket.close();
+ackTimes.sort((a, b) => a - b);
+const pct = (p) => ackTimes[Math.min(ackTimes.length - 1, Math.floor((p / 100) * ackTimes.length))];
+console.log(
+  JSON.stringify({
+    ok: true,
+    parser: parserName,
+    first_transport: firstTransport,
+    snapshots_per_second: Number(rate.toFixed(2)),
+    snapshot_bytes: snapshots.length ? snapshots[snapshots.length - 1].size : 0,
+    input_acks: ackTimes.length,
+    ack_ms_p50: Number(pct(50).toFixed(3)),
+    ack_ms_max: Number(ackTimes[ackTimes.length - 1].toFixed(3)),
+  }),
+);
+process.exit(0);
