@@ -19,6 +19,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tickstorm_shared::{PlayerId, RoomId, Tick, rules};
 
+pub use bevy_ecs::entity::Entity;
 pub use components::{Orb, Player, Position, Room, RoomInputs, Velocity};
 pub use input_queue::{Accepted, InputQueue, PendingInput};
 use systems::{Scratch, StepOutput, StepRequest};
