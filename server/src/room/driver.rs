@@ -63,7 +63,7 @@ impl DriverSettings {
 /// Starts the driver on `tracker`; it stops (closing every room with reason `shutdown`) when
 /// `shutdown` is cancelled.
 ///
-/// The hub and its inbox come from [`RoomHub::channel`], made before the Socket.IO layer so the
+/// The hub and its inbox come from [`RoomHub::channel`](super::RoomHub::channel), made before the Socket.IO layer so the
 /// handlers can hold the hub while the driver holds the `SocketIo` handle.
 pub fn spawn_driver(
     settings: DriverSettings,

@@ -103,12 +103,25 @@ pub fn collect_orbs(
 ) {
     let orb_positions = &mut scratch.orb_positions;
     for &room_entity in &request.due {
-        let Ok(mut room) = rooms.get_mut(room_entity) else { continue };
-        let Room { players: seated, orbs: room_orbs, rng, .. } = &mut *room;
+        let Ok(mut room) = rooms.get_mut(room_entity) else {
+            continue;
+        };
+        let Room {
+            players: seated,
+            orbs: room_orbs,
+            rng,
+            ..
+        } = &mut *room;
         orb_positions.clear();
-        orb_positions.extend(room_orbs.iter().map(|&e| (orbs.get(e).map(|p| p.0).ok(), false)));
+        orb_positions.extend(
+            room_orbs
+                .iter()
+                .map(|&e| (orbs.get(e).map(|p| p.0).ok(), false)),
+        );
         for &player_entity in seated.iter() {
-            let Ok((mut player, player_position)) = players.get_mut(player_entity) else { continue };
+            let Ok((mut player, player_position)) = players.get_mut(player_entity) else {
+                continue;
+            };
             for (orb, moved) in orb_positions.iter_mut() {
                 let Some(position) = orb else { continue };
                 if rules::touches_orb(player_position.0, *position) {
@@ -119,7 +132,9 @@ pub fn collect_orbs(
             }
         }
         for (&orb_entity, (position, moved)) in room_orbs.iter().zip(orb_positions.iter()) {
-            if let (true, Some(position), Ok(mut stored)) = (*moved, position, orbs.get_mut(orb_entity)) {
+            if let (true, Some(position), Ok(mut stored)) =
+                (*moved, position, orbs.get_mut(orb_entity))
+            {
                 stored.0 = *position;
             }
         }
