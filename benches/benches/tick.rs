@@ -28,9 +28,16 @@ fn populate(sim: &mut SimWorld, index: u64) -> BenchRoom {
     };
     let entity = sim.spawn_room(spec, queue.clone());
     let players = (0..PLAYERS_PER_ROOM)
-        .map(|p| sim.spawn_player(entity, (index as u32) * 100 + p, "bot".into()).expect("seat"))
+        .map(|p| {
+            sim.spawn_player(entity, (index as u32) * 100 + p, "bot".into())
+                .expect("seat")
+        })
         .collect();
-    BenchRoom { entity, queue, players }
+    BenchRoom {
+        entity,
+        queue,
+        players,
+    }
 }
 
 /// Every player sends a new direction every tick (the worst case for input apply).
@@ -38,7 +45,12 @@ fn feed_inputs(rooms: &[BenchRoom], seq: u32) {
     let angle = seq as f32 * 0.1;
     for room in rooms {
         for &player in &room.players {
-            room.queue.submit(PendingInput { player, seq, direction: Vec2::from_angle(angle), buttons: 0 });
+            room.queue.submit(PendingInput {
+                player,
+                seq,
+                direction: Vec2::from_angle(angle),
+                buttons: 0,
+            });
         }
     }
 }

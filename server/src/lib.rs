@@ -92,12 +92,22 @@ pub fn start(
             result = &mut serve => result?,
             () = shutdown.cancelled() => {
                 // Stop accepting at once, then give open connections a bounded time to finish.
-                if tokio::time::timeout(SHUTDOWN_GRACE, &mut serve).await.is_err() {
-                    tracing::warn!("connections still open after the shutdown grace; exiting anyway");
+                // WebSocket connections are detached from hyper once upgraded, so `serve` does not
+                // wait for them: the drain task (room:closed, then closing every session) does.
+                let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+                    let (served, drained) = tokio::join!(&mut serve, drain);
+                    if let Err(e) = drained {
+                        tracing::warn!(error = %e, "shutdown drain task failed");
+                    }
+                    served
+                })
+                .await;
+                match finished {
+                    Ok(served) => served?,
+                    Err(_) => tracing::warn!("connections still open after the shutdown grace; exiting anyway"),
                 }
             }
         }
-        drain.abort();
         tracing::info!("server stopped");
         Ok(())
     };

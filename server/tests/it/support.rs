@@ -3,8 +3,15 @@
 use std::time::Duration;
 
 use clap::Parser;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tickstorm_bot_client::{Client, ClientConfig, Event, ParserKind, decode_value};
 use tickstorm_server::{Config, ServerHandle};
+use tickstorm_shared::Snapshot;
+use tickstorm_shared::protocol::{JoinAck, events};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -63,5 +70,112 @@ pub async fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) 
             return false;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A connected test player: the client and its incoming events.
+pub struct TestClient {
+    /// The Socket.IO client.
+    pub client: Client,
+    /// Server events in arrival order.
+    pub events: UnboundedReceiver<Event>,
+}
+
+/// How long a test waits for any single answer before failing.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+impl TestClient {
+    /// Connects to `/game` with the default parser.
+    pub async fn connect(url: &str, name: &str) -> Self {
+        Self::connect_with(url, name, ParserKind::Common).await
+    }
+
+    /// Connects to `/game` with the given parser.
+    pub async fn connect_with(url: &str, name: &str, parser: ParserKind) -> Self {
+        let config = ClientConfig::new(url, "/game")
+            .with_auth(json!({ "name": name }))
+            .with_parser(parser);
+        let (client, events) = Client::connect(config).await.expect("connect to /game");
+        Self { client, events }
+    }
+
+    /// Emits `event` with `payload`, waits for the ack and decodes it as `T`.
+    pub async fn ack<T: DeserializeOwned>(&self, event: &str, payload: impl Serialize) -> T {
+        let value = self
+            .client
+            .emit_with_ack(event, &payload, WAIT)
+            .await
+            .expect("ack arrives");
+        decode_value(value.clone())
+            .unwrap_or_else(|e| panic!("ack of {event} is not the expected shape: {e}: {value}"))
+    }
+
+    /// Emits `event` with raw arguments (any number, any shape) and returns the first ack argument.
+    pub async fn raw_ack(&self, event: &str, args: Vec<rmpv::Value>) -> rmpv::Value {
+        let mut values = self
+            .client
+            .emit_args_with_ack(event, args, WAIT)
+            .await
+            .expect("ack arrives");
+        assert!(!values.is_empty(), "{event} was acked with no argument");
+        values.swap_remove(0)
+    }
+
+    /// Quick-matches into a room.
+    pub async fn quick_join(&self) -> JoinAck {
+        let ack: serde_json::Value = self.ack(events::ROOM_JOIN, json!({})).await;
+        assert_eq!(ack["ok"], true, "join failed: {ack}");
+        serde_json::from_value(ack).expect("join ack shape")
+    }
+
+    /// The next event named `name`, skipping others; panics after `WAIT`.
+    pub async fn next_event(&mut self, name: &str) -> Event {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no `{name}` event within {WAIT:?}"))
+                .unwrap_or_else(|| panic!("connection ended while waiting for `{name}`"));
+            if event.name == name {
+                return event;
+            }
+        }
+    }
+
+    /// The next event named `name`, decoded from its first argument.
+    pub async fn next<T: DeserializeOwned>(&mut self, name: &str) -> T {
+        let mut event = self.next_event(name).await;
+        assert!(!event.args.is_empty(), "`{name}` has no argument");
+        decode_value(event.args.swap_remove(0)).expect("event payload shape")
+    }
+
+    /// The next snapshot, decoded.
+    pub async fn next_snapshot(&mut self) -> Snapshot {
+        let event = self.next_event(events::SNAPSHOT).await;
+        match event.args.first() {
+            Some(rmpv::Value::Binary(bytes)) => Snapshot::decode(bytes).expect("snapshot decodes"),
+            other => panic!("snapshot is not one binary argument: {other:?}"),
+        }
+    }
+
+    /// Snapshots until one satisfies `condition`; panics after `WAIT`.
+    pub async fn snapshot_where(
+        &mut self,
+        mut condition: impl FnMut(&Snapshot) -> bool,
+    ) -> Snapshot {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let snapshot = tokio::time::timeout_at(deadline, self.next_snapshot())
+                .await
+                .expect("a matching snapshot arrives in time");
+            if condition(&snapshot) {
+                return snapshot;
+            }
+        }
+    }
+
+    /// Drops buffered events (e.g. snapshots from before a step of the test).
+    pub fn drain(&mut self) {
+        while self.events.try_recv().is_ok() {}
     }
 }

@@ -1,0 +1,287 @@
+//! [`Client`]: the connect handshake and the public emit/ack/close API.
+//!
+//! The handshake (WebSocket, Engine.IO open, namespace CONNECT) runs inline, before any task
+//! exists, so its failures come back as plain errors from [`Client::connect`]. Everything after
+//! that goes through [`connection`](crate::connection).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rmpv::Value;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::Event;
+use crate::config::{ClientConfig, Endpoint, ParserKind};
+use crate::connection::{self, Shared, Ws};
+use crate::engineio::{self, EioPacket, OpenInfo};
+use crate::error::{ClientError, protocol};
+use crate::socketio::{self, Decoder, Frames, Packet, PacketKind, map_get, msgpack};
+
+/// tungstenite allocates its read buffer eagerly (128 KiB by default); a swarm of thousands of
+/// clients would spend hundreds of MiB on it. Larger messages still work, read in more steps.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// How long [`Client::close`] waits for the connection to wind down.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// A connected Socket.IO client for one namespace.
+///
+/// Cheap to clone: all clones share one connection. Dropping the last clone closes it like
+/// [`Client::close`], without waiting.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    sid: String,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("sid", &self.inner.sid)
+            .field("namespace", &self.inner.shared.nsp)
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to the namespace and returns the client with the receiver of server events.
+    ///
+    /// Opens `ws://…/socket.io/?EIO=4&transport=websocket` with TCP_NODELAY, reads the Engine.IO
+    /// open packet, sends CONNECT with the auth object and waits for the answer. The receiver
+    /// buffers events until read and ends (`recv()` gives `None`) when the connection does.
+    ///
+    /// # Errors
+    /// [`ClientError::ConnectRefused`] with the server's message on CONNECT_ERROR,
+    /// [`ClientError::ConnectTimeout`] past [`ClientConfig::connect_timeout`], otherwise the
+    /// network or protocol error met on the way.
+    pub async fn connect(
+        config: ClientConfig,
+    ) -> Result<(Client, UnboundedReceiver<Event>), ClientError> {
+        let limit = config.connect_timeout;
+        tokio::time::timeout(limit, handshake(config))
+            .await
+            .map_err(|_| ClientError::ConnectTimeout(limit))?
+    }
+
+    /// The Socket.IO session id the server gave this namespace connection.
+    pub fn sid(&self) -> &str {
+        &self.inner.sid
+    }
+
+    /// Whether the connection is still up (false after close, server disconnect or a lost
+    /// heartbeat).
+    pub fn is_connected(&self) -> bool {
+        self.inner.shared.is_connected()
+    }
+
+    /// Emits `event` with `data` as its single argument; returns once queued for sending.
+    ///
+    /// Binary values (serialized with `serialize_bytes`, e.g. [`bytes::Bytes`]) travel as
+    /// binary; a plain `Vec<u8>` serializes as an array of numbers. Use [`Client::emit_args`] for
+    /// several arguments.
+    pub fn emit<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<(), ClientError> {
+        let shared = &self.inner.shared;
+        shared.send(encode_event(shared, event, data, None)?)
+    }
+
+    /// Emits `event` with any number of arguments (zero included).
+    pub fn emit_args(&self, event: &str, args: Vec<Value>) -> Result<(), ClientError> {
+        self.send_event(event, args, None)
+    }
+
+    /// Emits `event` with `data` and waits for the server's ack; returns its first argument
+    /// (`Nil` if the ack has none).
+    ///
+    /// # Errors
+    /// [`ClientError::AckTimeout`] when no ack comes within `timeout` (the ack id is then
+    /// forgotten), [`ClientError::Closed`] when the connection ends first.
+    pub async fn emit_with_ack<T: serde::Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Duration,
+    ) -> Result<Value, ClientError> {
+        let shared = &self.inner.shared;
+        let pending = shared.register_ack()?;
+        shared.send(encode_event(shared, event, data, Some(pending.id))?)?;
+        let args = pending.wait(timeout).await?;
+        Ok(args.into_iter().next().unwrap_or(Value::Nil))
+    }
+
+    /// Raw form of [`Client::emit_with_ack`] for protocol tests: sends `args` as they are (any
+    /// count, any shape; `F64(NaN)` goes out as NaN with msgpack and as `null` in JSON) and
+    /// returns all ack arguments.
+    pub async fn emit_args_with_ack(
+        &self,
+        event: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, ClientError> {
+        let pending = self.inner.shared.register_ack()?;
+        self.send_event(event, args, Some(pending.id))?;
+        pending.wait(timeout).await
+    }
+
+    /// Answers a server event that asked for an ack ([`Event::ack_id`]).
+    pub fn ack(&self, ack_id: u64, args: Vec<Value>) -> Result<(), ClientError> {
+        let shared = &self.inner.shared;
+        let packet = Packet::new(&shared.nsp, PacketKind::Ack { id: ack_id, args });
+        shared.send(socketio::encode(shared.parser, packet)?)
+    }
+
+    /// Leaves the namespace (Socket.IO DISCONNECT), sends the Engine.IO close and closes the
+    /// WebSocket. Pending acks fail with [`ClientError::Closed`]; the event receiver ends.
+    /// Waits up to 2 s for the connection tasks to finish; calling it again is a no-op.
+    pub async fn close(&self) {
+        self.inner.shared.close();
+        self.inner.shared.wait_done(CLOSE_WAIT).await;
+    }
+
+    fn send_event(&self, name: &str, args: Vec<Value>, id: Option<u64>) -> Result<(), ClientError> {
+        let shared = &self.inner.shared;
+        let kind = PacketKind::Event {
+            name: name.to_owned(),
+            args,
+            id,
+        };
+        shared.send(socketio::encode(
+            shared.parser,
+            Packet::new(&shared.nsp, kind),
+        )?)
+    }
+}
+
+/// Encodes an EVENT with one typed argument, straight to MessagePack when possible.
+fn encode_event<T: serde::Serialize + ?Sized>(
+    shared: &Shared,
+    name: &str,
+    data: &T,
+    id: Option<u64>,
+) -> Result<Frames, ClientError> {
+    match shared.parser {
+        ParserKind::MsgPack => {
+            let bytes = msgpack::encode_event(&shared.nsp, name, data, id)?;
+            Ok(Frames::One(Message::Binary(bytes.into())))
+        }
+        ParserKind::Common => {
+            let kind = PacketKind::Event {
+                name: name.to_owned(),
+                args: vec![socketio::to_value(data)?],
+                id,
+            };
+            socketio::encode(ParserKind::Common, Packet::new(&shared.nsp, kind))
+        }
+    }
+}
+
+async fn handshake(
+    config: ClientConfig,
+) -> Result<(Client, UnboundedReceiver<Event>), ClientError> {
+    let endpoint = Endpoint::parse(&config.url)?;
+    let nsp = config.wire_namespace();
+    let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
+    tcp.set_nodelay(true)?;
+    let ws_config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let (mut ws, _response) =
+        tokio_tungstenite::client_async_with_config(endpoint.ws_url(), tcp, Some(ws_config))
+            .await?;
+    let open = wait_open(&mut ws).await?;
+    let auth = if config.auth.is_null() {
+        Value::Nil
+    } else {
+        socketio::to_value(&config.auth)?
+    };
+    let connect = Packet::new(&nsp, PacketKind::Connect(auth));
+    send_frames(&mut ws, socketio::encode(config.parser, connect)?).await?;
+    let sid = match wait_connect(&mut ws, &nsp, config.parser).await {
+        Ok(sid) => sid,
+        Err(err) => {
+            // Best effort: the server may have closed already.
+            let _ = ws.close(None).await;
+            return Err(err);
+        }
+    };
+    tracing::debug!(eio_sid = %open.sid, %sid, %nsp, "connected");
+    let (shared, events) = connection::spawn(ws, nsp, config.parser, open.heartbeat_window());
+    let client = Client {
+        inner: Arc::new(Inner { shared, sid }),
+    };
+    Ok((client, events))
+}
+
+async fn send_frames(ws: &mut Ws, frames: Frames) -> Result<(), ClientError> {
+    match frames {
+        Frames::One(msg) => ws.send(msg).await?,
+        Frames::Many(msgs) => {
+            for msg in msgs {
+                ws.feed(msg).await?;
+            }
+            ws.flush().await?;
+        }
+    }
+    Ok(())
+}
+
+async fn wait_open(ws: &mut Ws) -> Result<OpenInfo, ClientError> {
+    match ws.next().await.ok_or(ClientError::Closed)?? {
+        Message::Text(text) => match engineio::decode(&text)? {
+            EioPacket::Open(open) => Ok(open),
+            other => Err(protocol(format!("expected Engine.IO open, got {other:?}"))),
+        },
+        other => Err(protocol(format!("expected Engine.IO open, got {other:?}"))),
+    }
+}
+
+/// Reads until the server answers our CONNECT; returns the namespace sid.
+async fn wait_connect(ws: &mut Ws, nsp: &str, parser: ParserKind) -> Result<String, ClientError> {
+    let mut decoder = Decoder::new(parser);
+    loop {
+        let packet = match ws.next().await.ok_or(ClientError::Closed)?? {
+            Message::Text(text) => match engineio::decode(&text)? {
+                EioPacket::Ping(payload) => {
+                    ws.send(Message::text(engineio::pong(payload))).await?;
+                    continue;
+                }
+                EioPacket::Message(payload) => decoder.text(payload)?,
+                EioPacket::Close => return Err(ClientError::Closed),
+                _ => continue,
+            },
+            Message::Binary(bytes) => decoder.binary(bytes)?,
+            Message::Close(_) => return Err(ClientError::Closed),
+            _ => continue,
+        };
+        let Some(packet) = packet else { continue };
+        if packet.nsp != nsp {
+            continue;
+        }
+        match packet.kind {
+            PacketKind::Connect(data) => {
+                return map_get(&data, "sid")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| protocol("CONNECT answer without a sid"));
+            }
+            PacketKind::ConnectError(message) => return Err(ClientError::ConnectRefused(message)),
+            _ => continue,
+        }
+    }
+}

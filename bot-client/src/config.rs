@@ -1,0 +1,207 @@
+//! Connection settings ([`ClientConfig`], [`ParserKind`]) and the URL handling behind them.
+//!
+//! The URL is parsed by hand (scheme, host, port, optional path prefix) because the client only
+//! ever needs those four parts and the workspace has no URL crate.
+
+use std::time::Duration;
+
+use crate::error::ClientError;
+
+/// Which Socket.IO parser the server speaks; both ends must agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParserKind {
+    /// The default Socket.IO parser: JSON text packets, binary values sent as attachments.
+    #[default]
+    Common,
+    /// `socket.io-msgpack-parser`: every packet is one MessagePack binary frame.
+    MsgPack,
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Server address, e.g. `http://127.0.0.1:3000`. `http`, `ws` are accepted (`https`, `wss` are
+    /// recognised but rejected with [`ClientError::TlsUnsupported`]). A path in the URL is kept as a
+    /// prefix; `/socket.io/` is appended to it.
+    pub url: String,
+    /// Socket.IO namespace, e.g. `/game`. A missing leading `/` is added.
+    pub namespace: String,
+    /// Handshake auth object sent with CONNECT, e.g. `{"name":"bot1"}`; `Null` sends none.
+    pub auth: serde_json::Value,
+    /// Parser to use. Default: [`ParserKind::Common`].
+    pub parser: ParserKind,
+    /// Limit for the whole connect sequence (TCP, WebSocket, Engine.IO open, namespace CONNECT).
+    /// Default: 5 s.
+    pub connect_timeout: Duration,
+}
+
+impl ClientConfig {
+    /// A config with the common parser, no auth and a 5 s connect timeout.
+    pub fn new(url: impl Into<String>, namespace: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            namespace: namespace.into(),
+            auth: serde_json::Value::Null,
+            parser: ParserKind::Common,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the handshake auth object.
+    pub fn with_auth(mut self, auth: serde_json::Value) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Sets the parser.
+    pub fn with_parser(mut self, parser: ParserKind) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// Sets the connect timeout.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The namespace in the form used on the wire (always starting with `/`).
+    pub(crate) fn wire_namespace(&self) -> String {
+        if self.namespace.starts_with('/') {
+            self.namespace.clone()
+        } else {
+            format!("/{}", self.namespace)
+        }
+    }
+}
+
+/// The parts of the configured URL needed to open the socket.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    /// Host for `TcpStream::connect` (IPv6 without brackets).
+    pub host: String,
+    pub port: u16,
+    /// `host[:port]` as written, for the WebSocket request URL.
+    authority: String,
+    /// Path prefix without a trailing `/` (usually empty).
+    prefix: String,
+}
+
+impl Endpoint {
+    pub(crate) fn parse(url: &str) -> Result<Self, ClientError> {
+        let invalid = |reason| ClientError::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        let (scheme, rest) = url.split_once("://").ok_or(invalid("missing scheme"))?;
+        let default_port = match scheme.to_ascii_lowercase().as_str() {
+            "http" | "ws" => 80,
+            "https" | "wss" => return Err(ClientError::TlsUnsupported),
+            _ => return Err(invalid("scheme must be http or ws")),
+        };
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, ""),
+        };
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (host, after) = v6.split_once(']').ok_or(invalid("unclosed '['"))?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None if after.is_empty() => (host, None),
+                None => return Err(invalid("junk after IPv6 address")),
+            }
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid("missing host"));
+        }
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| invalid("bad port"))?,
+            None => default_port,
+        };
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+            authority: authority.to_owned(),
+            prefix: path.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The Engine.IO WebSocket URL (WebSocket straight away, no polling phase).
+    pub(crate) fn ws_url(&self) -> String {
+        format!(
+            "ws://{}{}/socket.io/?EIO=4&transport=websocket",
+            self.authority, self.prefix
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_plain_http_url() {
+        let e = Endpoint::parse("http://127.0.0.1:3000").expect("valid url");
+        assert_eq!((e.host.as_str(), e.port), ("127.0.0.1", 3000));
+        assert_eq!(
+            e.ws_url(),
+            "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
+        );
+    }
+
+    #[test]
+    fn keeps_path_prefix_and_default_port() {
+        let e = Endpoint::parse("ws://example.com/prefix/").expect("valid url");
+        assert_eq!((e.host.as_str(), e.port), ("example.com", 80));
+        assert_eq!(
+            e.ws_url(),
+            "ws://example.com/prefix/socket.io/?EIO=4&transport=websocket"
+        );
+    }
+
+    #[test]
+    fn handles_ipv6() {
+        let e = Endpoint::parse("http://[::1]:8080/").expect("valid url");
+        assert_eq!((e.host.as_str(), e.port), ("::1", 8080));
+        assert!(e.ws_url().starts_with("ws://[::1]:8080/socket.io/"));
+    }
+
+    #[test]
+    fn rejects_bad_urls() {
+        assert!(matches!(
+            Endpoint::parse("wss://x"),
+            Err(ClientError::TlsUnsupported)
+        ));
+        for bad in [
+            "127.0.0.1:3000",
+            "ftp://x",
+            "http://",
+            "http://x:port",
+            "http://[::1",
+        ] {
+            assert!(
+                matches!(Endpoint::parse(bad), Err(ClientError::InvalidUrl { .. })),
+                "{bad} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn namespace_gets_leading_slash() {
+        assert_eq!(
+            ClientConfig::new("http://x", "game").wire_namespace(),
+            "/game"
+        );
+        assert_eq!(
+            ClientConfig::new("http://x", "/game").wire_namespace(),
+            "/game"
+        );
+        assert_eq!(ClientConfig::new("http://x", "").wire_namespace(), "/");
+    }
+}

@@ -1,0 +1,349 @@
+//! The two tasks behind a connected [`Client`](crate::Client) and the state they share with it.
+//!
+//! The writer task owns the WebSocket sink and drains an unbounded queue, so emitting is a
+//! synchronous, lock-free push from any task. The reader task owns the stream: it answers pings,
+//! watches the heartbeat, resolves acks and forwards events. Whichever way the connection ends,
+//! the reader runs [`Shared::shutdown`], which fails pending acks and stops the writer, and then
+//! drops the event sender so the application's receiver ends.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use rmpv::Value;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+
+use crate::Event;
+use crate::config::ParserKind;
+use crate::engineio::{self, EioPacket};
+use crate::error::ClientError;
+use crate::socketio::{self, Decoder, Frames, Packet, PacketKind};
+
+pub(crate) type Ws = WebSocketStream<TcpStream>;
+type AckReply = Result<Vec<Value>, ClientError>;
+
+/// Frames written between two flushes at most, so a flood of emits still reaches the wire.
+const MAX_BATCH: usize = 256;
+
+/// Work for the writer task.
+pub(crate) enum Outgoing {
+    Frames(Frames),
+    /// Send the Engine.IO close, close the WebSocket, stop.
+    Close,
+}
+
+/// State shared by the client handles and the two tasks.
+pub(crate) struct Shared {
+    pub nsp: String,
+    pub parser: ParserKind,
+    out: mpsc::UnboundedSender<Outgoing>,
+    acks: Mutex<AckTable>,
+    next_ack: AtomicU64,
+    connected: AtomicBool,
+    done: watch::Receiver<bool>,
+}
+
+#[derive(Default)]
+struct AckTable {
+    pending: HashMap<u64, oneshot::Sender<AckReply>>,
+    /// Set once the connection is gone, so late registrations fail instead of waiting forever.
+    closed: bool,
+}
+
+/// A registered ack; dropping it (timeout, cancelled future) removes the table entry.
+pub(crate) struct PendingAck<'a> {
+    shared: &'a Shared,
+    pub id: u64,
+    rx: oneshot::Receiver<AckReply>,
+}
+
+impl PendingAck<'_> {
+    pub(crate) async fn wait(mut self, timeout: Duration) -> AckReply {
+        match tokio::time::timeout(timeout, &mut self.rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(ClientError::Closed),
+            Err(_) => Err(ClientError::AckTimeout),
+        }
+    }
+}
+
+impl Drop for PendingAck<'_> {
+    fn drop(&mut self) {
+        self.shared.acks().pending.remove(&self.id);
+    }
+}
+
+impl Shared {
+    fn acks(&self) -> MutexGuard<'_, AckTable> {
+        // The table stays consistent even if a holder panicked: every update is a single call.
+        self.acks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// Queues frames for the writer.
+    pub(crate) fn send(&self, frames: Frames) -> Result<(), ClientError> {
+        if !self.is_connected() {
+            return Err(ClientError::Closed);
+        }
+        self.out
+            .send(Outgoing::Frames(frames))
+            .map_err(|_| ClientError::Closed)
+    }
+
+    /// Takes the next ack id and registers a waiter for it.
+    pub(crate) fn register_ack(&self) -> Result<PendingAck<'_>, ClientError> {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        let mut acks = self.acks();
+        if acks.closed {
+            return Err(ClientError::Closed);
+        }
+        acks.pending.insert(id, tx);
+        Ok(PendingAck {
+            shared: self,
+            id,
+            rx,
+        })
+    }
+
+    fn resolve_ack(&self, id: u64, args: Vec<Value>) {
+        match self.acks().pending.remove(&id) {
+            // The waiter may have given up in the meantime; nothing to do then.
+            Some(tx) => {
+                let _ = tx.send(Ok(args));
+            }
+            None => tracing::debug!(id, "ack for an unknown or expired id"),
+        }
+    }
+
+    fn fail_acks(&self) {
+        let pending = {
+            let mut acks = self.acks();
+            acks.closed = true;
+            std::mem::take(&mut acks.pending)
+        };
+        for tx in pending.into_values() {
+            let _ = tx.send(Err(ClientError::Closed));
+        }
+    }
+
+    /// Client-initiated close: leave the namespace, then close the transport.
+    pub(crate) fn close(&self) {
+        if self.connected.swap(false, Ordering::AcqRel) {
+            let leave = Packet::new(&self.nsp, PacketKind::Disconnect);
+            if let Ok(frames) = socketio::encode(self.parser, leave) {
+                let _ = self.out.send(Outgoing::Frames(frames));
+            }
+            let _ = self.out.send(Outgoing::Close);
+        }
+        self.fail_acks();
+    }
+
+    /// Reader-side end of the connection, whatever the cause.
+    fn shutdown(&self) {
+        self.connected.store(false, Ordering::Release);
+        self.fail_acks();
+        // The writer may already be gone; then there is nothing left to close.
+        let _ = self.out.send(Outgoing::Close);
+    }
+
+    /// Waits (at most `limit`) until the reader task has finished.
+    pub(crate) async fn wait_done(&self, limit: Duration) {
+        let mut done = self.done.clone();
+        // An error means the reader is gone, which is what we wait for anyway.
+        let _ = tokio::time::timeout(limit, done.wait_for(|d| *d)).await;
+    }
+}
+
+/// Starts the reader and writer tasks on an open, namespace-connected WebSocket.
+pub(crate) fn spawn(
+    ws: Ws,
+    nsp: String,
+    parser: ParserKind,
+    heartbeat: Duration,
+) -> (Arc<Shared>, mpsc::UnboundedReceiver<Event>) {
+    let (sink, stream) = ws.split();
+    let (out, out_rx) = mpsc::unbounded_channel();
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let (done_tx, done) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        nsp,
+        parser,
+        out,
+        acks: Mutex::default(),
+        next_ack: AtomicU64::new(0),
+        connected: AtomicBool::new(true),
+        done,
+    });
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let reader = Reader {
+        shared: Arc::clone(&shared),
+        events,
+        decoder: Decoder::new(parser),
+    };
+    tokio::spawn(async move {
+        reader.run(stream, writer, heartbeat).await;
+        let _ = done_tx.send(true);
+    });
+    (shared, events_rx)
+}
+
+async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        let mut batch = 0;
+        // Feed what is already queued and flush once: one syscall for a burst of emits.
+        while let Some(item) = next.take() {
+            match item {
+                Outgoing::Frames(Frames::One(msg)) => {
+                    if sink.feed(msg).await.is_err() {
+                        return;
+                    }
+                }
+                Outgoing::Frames(Frames::Many(msgs)) => {
+                    for msg in msgs {
+                        if sink.feed(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Outgoing::Close => {
+                    // Best effort: the peer may already be gone.
+                    let _ = sink.feed(Message::text(engineio::CLOSE)).await;
+                    let _ = sink.close().await;
+                    return;
+                }
+            }
+            batch += 1;
+            if batch < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// What the reader loop does after one frame.
+enum Step {
+    Continue,
+    /// A server ping: push the heartbeat deadline.
+    Ping,
+    Stop(&'static str),
+}
+
+struct Reader {
+    shared: Arc<Shared>,
+    events: mpsc::UnboundedSender<Event>,
+    decoder: Decoder,
+}
+
+impl Reader {
+    async fn run(
+        mut self,
+        mut stream: SplitStream<Ws>,
+        mut writer: JoinHandle<()>,
+        heartbeat: Duration,
+    ) {
+        let deadline = tokio::time::sleep(heartbeat);
+        tokio::pin!(deadline);
+        let reason = loop {
+            tokio::select! {
+                frame = stream.next() => match frame {
+                    Some(Ok(msg)) => match self.on_message(msg) {
+                        Step::Continue => {}
+                        Step::Ping => deadline.as_mut().reset(Instant::now() + heartbeat),
+                        Step::Stop(reason) => break reason,
+                    },
+                    Some(Err(err)) => {
+                        tracing::debug!(%err, "WebSocket read failed");
+                        break "read error";
+                    }
+                    None => break "WebSocket ended",
+                },
+                () = &mut deadline => break "no ping within pingInterval + pingTimeout",
+                _ = &mut writer => break "writer stopped",
+            }
+        };
+        tracing::debug!(reason, nsp = %self.shared.nsp, "connection ended");
+        self.shared.shutdown();
+    }
+
+    fn on_message(&mut self, msg: Message) -> Step {
+        let decoded = match msg {
+            Message::Text(text) => match engineio::decode(&text) {
+                Ok(EioPacket::Ping(payload)) => {
+                    let pong = if payload.is_empty() {
+                        Utf8Bytes::from_static("3")
+                    } else {
+                        engineio::pong(payload).into()
+                    };
+                    let _ = self
+                        .shared
+                        .out
+                        .send(Outgoing::Frames(Frames::One(Message::Text(pong))));
+                    return Step::Ping;
+                }
+                Ok(EioPacket::Message(payload)) => self.decoder.text(payload),
+                Ok(EioPacket::Close) => return Step::Stop("server sent Engine.IO close"),
+                Ok(
+                    EioPacket::Open(_) | EioPacket::Pong(_) | EioPacket::Upgrade | EioPacket::Noop,
+                ) => {
+                    return Step::Continue;
+                }
+                Err(err) => Err(err),
+            },
+            Message::Binary(bytes) => self.decoder.binary(bytes),
+            Message::Close(_) => return Step::Stop("WebSocket closed by the server"),
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Step::Continue,
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => Step::Continue,
+            Err(err) => {
+                // One bad packet is not worth the connection; the error says what to fix.
+                tracing::warn!(%err, "dropping undecodable packet");
+                Step::Continue
+            }
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet) -> Step {
+        if packet.nsp != self.shared.nsp {
+            tracing::debug!(nsp = %packet.nsp, "packet for another namespace ignored");
+            return Step::Continue;
+        }
+        match packet.kind {
+            PacketKind::Event { name, args, id } => {
+                // A dropped receiver only means nobody listens; acks must keep working.
+                let _ = self.events.send(Event {
+                    name,
+                    args,
+                    ack_id: id,
+                });
+                Step::Continue
+            }
+            PacketKind::Ack { id, args } => {
+                self.shared.resolve_ack(id, args);
+                Step::Continue
+            }
+            PacketKind::Disconnect => Step::Stop("server disconnected the namespace"),
+            PacketKind::Connect(_) | PacketKind::ConnectError(_) => {
+                tracing::debug!("late CONNECT/CONNECT_ERROR ignored");
+                Step::Continue
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Room lifecycle over real sockets: room full, leave, rejoin within and after the grace period,
+//! idle rooms closing, and graceful shutdown.
+
+use std::time::Duration;
+
+use glam::Vec2;
+use serde_json::json;
+use tickstorm_shared::protocol::{CloseReason, LeaveReason, PlayerLeft, RoomClosed, events};
+use tickstorm_shared::{ErrorCode, Snapshot};
+
+use crate::support::{TestClient, TestServer, WAIT, eventually};
+
+fn error_code(ack: &serde_json::Value) -> Option<ErrorCode> {
+    assert_eq!(ack["ok"], false, "expected a failed ack: {ack}");
+    assert!(
+        ack["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error without message: {ack}"
+    );
+    serde_json::from_value(ack["error"]["code"].clone()).ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_room_refuses_the_next_player_and_quick_match_opens_another() {
+    let server = TestServer::start_default().await;
+    let owner = TestClient::connect(&server.url, "owner").await;
+    let created: serde_json::Value = owner
+        .ack(
+            events::ROOM_CREATE,
+            json!({ "name": "duel", "max_players": 2 }),
+        )
+        .await;
+    let room_id = created["room"]["id"].as_str().expect("room id").to_owned();
+    assert_eq!(created["room"]["max_players"], 2);
+    let a = TestClient::connect(&server.url, "a").await;
+    let b = TestClient::connect(&server.url, "b").await;
+    let c = TestClient::connect(&server.url, "c").await;
+    for client in [&a, &b] {
+        let ack: serde_json::Value = client
+            .ack(events::ROOM_JOIN, json!({ "room_id": room_id }))
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+    }
+    let full: serde_json::Value = c
+        .ack(events::ROOM_JOIN, json!({ "room_id": room_id }))
+        .await;
+    assert_eq!(error_code(&full), Some(ErrorCode::RoomFull));
+    let elsewhere = c.quick_join().await;
+    assert_ne!(
+        elsewhere.room.id, room_id,
+        "quick match skips the full room"
+    );
+    let lobby: serde_json::Value = c.ack(events::LOBBY_LIST, json!({})).await;
+    assert_eq!(lobby["rooms"].as_array().map(Vec::len), Some(2));
+    assert_eq!(lobby["rooms"][0]["players"], 2);
+    let again: serde_json::Value = c.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(error_code(&again), Some(ErrorCode::AlreadyInRoom));
+    let missing: serde_json::Value = owner
+        .ack(events::ROOM_JOIN, json!({ "room_id": "nosuchroom" }))
+        .await;
+    assert_eq!(error_code(&missing), Some(ErrorCode::RoomNotFound));
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_frees_the_seat_and_tells_the_room() {
+    let server = TestServer::start_default().await;
+    let ana = TestClient::connect(&server.url, "ana").await;
+    let mut bob = TestClient::connect(&server.url, "bob").await;
+    let ana_id = ana.quick_join().await.player_id;
+    bob.quick_join().await;
+    let ack: serde_json::Value = ana.ack(events::ROOM_LEAVE, json!({})).await;
+    assert_eq!(ack, json!({ "ok": true }));
+    let left: PlayerLeft = bob.next(events::PLAYER_LEFT).await;
+    assert_eq!(
+        left,
+        PlayerLeft {
+            player_id: ana_id,
+            reason: LeaveReason::Left
+        }
+    );
+    bob.snapshot_where(|s| s.player(ana_id).is_none()).await;
+    assert!(eventually(WAIT, || server.handle.hub.directory().counts().players == 1).await);
+    for event in [events::ROOM_LEAVE, events::INPUT, events::CHAT] {
+        let payload = match event {
+            events::INPUT => json!({ "seq": 1, "move": [0, 0] }),
+            events::CHAT => json!({ "text": "hi" }),
+            _ => json!({}),
+        };
+        let refused: serde_json::Value = ana.ack(event, payload).await;
+        assert_eq!(
+            error_code(&refused),
+            Some(ErrorCode::NotInRoom),
+            "{event} after leaving"
+        );
+    }
+    server.stop().await.expect("clean shutdown");
+}
+
+/// Steers `client`'s player toward the nearest orb until it has scored; returns the last snapshot.
+async fn score_an_orb(client: &mut TestClient, player_id: u32) -> Snapshot {
+    let mut seq = 0;
+    loop {
+        let snapshot = client.next_snapshot().await;
+        let me = *snapshot.player(player_id).expect("own player");
+        if me.score > 0 {
+            return snapshot;
+        }
+        let here = Vec2::new(me.x, me.y);
+        let target = snapshot
+            .orbs
+            .iter()
+            .map(|o| Vec2::new(o.x, o.y))
+            .min_by(|a, b| {
+                a.distance_squared(here)
+                    .total_cmp(&b.distance_squared(here))
+            })
+            .expect("orbs");
+        let direction = (target - here).normalize_or_zero();
+        seq += 1;
+        client
+            .client
+            .emit(
+                events::INPUT,
+                &json!({ "seq": seq, "move": [direction.x, direction.y] }),
+            )
+            .expect("emit");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejoin_within_grace_keeps_the_player_id_position_and_score() {
+    let server = TestServer::start(|c| c.rejoin_grace = Duration::from_secs(5)).await;
+    let mut ana = TestClient::connect(&server.url, "ana").await;
+    let mut watcher = TestClient::connect(&server.url, "watcher").await;
+    let join = ana.quick_join().await;
+    watcher.quick_join().await;
+    let scored = tokio::time::timeout(
+        Duration::from_secs(20),
+        score_an_orb(&mut ana, join.player_id),
+    )
+    .await
+    .expect("reaches an orb");
+    let score = scored.player(join.player_id).expect("ana").score;
+    ana.client.close().await;
+    let left: PlayerLeft = watcher.next(events::PLAYER_LEFT).await;
+    assert_eq!(
+        left,
+        PlayerLeft {
+            player_id: join.player_id,
+            reason: LeaveReason::Disconnected
+        }
+    );
+    assert!(
+        eventually(WAIT, || server.handle.hub.directory().counts().disconnected
+            == 1)
+        .await
+    );
+    let held = watcher.next_snapshot().await;
+    let held_me = *held.player(join.player_id).expect("the seat is held");
+
+    let mut back = TestClient::connect(&server.url, "ana").await;
+    let rejoin: serde_json::Value = back
+        .ack(events::ROOM_REJOIN, json!({ "token": join.rejoin_token }))
+        .await;
+    assert_eq!(rejoin["ok"], true, "{rejoin}");
+    assert_eq!(rejoin["player_id"], join.player_id);
+    assert_eq!(rejoin["room"]["id"], join.room.id.as_str());
+    assert_ne!(
+        rejoin["rejoin_token"],
+        join.rejoin_token.as_str(),
+        "tokens are single use"
+    );
+    let now = back.next_snapshot().await;
+    let me = now.player(join.player_id).expect("own player after rejoin");
+    assert!(me.score >= score, "score kept: {} < {score}", me.score);
+    assert_eq!(
+        (me.x, me.y),
+        (held_me.x, held_me.y),
+        "a held player stands still"
+    );
+
+    let reused: serde_json::Value = watcher
+        .ack(events::ROOM_REJOIN, json!({ "token": join.rejoin_token }))
+        .await;
+    assert_eq!(error_code(&reused), Some(ErrorCode::AlreadyInRoom));
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejoin_after_grace_fails_with_rejoin_expired() {
+    let server = TestServer::start(|c| c.rejoin_grace = Duration::from_millis(300)).await;
+    let ana = TestClient::connect(&server.url, "ana").await;
+    let mut watcher = TestClient::connect(&server.url, "watcher").await;
+    let join = ana.quick_join().await;
+    watcher.quick_join().await;
+    ana.client.close().await;
+    let first: PlayerLeft = watcher.next(events::PLAYER_LEFT).await;
+    assert_eq!(first.reason, LeaveReason::Disconnected);
+    let second: PlayerLeft = watcher.next(events::PLAYER_LEFT).await;
+    assert_eq!(
+        second,
+        PlayerLeft {
+            player_id: join.player_id,
+            reason: LeaveReason::Timeout
+        }
+    );
+    let back = TestClient::connect(&server.url, "ana").await;
+    let rejoin: serde_json::Value = back
+        .ack(events::ROOM_REJOIN, json!({ "token": join.rejoin_token }))
+        .await;
+    assert_eq!(error_code(&rejoin), Some(ErrorCode::RejoinExpired));
+    let bogus: serde_json::Value = back
+        .ack(events::ROOM_REJOIN, json!({ "token": "not-a-token" }))
+        .await;
+    assert_eq!(error_code(&bogus), Some(ErrorCode::RejoinExpired));
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_rooms_are_closed_after_the_idle_timeout() {
+    let server = TestServer::start(|c| {
+        c.room_idle_timeout = Duration::from_millis(300);
+        c.rejoin_grace = Duration::from_millis(200);
+    })
+    .await;
+    let ana = TestClient::connect(&server.url, "ana").await;
+    let bob = TestClient::connect(&server.url, "bob").await;
+    let _never_joined: serde_json::Value = ana.ack(events::ROOM_CREATE, json!({})).await;
+    ana.quick_join().await;
+    bob.quick_join().await;
+    assert_eq!(
+        server.handle.hub.directory().counts().rooms,
+        1,
+        "quick match used the created room"
+    );
+    let _: serde_json::Value = ana.ack(events::ROOM_LEAVE, json!({})).await;
+    bob.client.close().await;
+    let directory = server.handle.hub.directory();
+    assert!(
+        eventually(Duration::from_secs(5), || directory.counts()
+            == Default::default())
+        .await,
+        "rooms, seats and held seats all gone: {:?}",
+        directory.counts()
+    );
+    assert!(directory.rooms().is_empty());
+    let lobby: serde_json::Value = ana.ack(events::LOBBY_LIST, json!(null)).await;
+    assert_eq!(lobby, json!({ "ok": true, "rooms": [] }));
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_tells_every_room_and_closes_connections() {
+    let server = TestServer::start_default().await;
+    let mut ana = TestClient::connect(&server.url, "ana").await;
+    let join = ana.quick_join().await;
+    ana.next_snapshot().await;
+    let stopping = tokio::spawn(server.stop());
+    let closed: RoomClosed = ana.next(events::ROOM_CLOSED).await;
+    assert_eq!(
+        closed,
+        RoomClosed {
+            room_id: join.room.id,
+            reason: CloseReason::Shutdown
+        }
+    );
+    let ended =
+        tokio::time::timeout(WAIT, async { while ana.events.recv().await.is_some() {} }).await;
+    assert!(ended.is_ok(), "the connection is closed after room:closed");
+    stopping.await.expect("join").expect("server exits cleanly");
+}
