@@ -7,4 +7,6 @@ pub mod rules;
 pub mod snapshot;
 
 pub use protocol::{ErrorCode, PlayerId, RoomId, RoomInfo, Tick};
-pub use snapshot::{OrbState, PlayerState, Snapshot, SnapshotDecodeError, SnapshotEncoder};
+pub use snapshot::{
+    OrbState, PlayerState, Snapshot, SnapshotDecodeError, SnapshotEncoder, scan as scan_snapshot,
+};

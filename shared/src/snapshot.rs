@@ -69,6 +69,61 @@ pub enum SnapshotDecodeError {
     /// A layout version this codec does not know.
     #[error("unsupported snapshot version {0} (expected {SNAPSHOT_VERSION})")]
     UnsupportedVersion(u8),
+    /// Not the documented layout (found by the streaming reader).
+    #[error("malformed snapshot: {0}")]
+    Invalid(String),
+}
+
+fn invalid(e: impl std::fmt::Display) -> SnapshotDecodeError {
+    SnapshotDecodeError::Invalid(e.to_string())
+}
+
+/// Reads a snapshot in one pass without allocating, handing each player and orb row to a
+/// callback; returns `(tick, server_time_ms)`. For clients (bots) that need a few fields of every
+/// snapshot and cannot afford building a [`Snapshot`] each time. Players come before orbs.
+pub fn scan(
+    bytes: &[u8],
+    mut on_player: impl FnMut(PlayerState),
+    mut on_orb: impl FnMut(OrbState),
+) -> Result<(Tick, u64), SnapshotDecodeError> {
+    use rmp::decode::{read_array_len, read_f32, read_int};
+    let rd = &mut &bytes[..];
+    let expect_len = |rd: &mut &[u8], wanted: u32| -> Result<(), SnapshotDecodeError> {
+        let len = read_array_len(rd).map_err(invalid)?;
+        if len == wanted {
+            Ok(())
+        } else {
+            Err(invalid(format!("array of {len}, expected {wanted}")))
+        }
+    };
+    expect_len(rd, 5)?;
+    let version: u8 = read_int(rd).map_err(invalid)?;
+    if version != SNAPSHOT_VERSION {
+        return Err(SnapshotDecodeError::UnsupportedVersion(version));
+    }
+    let tick: u64 = read_int(rd).map_err(invalid)?;
+    let server_time_ms: u64 = read_int(rd).map_err(invalid)?;
+    for _ in 0..read_array_len(rd).map_err(invalid)? {
+        expect_len(rd, 7)?;
+        on_player(PlayerState {
+            id: read_int(rd).map_err(invalid)?,
+            x: read_f32(rd).map_err(invalid)?,
+            y: read_f32(rd).map_err(invalid)?,
+            vx: read_f32(rd).map_err(invalid)?,
+            vy: read_f32(rd).map_err(invalid)?,
+            last_input_seq: read_int(rd).map_err(invalid)?,
+            score: read_int(rd).map_err(invalid)?,
+        });
+    }
+    for _ in 0..read_array_len(rd).map_err(invalid)? {
+        expect_len(rd, 3)?;
+        on_orb(OrbState {
+            id: read_int(rd).map_err(invalid)?,
+            x: read_f32(rd).map_err(invalid)?,
+            y: read_f32(rd).map_err(invalid)?,
+        });
+    }
+    Ok((tick, server_time_ms))
 }
 
 impl Snapshot {
@@ -220,6 +275,29 @@ mod tests {
             enc.encode(tick, 2, s.players.iter().copied(), s.orbs.iter().copied());
         }
         assert_eq!(enc.capacity(), cap);
+    }
+
+    #[test]
+    fn scan_sees_what_decode_sees() {
+        let s = sample();
+        let bytes = rmp_serde::to_vec(&s).expect("serialize");
+        let (mut players, mut orbs) = (Vec::new(), Vec::new());
+        let header = scan(&bytes, |p| players.push(p), |o| orbs.push(o)).expect("scan");
+        assert_eq!(header, (s.tick, s.server_time_ms));
+        assert_eq!((players, orbs), (s.players, s.orbs));
+        for cut in 0..bytes.len() {
+            assert!(
+                scan(&bytes[..cut], |_| {}, |_| {}).is_err(),
+                "truncated at {cut} must fail"
+            );
+        }
+        let mut other = sample();
+        other.version = 3;
+        let bytes = rmp_serde::to_vec(&other).expect("serialize");
+        assert!(matches!(
+            scan(&bytes, |_| {}, |_| {}),
+            Err(SnapshotDecodeError::UnsupportedVersion(3))
+        ));
     }
 
     #[test]
