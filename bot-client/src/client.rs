@@ -1,29 +1,23 @@
 //! [`Client`]: the connect handshake and the public emit/ack/close API.
 //!
-//! The handshake (WebSocket, Engine.IO open, namespace CONNECT) runs inline, before any task
+//! The handshake (transport, Engine.IO open, namespace CONNECT) runs inline, before any task
 //! exists, so its failures come back as plain errors from [`Client::connect`]. Everything after
 //! that goes through [`connection`](crate::connection).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use rmpv::Value;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::Event;
 use crate::config::{ClientConfig, Endpoint, ParserKind};
-use crate::connection::{self, Shared, Ws};
-use crate::engineio::{self, EioPacket, OpenInfo};
+use crate::connection::{self, Shared};
+use crate::engineio::{self, EioPacket};
 use crate::error::{ClientError, protocol};
 use crate::socketio::{self, Decoder, Frames, Packet, PacketKind, map_get, msgpack};
-
-/// tungstenite allocates its read buffer eagerly (128 KiB by default); a swarm of thousands of
-/// clients would spend hundreds of MiB on it. Larger messages still work, read in more steps.
-const READ_BUFFER: usize = 16 * 1024;
+use crate::transport::{self, ByteCounters, FrameSink, FrameSource};
 
 /// How long [`Client::close`] waits for the connection to wind down.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -61,8 +55,10 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Connects to the namespace and returns the client with the receiver of server events.
     ///
-    /// Opens `ws://…/socket.io/?EIO=4&transport=websocket` with TCP_NODELAY, reads the Engine.IO
-    /// open packet, sends CONNECT with the auth object and waits for the answer. The receiver
+    /// Opens the transport with TCP_NODELAY (`ws://…/socket.io/?EIO=4&transport=websocket`, or
+    /// for [`TransportKind::Polling`](crate::TransportKind::Polling) a `GET
+    /// …&transport=polling`), reads the Engine.IO open packet, sends CONNECT with the auth object
+    /// and waits for the answer. The receiver
     /// buffers events until read and ends (`recv()` gives `None`) when the connection does.
     ///
     /// # Errors
@@ -148,12 +144,26 @@ impl Client {
         shared.send(socketio::encode(shared.parser, packet)?)
     }
 
-    /// Leaves the namespace (Socket.IO DISCONNECT), sends the Engine.IO close and closes the
-    /// WebSocket. Pending acks fail with [`ClientError::Closed`]; the event receiver ends.
+    /// Leaves the namespace (Socket.IO DISCONNECT), sends the Engine.IO close and shuts the
+    /// transport (closes the WebSocket; with polling, both in one last POST). Pending acks fail with [`ClientError::Closed`]; the event receiver ends.
     /// Waits up to 2 s for the connection tasks to finish; calling it again is a no-op.
     pub async fn close(&self) {
         self.inner.shared.close();
         self.inner.shared.wait_done(CLOSE_WAIT).await;
+    }
+
+    /// Payload bytes this connection has written, handshake included: the payload of every
+    /// WebSocket text/binary message, or with polling the body of every HTTP request. HTTP and
+    /// WebSocket headers, WebSocket control frames and TCP/TLS overhead are not counted.
+    pub fn bytes_sent(&self) -> u64 {
+        self.inner.shared.counters.sent()
+    }
+
+    /// Payload bytes this connection has read, handshake included, counted like
+    /// [`Client::bytes_sent`]: WebSocket message payloads, or with polling the body of every
+    /// HTTP response (poll answers and the server's `ok` to each POST).
+    pub fn bytes_received(&self) -> u64 {
+        self.inner.shared.counters.received()
     }
 
     fn send_event(&self, name: &str, args: Vec<Value>, id: Option<u64>) -> Result<(), ClientError> {
@@ -198,67 +208,52 @@ async fn handshake(
 ) -> Result<(Client, UnboundedReceiver<Event>), ClientError> {
     let endpoint = Endpoint::parse(&config.url)?;
     let nsp = config.wire_namespace();
-    let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
-    tcp.set_nodelay(true)?;
-    let ws_config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
-    let (mut ws, _response) =
-        tokio_tungstenite::client_async_with_config(endpoint.ws_url(), tcp, Some(ws_config))
-            .await?;
-    let open = wait_open(&mut ws).await?;
+    let counters = Arc::new(ByteCounters::default());
+    let (mut sink, mut source, open) =
+        transport::connect(&endpoint, config.transport, &counters).await?;
     let auth = if config.auth.is_null() {
         Value::Nil
     } else {
         socketio::to_value(&config.auth)?
     };
     let connect = Packet::new(&nsp, PacketKind::Connect(auth));
-    send_frames(&mut ws, socketio::encode(config.parser, connect)?).await?;
-    let sid = match wait_connect(&mut ws, &nsp, config.parser).await {
+    sink.send(socketio::encode(config.parser, connect)?).await?;
+    let sid = match wait_connect(&mut sink, &mut source, &nsp, config.parser).await {
         Ok(sid) => sid,
         Err(err) => {
             // Best effort: the server may have closed already.
-            let _ = ws.close(None).await;
+            sink.close().await;
             return Err(err);
         }
     };
-    tracing::debug!(eio_sid = %open.sid, %sid, %nsp, "connected");
-    let (shared, events) = connection::spawn(ws, nsp, config.parser, open.heartbeat_window());
+    tracing::debug!(eio_sid = %open.sid, %sid, %nsp, transport = ?config.transport, "connected");
+    let (shared, events) = connection::spawn(
+        (sink, source),
+        nsp,
+        config.parser,
+        open.heartbeat_window(),
+        counters,
+    );
     let client = Client {
         inner: Arc::new(Inner { shared, sid }),
     };
     Ok((client, events))
 }
 
-async fn send_frames(ws: &mut Ws, frames: Frames) -> Result<(), ClientError> {
-    match frames {
-        Frames::One(msg) => ws.send(msg).await?,
-        Frames::Many(msgs) => {
-            for msg in msgs {
-                ws.feed(msg).await?;
-            }
-            ws.flush().await?;
-        }
-    }
-    Ok(())
-}
-
-async fn wait_open(ws: &mut Ws) -> Result<OpenInfo, ClientError> {
-    match ws.next().await.ok_or(ClientError::Closed)?? {
-        Message::Text(text) => match engineio::decode(&text)? {
-            EioPacket::Open(open) => Ok(open),
-            other => Err(protocol(format!("expected Engine.IO open, got {other:?}"))),
-        },
-        other => Err(protocol(format!("expected Engine.IO open, got {other:?}"))),
-    }
-}
-
 /// Reads until the server answers our CONNECT; returns the namespace sid.
-async fn wait_connect(ws: &mut Ws, nsp: &str, parser: ParserKind) -> Result<String, ClientError> {
+async fn wait_connect(
+    sink: &mut FrameSink,
+    source: &mut FrameSource,
+    nsp: &str,
+    parser: ParserKind,
+) -> Result<String, ClientError> {
     let mut decoder = Decoder::new(parser);
     loop {
-        let packet = match ws.next().await.ok_or(ClientError::Closed)?? {
+        let packet = match source.next().await.ok_or(ClientError::Closed)?? {
             Message::Text(text) => match engineio::decode(&text)? {
                 EioPacket::Ping(payload) => {
-                    ws.send(Message::text(engineio::pong(payload))).await?;
+                    let pong = Message::text(engineio::pong(payload));
+                    sink.send(Frames::One(pong)).await?;
                     continue;
                 }
                 EioPacket::Message(payload) => decoder.text(payload)?,

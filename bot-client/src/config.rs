@@ -1,4 +1,5 @@
-//! Connection settings ([`ClientConfig`], [`ParserKind`]) and the URL handling behind them.
+//! Connection settings ([`ClientConfig`], [`ParserKind`], [`TransportKind`]) and the URL handling
+//! behind them.
 //!
 //! The URL is parsed by hand (scheme, host, port, optional path prefix) because the client only
 //! ever needs those four parts and the workspace has no URL crate.
@@ -17,6 +18,19 @@ pub enum ParserKind {
     MsgPack,
 }
 
+/// Which Engine.IO transport carries the session.
+///
+/// There is no upgrade: a client stays on the transport it started with, so a polling client
+/// never switches to WebSocket even when the server offers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransportKind {
+    /// One WebSocket for the whole session (`transport=websocket` straight away).
+    #[default]
+    WebSocket,
+    /// HTTP long-polling only: one GET always waiting for server packets, POSTs for ours.
+    Polling,
+}
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -30,19 +44,22 @@ pub struct ClientConfig {
     pub auth: serde_json::Value,
     /// Parser to use. Default: [`ParserKind::Common`].
     pub parser: ParserKind,
+    /// Transport to use. Default: [`TransportKind::WebSocket`].
+    pub transport: TransportKind,
     /// Limit for the whole connect sequence (TCP, WebSocket, Engine.IO open, namespace CONNECT).
     /// Default: 5 s.
     pub connect_timeout: Duration,
 }
 
 impl ClientConfig {
-    /// A config with the common parser, no auth and a 5 s connect timeout.
+    /// A config with the common parser over WebSocket, no auth and a 5 s connect timeout.
     pub fn new(url: impl Into<String>, namespace: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             namespace: namespace.into(),
             auth: serde_json::Value::Null,
             parser: ParserKind::Common,
+            transport: TransportKind::WebSocket,
             connect_timeout: Duration::from_secs(5),
         }
     }
@@ -56,6 +73,12 @@ impl ClientConfig {
     /// Sets the parser.
     pub fn with_parser(mut self, parser: ParserKind) -> Self {
         self.parser = parser;
+        self
+    }
+
+    /// Sets the transport (WebSocket or long-polling; never upgraded).
+    pub fn with_transport(mut self, transport: TransportKind) -> Self {
+        self.transport = transport;
         self
     }
 
@@ -81,8 +104,8 @@ pub(crate) struct Endpoint {
     /// Host for `TcpStream::connect` (IPv6 without brackets).
     pub host: String,
     pub port: u16,
-    /// `host[:port]` as written, for the WebSocket request URL.
-    authority: String,
+    /// `host[:port]` as written, for the WebSocket URL and the HTTP `Host` header.
+    pub authority: String,
     /// Path prefix without a trailing `/` (usually empty).
     prefix: String,
 }
@@ -139,6 +162,16 @@ impl Endpoint {
             self.authority, self.prefix
         )
     }
+
+    /// The request target of a polling request: the handshake without `sid`, later ones with it.
+    pub(crate) fn polling_target(&self, sid: Option<&str>) -> String {
+        let base = format!("{}/socket.io/?EIO=4&transport=polling", self.prefix);
+        match sid {
+            // Engine.IO sids are URL-safe base64-like tokens, so no escaping is needed.
+            Some(sid) => format!("{base}&sid={sid}"),
+            None => base,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +186,20 @@ mod tests {
             e.ws_url(),
             "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket"
         );
+    }
+
+    #[test]
+    fn builds_polling_targets() {
+        let e = Endpoint::parse("http://127.0.0.1:3000/p").expect("valid url");
+        assert_eq!(
+            e.polling_target(None),
+            "/p/socket.io/?EIO=4&transport=polling"
+        );
+        assert_eq!(
+            e.polling_target(Some("abc")),
+            "/p/socket.io/?EIO=4&transport=polling&sid=abc"
+        );
+        assert_eq!(e.authority, "127.0.0.1:3000");
     }
 
     #[test]

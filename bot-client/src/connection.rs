@@ -1,24 +1,21 @@
 //! The two tasks behind a connected [`Client`](crate::Client) and the state they share with it.
 //!
-//! The writer task owns the WebSocket sink and drains an unbounded queue, so emitting is a
-//! synchronous, lock-free push from any task. The reader task owns the stream: it answers pings,
-//! watches the heartbeat, resolves acks and forwards events. Whichever way the connection ends,
-//! the reader runs [`Shared::shutdown`], which fails pending acks and stops the writer, and then
-//! drops the event sender so the application's receiver ends.
+//! The writer task owns the transport's [`FrameSink`] and drains an unbounded queue, so emitting is
+//! a synchronous, lock-free push from any task. The reader task owns the [`FrameSource`]: it
+//! answers pings, watches the heartbeat, resolves acks and forwards events. Whichever way the
+//! connection ends, the reader runs [`Shared::shutdown`], which fails pending acks and stops the
+//! writer, and then drops the event sender so the application's receiver ends. Neither task knows
+//! which transport it drives (see [`transport`](crate::transport)).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
 use rmpv::Value;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::Event;
@@ -26,17 +23,14 @@ use crate::config::ParserKind;
 use crate::engineio::{self, EioPacket};
 use crate::error::ClientError;
 use crate::socketio::{self, Decoder, Frames, Packet, PacketKind};
+use crate::transport::{ByteCounters, FrameSink, FrameSource};
 
-pub(crate) type Ws = WebSocketStream<TcpStream>;
 type AckReply = Result<Vec<Value>, ClientError>;
-
-/// Frames written between two flushes at most, so a flood of emits still reaches the wire.
-const MAX_BATCH: usize = 256;
 
 /// Work for the writer task.
 pub(crate) enum Outgoing {
     Frames(Frames),
-    /// Send the Engine.IO close, close the WebSocket, stop.
+    /// Send the Engine.IO close, shut the transport, stop.
     Close,
 }
 
@@ -49,6 +43,7 @@ pub(crate) struct Shared {
     next_ack: AtomicU64,
     connected: AtomicBool,
     done: watch::Receiver<bool>,
+    pub counters: Arc<ByteCounters>,
 }
 
 #[derive(Default)]
@@ -166,14 +161,14 @@ impl Shared {
     }
 }
 
-/// Starts the reader and writer tasks on an open, namespace-connected WebSocket.
+/// Starts the reader and writer tasks on an open, namespace-connected transport.
 pub(crate) fn spawn(
-    ws: Ws,
+    (sink, source): (FrameSink, FrameSource),
     nsp: String,
     parser: ParserKind,
     heartbeat: Duration,
+    counters: Arc<ByteCounters>,
 ) -> (Arc<Shared>, mpsc::UnboundedReceiver<Event>) {
-    let (sink, stream) = ws.split();
     let (out, out_rx) = mpsc::unbounded_channel();
     let (events, events_rx) = mpsc::unbounded_channel();
     let (done_tx, done) = watch::channel(false);
@@ -185,6 +180,7 @@ pub(crate) fn spawn(
         next_ack: AtomicU64::new(0),
         connected: AtomicBool::new(true),
         done,
+        counters,
     });
     let writer = tokio::spawn(write_loop(sink, out_rx));
     let reader = Reader {
@@ -193,44 +189,40 @@ pub(crate) fn spawn(
         decoder: Decoder::new(parser),
     };
     tokio::spawn(async move {
-        reader.run(stream, writer, heartbeat).await;
+        reader.run(source, writer, heartbeat).await;
         let _ = done_tx.send(true);
     });
     (shared, events_rx)
 }
 
-async fn write_loop(mut sink: SplitSink<Ws, Message>, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+async fn write_loop(mut sink: FrameSink, mut rx: mpsc::UnboundedReceiver<Outgoing>) {
+    let limit = sink.batch_limit();
+    let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut next = Some(first);
-        let mut batch = 0;
-        // Feed what is already queued and flush once: one syscall for a burst of emits.
+        let mut items = 0;
+        let mut close = false;
+        // Gather what is already queued and write it at once: one flush (WebSocket) or one POST
+        // (polling) for a burst of emits.
         while let Some(item) = next.take() {
             match item {
-                Outgoing::Frames(Frames::One(msg)) => {
-                    if sink.feed(msg).await.is_err() {
-                        return;
-                    }
-                }
-                Outgoing::Frames(Frames::Many(msgs)) => {
-                    for msg in msgs {
-                        if sink.feed(msg).await.is_err() {
-                            return;
-                        }
-                    }
-                }
+                Outgoing::Frames(Frames::One(msg)) => batch.push(msg),
+                Outgoing::Frames(Frames::Many(msgs)) => batch.extend(msgs),
                 Outgoing::Close => {
-                    // Best effort: the peer may already be gone.
-                    let _ = sink.feed(Message::text(engineio::CLOSE)).await;
-                    let _ = sink.close().await;
-                    return;
+                    close = true;
+                    break;
                 }
             }
-            batch += 1;
-            if batch < MAX_BATCH {
+            items += 1;
+            if items < limit {
                 next = rx.try_recv().ok();
             }
         }
-        if sink.flush().await.is_err() {
+        if let Err(err) = sink.write(&mut batch, close).await {
+            tracing::debug!(%err, "transport write failed");
+            return;
+        }
+        if close {
             return;
         }
     }
@@ -253,7 +245,7 @@ struct Reader {
 impl Reader {
     async fn run(
         mut self,
-        mut stream: SplitStream<Ws>,
+        mut source: FrameSource,
         mut writer: JoinHandle<()>,
         heartbeat: Duration,
     ) {
@@ -261,17 +253,17 @@ impl Reader {
         tokio::pin!(deadline);
         let reason = loop {
             tokio::select! {
-                frame = stream.next() => match frame {
+                frame = source.next() => match frame {
                     Some(Ok(msg)) => match self.on_message(msg) {
                         Step::Continue => {}
                         Step::Ping => deadline.as_mut().reset(Instant::now() + heartbeat),
                         Step::Stop(reason) => break reason,
                     },
                     Some(Err(err)) => {
-                        tracing::debug!(%err, "WebSocket read failed");
+                        tracing::debug!(%err, "transport read failed");
                         break "read error";
                     }
-                    None => break "WebSocket ended",
+                    None => break "transport ended",
                 },
                 () = &mut deadline => break "no ping within pingInterval + pingTimeout",
                 _ = &mut writer => break "writer stopped",

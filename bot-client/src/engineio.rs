@@ -1,8 +1,9 @@
-//! Engine.IO v4 text packets as they travel over a WebSocket.
+//! Engine.IO v4 text packets, as one WebSocket text frame or one packet of a polling body.
 //!
 //! Kept apart from Socket.IO because the framing is different: Engine.IO is the first character of
 //! a text frame (open, ping, message...), while a binary frame is a raw Engine.IO message with no
-//! prefix. Only the client side of a WebSocket-only session is handled (no polling, no upgrade).
+//! prefix ([`polling::payload`](crate::polling::payload) maps `b<base64>` packets to such frames).
+//! Only the client side is handled, and no transport upgrade.
 
 use std::time::Duration;
 
@@ -52,7 +53,7 @@ pub(crate) fn pong(payload: &str) -> String {
     s
 }
 
-/// Engine.IO close, sent before closing the WebSocket.
+/// Engine.IO close, sent before shutting the transport.
 pub(crate) const CLOSE: &str = "1";
 
 /// Decodes an Engine.IO text frame.

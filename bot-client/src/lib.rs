@@ -1,23 +1,31 @@
-//! Headless Engine.IO v4 + Socket.IO v5 client over WebSocket, for tests and bot swarms.
+//! Headless Engine.IO v4 + Socket.IO v5 client over WebSocket or HTTP long-polling, for tests and
+//! bot swarms.
 //!
 //! [`Client::connect`] opens one namespace and hands back a [`Client`] (cheap to clone, emits
 //! from any task) and a receiver of server [`Event`]s. Both Socket.IO parsers are supported
 //! ([`ParserKind`]); arguments are [`rmpv::Value`]s either way, binary ones as
-//! [`rmpv::Value::Binary`], and [`decode_value`] turns them into your types.
+//! [`rmpv::Value::Binary`], and [`decode_value`] turns them into your types. Both transports
+//! ([`TransportKind`]) behave the same through the API; a polling client never upgrades to
+//! WebSocket.
 //!
 //! Module map: `config` (settings, URL), `engineio` (Engine.IO framing), `socketio` (packets and
-//! the two parsers), `client` (handshake and public API), `connection` (reader/writer tasks),
-//! `error`.
+//! the two parsers), `transport` (frame source/sink over either transport, byte counters),
+//! `polling` (long-polling: HTTP/1.1 connection, payload codec), `client` (handshake and public
+//! API), `connection` (reader/writer tasks), `error`.
 
 mod client;
 mod config;
 mod connection;
 mod engineio;
 mod error;
+mod polling;
 mod socketio;
+mod transport;
+
+pub mod swarm;
 
 pub use client::Client;
-pub use config::{ClientConfig, ParserKind};
+pub use config::{ClientConfig, ParserKind, TransportKind};
 pub use error::ClientError;
 pub use rmpv;
 

@@ -1,15 +1,15 @@
-//! Connecting, acks in every shape, and binary data in both directions.
+//! Connecting, acks in every shape, binary data in both directions, and byte counters.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use rmpv::Value;
 use serde::{Deserialize, Serialize};
-use tickstorm_bot_client::{Client, ClientError, ParserKind, decode_value};
+use tickstorm_bot_client::{Client, ClientError, ParserKind, TransportKind, decode_value};
 
-use crate::server::{ACK, SERVER_BIN, TestServer, next_event};
+use crate::server::{ACK, SERVER_BIN, Setup, TestServer, next_event};
 
-crate::for_both_parsers!(
+crate::for_each_setup!(
     connect_gives_the_server_sid,
     connect_without_name_is_refused_with_message,
     struct_round_trips_through_ack,
@@ -19,19 +19,27 @@ crate::for_both_parsers!(
     binary_event_arrives_with_exact_bytes,
     binary_arg_reaches_server_intact,
     concurrent_acks_resolve_to_their_own_request,
+    bursts_fit_a_small_max_payload,
+    byte_counters_cover_a_binary_round_trip,
 );
 
-async fn connect_gives_the_server_sid(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn connect_gives_the_server_sid(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     assert!(client.is_connected());
     let sid = client.sid().parse().expect("sid is a socketioxide Sid");
     let ns = server.io.of("/game").expect("namespace exists");
-    assert!(ns.get_socket(sid).is_some(), "server knows sid {sid}");
+    let socket = ns.get_socket(sid).expect("server knows the sid");
+    // The matrix is real only if the server sees the transport the test asked for.
+    let expected = match setup.transport {
+        TransportKind::WebSocket => socketioxide::TransportType::Websocket,
+        TransportKind::Polling => socketioxide::TransportType::Polling,
+    };
+    assert_eq!(socket.transport_type(), expected);
 }
 
-async fn connect_without_name_is_refused_with_message(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn connect_without_name_is_refused_with_message(setup: Setup) {
+    let server = TestServer::start(setup).await;
     for auth in [serde_json::Value::Null, serde_json::json!({ "nick": "x" })] {
         let err = Client::connect(server.config(auth.clone()))
             .await
@@ -53,8 +61,8 @@ struct Input {
     big: u64,
 }
 
-async fn struct_round_trips_through_ack(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn struct_round_trips_through_ack(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     let input = Input {
         seq: 5,
@@ -73,8 +81,8 @@ async fn struct_round_trips_through_ack(parser: ParserKind) {
     );
 }
 
-async fn raw_args_keep_count_and_order(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn raw_args_keep_count_and_order(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     let swapped = client
         .emit_args_with_ack("swap", vec![Value::from(1), Value::from("two")], ACK)
@@ -93,21 +101,21 @@ async fn raw_args_keep_count_and_order(parser: ParserKind) {
     assert_eq!(string, vec![Value::from("not a map")]);
 }
 
-async fn nan_follows_the_parser(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn nan_follows_the_parser(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     let ack = client
         .emit_args_with_ack("echo", vec![Value::F64(f64::NAN)], ACK)
         .await
         .expect("echo acks");
-    match parser {
+    match setup.parser {
         ParserKind::MsgPack => assert!(matches!(ack.as_slice(), [Value::F64(x)] if x.is_nan())),
         ParserKind::Common => assert_eq!(ack, vec![Value::Nil], "JSON has only null for NaN"),
     }
 }
 
-async fn ack_timeout_then_connection_still_works(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn ack_timeout_then_connection_still_works(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     let started = tokio::time::Instant::now();
     let err = client
@@ -123,8 +131,8 @@ async fn ack_timeout_then_connection_still_works(parser: ParserKind) {
     assert_eq!(ack, Value::from(7));
 }
 
-async fn binary_event_arrives_with_exact_bytes(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn binary_event_arrives_with_exact_bytes(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, mut events) = server.connect("ana").await;
     client.emit("send_bin", &()).expect("emit queued");
     let event = next_event(&mut events).await.expect("bin event");
@@ -135,8 +143,8 @@ async fn binary_event_arrives_with_exact_bytes(parser: ParserKind) {
     assert_eq!(bytes.as_ref(), SERVER_BIN);
 }
 
-async fn binary_arg_reaches_server_intact(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn binary_arg_reaches_server_intact(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     // Larger than the client's 16 KiB read buffer, and every byte value.
     let blob: Vec<u8> = (0..100_000u32).map(|i| (i % 256) as u8).collect();
@@ -155,8 +163,8 @@ async fn binary_arg_reaches_server_intact(parser: ParserKind) {
     );
 }
 
-async fn concurrent_acks_resolve_to_their_own_request(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn concurrent_acks_resolve_to_their_own_request(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     let tasks: Vec<_> = (0..50u32)
         .map(|i| {
@@ -167,5 +175,59 @@ async fn concurrent_acks_resolve_to_their_own_request(parser: ParserKind) {
     for task in tasks {
         let (i, ack) = task.await.expect("task finished");
         assert_eq!(ack.expect("acked"), Value::from(i));
+    }
+}
+
+async fn bursts_fit_a_small_max_payload(setup: Setup) {
+    // 40 emits of 1 KB queued at once: over polling they must go out in several POSTs of at
+    // most 4 kB each, because engineioxide refuses a larger body with 413 and drops the session.
+    let server = TestServer::start_with_max_payload(setup, 4_000).await;
+    let (client, _events) = server.connect("ana").await;
+    let text = "x".repeat(1_000);
+    let acks = (0..40u32).map(|i| {
+        let client = client.clone();
+        let arg = Value::Array(vec![Value::from(i), Value::from(text.as_str())]);
+        async move { client.emit_args_with_ack("echo", vec![arg], ACK).await }
+    });
+    for (i, ack) in futures_util::future::join_all(acks)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let ack = ack.expect("every emit acked");
+        assert_eq!(ack[0].as_array().map(|a| &a[0]), Some(&Value::from(i)));
+    }
+    assert!(client.is_connected());
+}
+
+async fn byte_counters_cover_a_binary_round_trip(setup: Setup) {
+    let server = TestServer::start(setup).await;
+    let (client, _events) = server.connect("ana").await;
+    // The handshake counts too: CONNECT out, open packet and CONNECT answer in.
+    let (sent, received) = (client.bytes_sent(), client.bytes_received());
+    assert!(
+        sent > 0 && received > 0,
+        "handshake: {sent} out, {received} in"
+    );
+    let blob = vec![0xA5u8; 10 * 1024];
+    let ack = client
+        .emit_args_with_ack("upload", vec![Value::Nil, Value::Binary(blob.clone())], ACK)
+        .await
+        .expect("upload acks");
+    assert_eq!(ack[2], Value::Binary(blob.clone()));
+    let sent_now = client.bytes_sent() - sent;
+    let received_now = client.bytes_received() - received;
+    assert!(sent_now >= blob.len() as u64, "sent {sent_now} bytes");
+    assert!(
+        received_now >= blob.len() as u64,
+        "received {received_now} bytes"
+    );
+    // Polling carries binary as base64 (4 bytes per 3), plus the envelope.
+    if setup.transport == TransportKind::Polling {
+        assert!(
+            sent_now >= (blob.len() * 4 / 3) as u64,
+            "sent {sent_now} bytes"
+        );
+        assert!(received_now >= (blob.len() * 4 / 3) as u64);
     }
 }

@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use rmpv::Value;
-use tickstorm_bot_client::{Client, ClientConfig, ClientError, ParserKind};
+use tickstorm_bot_client::{Client, ClientConfig, ClientError};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::server::{ACK, TestServer, is_closed, next_event};
+use crate::server::{ACK, Setup, TestServer, is_closed, next_event};
 
-crate::for_both_parsers!(
+crate::for_each_setup!(
     server_pings_are_answered,
     close_ends_the_event_stream,
     server_disconnect_ends_stream_and_fails_pending_acks,
@@ -27,8 +27,8 @@ async fn eventually(what: &str, cond: impl Fn() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
-async fn server_pings_are_answered(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn server_pings_are_answered(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, _events) = server.connect("ana").await;
     // Five ping periods; without pongs the server drops us after 400 ms.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -38,8 +38,8 @@ async fn server_pings_are_answered(parser: ParserKind) {
     assert_eq!(ack.expect("echo acks"), Value::from("still here"));
 }
 
-async fn close_ends_the_event_stream(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn close_ends_the_event_stream(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, mut events) = server.connect("ana").await;
     client.close().await;
     assert!(!client.is_connected());
@@ -56,8 +56,8 @@ async fn close_ends_the_event_stream(parser: ParserKind) {
     client.close().await; // a second close is harmless
 }
 
-async fn server_disconnect_ends_stream_and_fails_pending_acks(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn server_disconnect_ends_stream_and_fails_pending_acks(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, mut events) = server.connect("ana").await;
     let pending = client.emit_with_ack("silent", &0, Duration::from_secs(10));
     let kick = async {
@@ -75,8 +75,8 @@ async fn server_disconnect_ends_stream_and_fails_pending_acks(parser: ParserKind
     assert!(!client.is_connected());
 }
 
-async fn dropping_the_last_handle_closes(parser: ParserKind) {
-    let server = TestServer::start(parser).await;
+async fn dropping_the_last_handle_closes(setup: Setup) {
+    let server = TestServer::start(setup).await;
     let (client, mut events) = server.connect("ana").await;
     let clone = client.clone();
     drop(client);

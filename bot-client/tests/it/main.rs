@@ -1,29 +1,35 @@
-//! Integration tests: the client against a real in-process socketioxide server, once per parser.
+//! Integration tests: the client against a real in-process socketioxide server, once per parser
+//! and transport.
 //!
 //! One test binary (see ARCHITECTURE.md) with a module per concern: `server` builds the server,
-//! `exchange` covers connect, acks and binary data, `lifecycle` covers heartbeat and closing.
+//! `exchange` covers connect, acks, binary data and byte counters, `lifecycle` covers heartbeat and
+//! closing.
 
 mod exchange;
 mod lifecycle;
 mod server;
+mod swarm;
 
-/// Expands each listed `async fn name(parser: ParserKind)` into one `#[tokio::test]` per parser.
+/// Expands each listed `async fn name(setup: Setup)` into one `#[tokio::test]` per parser and
+/// transport (module `<parser>_<transport>`), so every check runs over the whole matrix.
 #[macro_export]
-macro_rules! for_both_parsers {
+macro_rules! for_each_setup {
     ($($name:ident),* $(,)?) => {
-        mod common_parser {
+        $crate::for_each_setup!(@module common_websocket, Common, WebSocket; $($name),*);
+        $crate::for_each_setup!(@module common_polling, Common, Polling; $($name),*);
+        $crate::for_each_setup!(@module msgpack_websocket, MsgPack, WebSocket; $($name),*);
+        $crate::for_each_setup!(@module msgpack_polling, MsgPack, Polling; $($name),*);
+    };
+    (@module $module:ident, $parser:ident, $transport:ident; $($name:ident),*) => {
+        mod $module {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    super::$name(tickstorm_bot_client::ParserKind::Common).await
-                }
-            )*
-        }
-        mod msgpack_parser {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(tickstorm_bot_client::ParserKind::MsgPack).await
+                    super::$name($crate::server::Setup {
+                        parser: tickstorm_bot_client::ParserKind::$parser,
+                        transport: tickstorm_bot_client::TransportKind::$transport,
+                    })
+                    .await
                 }
             )*
         }

@@ -1,7 +1,9 @@
 //! The test server: socketioxide on `127.0.0.1:0` with a `/game` namespace built for the tests.
 //!
 //! Pings every 200 ms with a 200 ms timeout, so every test also exercises the heartbeat: a client
-//! that stopped answering would be dropped within half a second.
+//! that stopped answering would be dropped within half a second. `maxPayload` is Node's 1 MB
+//! rather than socketioxide's 100 kB default, because a polling body carries binary as base64
+//! and the 100 kB uploads of the tests grow to 133 kB that way.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use bytes::Bytes;
 use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::{ParserConfig, SocketIo};
-use tickstorm_bot_client::{Client, ClientConfig, ClientError, Event, ParserKind};
+use tickstorm_bot_client::{Client, ClientConfig, ClientError, Event, ParserKind, TransportKind};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 /// Bytes the server sends in its `bin` event.
@@ -18,20 +20,36 @@ pub const SERVER_BIN: &[u8] = &[0, 1, 2, 253, 254, 255, b'{', b'"'];
 /// Ack timeout for round trips that must succeed.
 pub const ACK: Duration = Duration::from_secs(2);
 
+/// Node's default `maxPayload`.
+pub const MAX_PAYLOAD: u64 = 1_000_000;
+
+/// One cell of the test matrix: the parser both ends speak and the transport the client uses.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    pub parser: ParserKind,
+    pub transport: TransportKind,
+}
+
 /// A running server.
 pub struct TestServer {
     pub url: String,
     pub io: SocketIo,
-    pub parser: ParserKind,
+    pub setup: Setup,
 }
 
 impl TestServer {
-    /// Starts a server speaking `parser`.
-    pub async fn start(parser: ParserKind) -> Self {
+    /// Starts a server speaking `setup.parser`; its clients use `setup.transport`.
+    pub async fn start(setup: Setup) -> Self {
+        Self::start_with_max_payload(setup, MAX_PAYLOAD).await
+    }
+
+    /// Same as [`TestServer::start`] with another `maxPayload`.
+    pub async fn start_with_max_payload(setup: Setup, max_payload: u64) -> Self {
         let builder = SocketIo::builder()
             .ping_interval(Duration::from_millis(200))
-            .ping_timeout(Duration::from_millis(200));
-        let builder = match parser {
+            .ping_timeout(Duration::from_millis(200))
+            .max_payload(max_payload);
+        let builder = match setup.parser {
             ParserKind::Common => builder,
             ParserKind::MsgPack => builder.with_parser(ParserConfig::msgpack()),
         };
@@ -46,15 +64,16 @@ impl TestServer {
         Self {
             url: format!("http://{addr}"),
             io,
-            parser,
+            setup,
         }
     }
 
-    /// Client config for `/game` with this server's parser and the given auth.
+    /// Client config for `/game` with this server's setup and the given auth.
     pub fn config(&self, auth: serde_json::Value) -> ClientConfig {
         ClientConfig::new(&self.url, "/game")
             .with_auth(auth)
-            .with_parser(self.parser)
+            .with_parser(self.setup.parser)
+            .with_transport(self.setup.transport)
     }
 
     /// Connects a client that passes the auth middleware.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use socketioxide::ParserError;
 use socketioxide::adapter::LocalAdapter;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
-use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
+use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 use tickstorm_shared::protocol::{
     ChatMessage, ChatRequest, CreateRoomAck, CreateRoomRequest, InputAck, InputRequest, JoinAck,
@@ -24,8 +24,22 @@ use crate::room::{RoomHub, Seat};
 use crate::session::Session;
 use crate::sim::PendingInput;
 
+/// The `/game` connect handler. Synchronous on purpose: socketioxide sends the CONNECT packet and
+/// then calls the handler, and an `async` handler runs on a spawned task, so a client that emits
+/// right after connecting could reach the socket before the event handlers are registered and
+/// get no ack at all (seen: a few `room:join` and `room:rejoin` of a bot swarm never answered).
+/// Registering inline, on the connection's own task, closes that race.
+#[derive(Debug, Clone, Copy)]
+pub struct GameConnect;
+
+impl ConnectHandler<LocalAdapter, GameConnect> for GameConnect {
+    fn call(&self, socket: Arc<Socket>, _auth: Option<Value>) {
+        register_handlers(&SocketRef::from(socket));
+    }
+}
+
 /// Registers every `/game` event handler on a freshly connected socket.
-pub async fn on_connect(socket: SocketRef) {
+fn register_handlers(socket: &SocketRef) {
     tracing::debug!(sid = %socket.id, "game client connected");
     socket.on(events::LOBBY_LIST, lobby_list);
     socket.on(events::ROOM_CREATE, room_create);

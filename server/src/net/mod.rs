@@ -34,7 +34,7 @@ pub fn socket_io(config: &Config, hub: RoomHub) -> (SocketIoLayer, SocketIo) {
     let (layer, io) = builder.build_layer();
     io.ns(
         GAME_NAMESPACE,
-        game::on_connect.with(handshake::authenticate),
+        game::GameConnect.with(handshake::authenticate),
     );
     (layer, io)
 }

@@ -146,3 +146,23 @@ async fn time_echoes_the_client_clock() {
     assert!(ack["server_time"].as_u64().expect("server_time") > 1_700_000_000_000);
     server.stop().await.expect("clean shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_emitted_right_after_connecting_are_answered() {
+    // socketioxide sends CONNECT before it runs the connect handler; event handlers registered by
+    // an async handler could miss an event emitted at once. Many clients make the race likely.
+    let server = TestServer::start_default().await;
+    let clients = futures_util::future::join_all((0..40).map(|i| {
+        let url = server.url.clone();
+        async move {
+            let client = TestClient::connect(&url, &format!("fast{i}")).await;
+            let ack: serde_json::Value =
+                client.ack(events::TIME, json!({ "client_time": i })).await;
+            assert_eq!(ack["ok"], true);
+            client
+        }
+    }))
+    .await;
+    assert_eq!(clients.len(), 40);
+    server.stop().await.expect("clean shutdown");
+}

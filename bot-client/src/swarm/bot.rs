@@ -1,0 +1,511 @@
+//! One bot: connects, takes a seat, then plays like a person would: it heads for the nearest orb,
+//! sends inputs on a fixed schedule with increasing `seq`, and reads every snapshot. Everything it
+//! sees is recorded in the swarm's [`Recorder`](super::metrics::Recorder).
+//!
+//! Latencies are measured from the *intended* send time of the fixed schedule, not from when a
+//! late sender got round to it, so a stalled bot or server shows up in the percentiles instead of
+//! silently sending less (no coordinated omission).
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use glam::Vec2;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rmpv::Value;
+use serde_json::json;
+use tickstorm_shared::protocol::events;
+use tickstorm_shared::{OrbState, PlayerState, scan_snapshot};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::SwarmShared;
+use super::config::Scenario;
+use super::metrics::{Latency, Window};
+use crate::{Client, ClientConfig, ClientError, Event};
+
+/// An ack on its way back, tagged with what it answers.
+type PendingAck =
+    Pin<Box<dyn Future<Output = (AckKind, Instant, Result<Value, ClientError>)> + Send>>;
+
+#[derive(Debug, Clone, Copy)]
+enum AckKind {
+    /// An input of connection `generation`.
+    Input {
+        generation: u32,
+    },
+    Chat {
+        generation: u32,
+    },
+}
+
+/// What an ack said: `Ok(stale)` or `Err(code)`.
+fn ack_outcome(value: &Value) -> Result<bool, String> {
+    let field = |map: &Value, key: &str| -> Option<Value> {
+        map.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v.clone())
+    };
+    match field(value, "ok") {
+        Some(Value::Boolean(true)) => {
+            Ok(matches!(field(value, "stale"), Some(Value::Boolean(true))))
+        }
+        _ => Err(field(value, "error")
+            .and_then(|e| field(&e, "code"))
+            .and_then(|c| c.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "malformed_ack".into())),
+    }
+}
+
+/// A bot's connection and seat.
+struct Seat {
+    client: Client,
+    events: UnboundedReceiver<Event>,
+    player_id: u32,
+    rejoin_token: String,
+}
+
+pub(super) struct Bot {
+    shared: Arc<SwarmShared>,
+    index: usize,
+    rng: ChaCha8Rng,
+    /// Bumped on every reconnect, so acks of a dropped connection are not counted as errors.
+    generation: u32,
+    seq: u32,
+    /// Inputs sent and not yet seen applied in a snapshot: `(seq, intended send time)`.
+    unapplied: VecDeque<(u32, Instant)>,
+    last_tick: Option<u64>,
+    last_snapshot_at: Option<Instant>,
+    direction: Vec2,
+    bytes_seen: (u64, u64),
+}
+
+impl Bot {
+    pub(super) fn new(shared: Arc<SwarmShared>, index: usize) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(
+            shared.config.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        Self {
+            shared,
+            index,
+            rng,
+            generation: 0,
+            seq: 0,
+            unapplied: VecDeque::new(),
+            last_tick: None,
+            last_snapshot_at: None,
+            direction: Vec2::ZERO,
+            bytes_seen: (0, 0),
+        }
+    }
+
+    fn record<R>(&self, f: impl FnOnce(&mut Window) -> R) -> R {
+        self.shared.recorder.with(self.index, f)
+    }
+
+    /// Plays until the swarm stops.
+    pub(super) async fn run(mut self) {
+        let Some(mut seat) = self.take_seat().await else {
+            return;
+        };
+        let config = &self.shared.config;
+        let flaky = config.scenario == Scenario::ReconnectStorm
+            && self.rng.random::<f64>() < config.reconnect_fraction;
+        let period = Duration::from_secs_f64(1.0 / config.input_rate);
+        let schedule_start = Instant::now() + period.mul_f64(self.rng.random());
+        let mut inputs = tokio::time::interval_at(schedule_start, period);
+        inputs.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let mut chat = tokio::time::interval_at(
+            schedule_start + Duration::from_millis(500),
+            Duration::from_secs(1),
+        );
+        let mut reconnect_at = self.next_reconnect(flaky);
+        let mut pending: FuturesUnordered<PendingAck> = FuturesUnordered::new();
+        let stop = self.shared.stop.clone();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = inputs.tick() => {
+                    let intended = schedule_start + period.mul_f64(f64::from(self.seq));
+                    if let Some(ack) = self.send_input(&seat, intended) {
+                        pending.push(ack);
+                    }
+                }
+                _ = chat.tick(), if self.shared.config.scenario == Scenario::Chat => {
+                    pending.push(self.send_chat(&seat));
+                }
+                Some((kind, intended, result)) = pending.next(), if !pending.is_empty() => {
+                    self.on_ack(kind, intended, result);
+                }
+                event = seat.events.recv() => match event {
+                    Some(event) => self.on_event(&seat, event),
+                    None => {
+                        self.record(|w| w.error("disconnected"));
+                        match self.reconnect(&seat).await {
+                            Some(new_seat) => seat = new_seat,
+                            None => break,
+                        }
+                    }
+                },
+                _ = tokio::time::sleep_until(reconnect_at), if flaky => {
+                    seat.client.close().await;
+                    match self.reconnect(&seat).await {
+                        Some(new_seat) => seat = new_seat,
+                        None => break,
+                    }
+                    reconnect_at = self.next_reconnect(flaky);
+                }
+            }
+        }
+        self.count_bytes(&seat.client);
+        seat.client.close().await;
+        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn next_reconnect(&mut self, flaky: bool) -> Instant {
+        let every = self.shared.config.reconnect_every;
+        let jitter = if flaky {
+            self.rng.random_range(0.5..1.5)
+        } else {
+            1.0
+        };
+        Instant::now() + every.mul_f64(jitter)
+    }
+
+    async fn connect(&self) -> Option<(Client, UnboundedReceiver<Event>)> {
+        let config = &self.shared.config;
+        let client_config = ClientConfig::new(config.url.clone(), "/game")
+            .with_auth(json!({ "name": format!("bot{}", self.index) }))
+            .with_parser(config.client_parser())
+            .with_transport(config.client_transport());
+        let started = Instant::now();
+        match Client::connect(client_config).await {
+            Ok(connected) => {
+                self.record(|w| w.record(Latency::Connect, started.elapsed()));
+                Some(connected)
+            }
+            Err(e) => {
+                tracing::debug!(bot = self.index, error = %e, "connect failed");
+                self.record(|w| w.error("connect_failed"));
+                None
+            }
+        }
+    }
+
+    async fn take_seat(&mut self) -> Option<Seat> {
+        let (client, events) = self.connect().await?;
+        self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let ack = match self.shared.config.room_size {
+            0 => self.ask(&client, events::ROOM_JOIN, json!({})).await,
+            size => {
+                let group = &self.shared.rooms[self.index / size];
+                let room_id = group
+                    .get_or_try_init(|| async {
+                        let created = self
+                            .ask(&client, events::ROOM_CREATE, json!({ "max_players": size }))
+                            .await?;
+                        created["room"]["id"]
+                            .as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| "malformed_ack".to_owned())
+                    })
+                    .await;
+                match room_id {
+                    Ok(room_id) => {
+                        self.ask(&client, events::ROOM_JOIN, json!({ "room_id": room_id }))
+                            .await
+                    }
+                    Err(code) => Err(code.clone()),
+                }
+            }
+        };
+        match ack {
+            Ok(ack) => {
+                self.record(|w| w.record(Latency::Join, started.elapsed()));
+                let player_id = ack["player_id"]
+                    .as_u64()
+                    .and_then(|id| u32::try_from(id).ok());
+                let rejoin_token = ack["rejoin_token"].as_str().map(str::to_owned);
+                match (player_id, rejoin_token) {
+                    (Some(player_id), Some(rejoin_token)) => Some(Seat {
+                        client,
+                        events,
+                        player_id,
+                        rejoin_token,
+                    }),
+                    _ => {
+                        self.record(|w| w.error("malformed_ack"));
+                        None
+                    }
+                }
+            }
+            Err(code) => {
+                self.record(|w| w.error(&code));
+                client.close().await;
+                self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Emits with an ack and returns the ack as JSON, or the error code.
+    async fn ask(
+        &self,
+        client: &Client,
+        event: &str,
+        payload: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let value = client
+            .emit_with_ack(event, &payload, self.shared.config.ack_timeout)
+            .await
+            .map_err(|e| match e {
+                ClientError::AckTimeout => "ack_timeout".to_owned(),
+                _ => "disconnected".to_owned(),
+            })?;
+        let ack: serde_json::Value =
+            crate::decode_value(value).map_err(|_| "malformed_ack".to_owned())?;
+        if ack["ok"] == true {
+            Ok(ack)
+        } else {
+            Err(ack["error"]["code"]
+                .as_str()
+                .unwrap_or("malformed_ack")
+                .to_owned())
+        }
+    }
+
+    /// Drops the connection state, reconnects and takes the seat back with `room:rejoin`.
+    async fn reconnect(&mut self, old: &Seat) -> Option<Seat> {
+        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+        self.count_bytes(&old.client);
+        self.generation += 1;
+        self.unapplied.clear();
+        self.last_tick = None;
+        self.last_snapshot_at = None;
+        self.bytes_seen = (0, 0);
+        if self.shared.stop.is_cancelled() {
+            return None;
+        }
+        let (client, events) = self.connect().await?;
+        self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        match self
+            .ask(
+                &client,
+                events::ROOM_REJOIN,
+                json!({ "token": old.rejoin_token }),
+            )
+            .await
+        {
+            Ok(ack) => {
+                self.record(|w| {
+                    w.record(Latency::Rejoin, started.elapsed());
+                    w.rejoins += 1;
+                });
+                let token = ack["rejoin_token"].as_str().unwrap_or_default().to_owned();
+                Some(Seat {
+                    client,
+                    events,
+                    player_id: old.player_id,
+                    rejoin_token: token,
+                })
+            }
+            Err(code) => {
+                self.record(|w| w.error(&format!("rejoin_{code}")));
+                client.close().await;
+                self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    fn send_input(&mut self, seat: &Seat, intended: Instant) -> Option<PendingAck> {
+        self.seq += 1;
+        let seq = self.seq;
+        if self.direction == Vec2::ZERO {
+            self.direction = Vec2::from_angle(self.rng.random_range(0.0..std::f32::consts::TAU));
+        }
+        let payload = json!({ "seq": seq, "move": [self.direction.x, self.direction.y] });
+        self.unapplied.push_back((seq, intended));
+        self.record(|w| w.inputs += 1);
+        let client = seat.client.clone();
+        let timeout = self.shared.config.ack_timeout;
+        let kind = AckKind::Input {
+            generation: self.generation,
+        };
+        Some(Box::pin(async move {
+            (
+                kind,
+                intended,
+                client.emit_with_ack(events::INPUT, &payload, timeout).await,
+            )
+        }))
+    }
+
+    fn send_chat(&mut self, seat: &Seat) -> PendingAck {
+        let client = seat.client.clone();
+        let timeout = self.shared.config.ack_timeout;
+        let kind = AckKind::Chat {
+            generation: self.generation,
+        };
+        let text = format!("gg from bot{} ({})", self.index, self.rng.next_u32() % 1000);
+        self.record(|w| w.chat_sent += 1);
+        let sent = Instant::now();
+        Box::pin(async move {
+            (
+                kind,
+                sent,
+                client
+                    .emit_with_ack(events::CHAT, &json!({ "text": text }), timeout)
+                    .await,
+            )
+        })
+    }
+
+    fn on_ack(&mut self, kind: AckKind, intended: Instant, result: Result<Value, ClientError>) {
+        let (generation, latency) = match kind {
+            AckKind::Input { generation } => (generation, Latency::Ack),
+            AckKind::Chat { generation } => (generation, Latency::ChatAck),
+        };
+        let elapsed = intended.elapsed();
+        match result {
+            Ok(value) => match ack_outcome(&value) {
+                Ok(stale) => self.record(|w| {
+                    w.record(latency, elapsed);
+                    if matches!(kind, AckKind::Input { .. }) {
+                        w.acks += 1;
+                        w.stale += u64::from(stale);
+                    }
+                }),
+                Err(code) => self.record(|w| w.error(&code)),
+            },
+            // A dropped connection fails its pending acks; the drop itself was already counted.
+            Err(_) if generation != self.generation => {}
+            Err(ClientError::AckTimeout) => self.record(|w| w.error("ack_timeout")),
+            Err(_) => self.record(|w| w.error("ack_lost")),
+        }
+    }
+
+    fn on_event(&mut self, seat: &Seat, event: Event) {
+        match event.name.as_str() {
+            events::SNAPSHOT => match event.args.first() {
+                Some(Value::Binary(bytes)) => self.on_snapshot(seat, bytes),
+                _ => self.record(|w| w.error("malformed_snapshot")),
+            },
+            events::CHAT => self.record(|w| w.chat_received += 1),
+            events::ROOM_CLOSED => self.record(|w| w.error("room_closed")),
+            _ => {}
+        }
+    }
+
+    fn on_snapshot(&mut self, seat: &Seat, bytes: &[u8]) {
+        let now = Instant::now();
+        let me: Cell<Option<PlayerState>> = Cell::new(None);
+        let nearest: Cell<Option<(f32, OrbState)>> = Cell::new(None);
+        let scanned = scan_snapshot(
+            bytes,
+            |p| {
+                if p.id == seat.player_id {
+                    me.set(Some(p));
+                }
+            },
+            |o| {
+                if let Some(me) = me.get() {
+                    let d = Vec2::new(o.x - me.x, o.y - me.y).length_squared();
+                    if nearest.get().is_none_or(|(best, _)| d < best) {
+                        nearest.set(Some((d, o)));
+                    }
+                }
+            },
+        );
+        let Ok((tick, _server_time)) = scanned else {
+            self.record(|w| w.error("malformed_snapshot"));
+            return;
+        };
+        if let (Some(me), Some((_, orb))) = (me.get(), nearest.get()) {
+            self.direction = Vec2::new(orb.x - me.x, orb.y - me.y).normalize_or_zero();
+        }
+        let (expected, interarrival) = match (self.last_tick, self.last_snapshot_at) {
+            (Some(last), Some(at)) if tick > last => (tick - last, Some(now - at)),
+            (Some(_), _) => (0, None), // duplicate or reordered: not a new tick
+            (None, _) => (1, None),
+        };
+        if expected == 0 {
+            return;
+        }
+        self.last_tick = Some(tick);
+        self.last_snapshot_at = Some(now);
+        let applied = me.get().map(|p| p.last_input_seq).unwrap_or_default();
+        // Usually zero or one input per snapshot; the deque's front is what this snapshot covers.
+        let covered = self
+            .unapplied
+            .iter()
+            .take_while(|(seq, _)| *seq <= applied)
+            .count();
+        let unapplied = &mut self.unapplied;
+        self.shared.recorder.with(self.index, |w| {
+            w.snapshots += 1;
+            w.snapshots_expected += expected;
+            if let Some(gap) = interarrival {
+                w.record(Latency::SnapshotInterarrival, gap);
+            }
+            for (_, intended) in unapplied.drain(..covered) {
+                w.record(Latency::InputToSnapshot, now - intended);
+            }
+        });
+        if tick % 32 == 0 {
+            self.count_bytes(&seat.client);
+        }
+    }
+
+    /// Adds the connection's byte counters since the last call to the recorder.
+    fn count_bytes(&mut self, client: &Client) {
+        let (sent, received) = (client.bytes_sent(), client.bytes_received());
+        let (out, inn) = (
+            sent.saturating_sub(self.bytes_seen.0),
+            received.saturating_sub(self.bytes_seen.1),
+        );
+        self.bytes_seen = (sent, received);
+        self.record(|w| {
+            w.bytes_out += out;
+            w.bytes_in += inn;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_ack_outcomes() {
+        let ok = Value::Map(vec![
+            (Value::from("ok"), Value::from(true)),
+            (Value::from("seq"), Value::from(3)),
+        ]);
+        assert_eq!(ack_outcome(&ok), Ok(false));
+        let stale = Value::Map(vec![
+            (Value::from("ok"), Value::from(true)),
+            (Value::from("stale"), Value::from(true)),
+        ]);
+        assert_eq!(ack_outcome(&stale), Ok(true));
+        let err = Value::Map(vec![
+            (Value::from("ok"), Value::from(false)),
+            (
+                Value::from("error"),
+                Value::Map(vec![(Value::from("code"), Value::from("rate_limited"))]),
+            ),
+        ]);
+        assert_eq!(ack_outcome(&err), Err("rate_limited".into()));
+        assert_eq!(ack_outcome(&Value::Nil), Err("malformed_ack".into()));
+    }
+}

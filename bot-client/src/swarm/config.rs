@@ -1,0 +1,221 @@
+//! The swarm's configuration: a clap derive struct shared by the `tickstorm-bots` binary and the
+//! library API, so every flag, default and env var is documented once, in `--help`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::{ParserKind, TransportKind};
+
+/// What the bots do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Bots arrive at --ramp per second and play: move toward orbs, --input-rate inputs per second.
+    Steady,
+    /// Every bot connects and joins at the same moment (--ramp is ignored), then plays.
+    JoinStorm,
+    /// Like steady, but a --reconnect-fraction of the bots drop their connection every
+    /// --reconnect-every (jittered) and take their seat back with room:rejoin.
+    ReconnectStorm,
+    /// Like steady, plus one chat message per bot per second.
+    Chat,
+}
+
+/// Socket.IO parser, as a CLI value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParserArg {
+    /// Default Socket.IO parser (JSON + binary attachments).
+    Common,
+    /// socket.io-msgpack-parser (the server must run with --parser msgpack).
+    Msgpack,
+}
+
+/// Engine.IO transport, as a CLI value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportArg {
+    /// WebSocket from the start.
+    Websocket,
+    /// HTTP long-polling only.
+    Polling,
+}
+
+/// tickstorm-bots: a headless bot swarm that plays on a Tickstorm server and measures latency
+/// honestly (HDR histograms, no coordinated omission), then reports and checks an SLO.
+#[derive(Debug, Clone, Parser, serde::Serialize)]
+#[command(name = "tickstorm-bots", version, about, long_about = None)]
+pub struct SwarmConfig {
+    /// Server URL (loopback or your own test hosts only).
+    #[arg(
+        long,
+        env = "TICKSTORM_BOTS_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub url: String,
+
+    /// Number of bots.
+    #[arg(long, default_value_t = 100)]
+    pub bots: usize,
+
+    /// Bots started per second (ignored by the join-storm scenario).
+    #[arg(long, default_value_t = 200.0)]
+    pub ramp: f64,
+
+    /// How long the bots play once all have started (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[serde(serialize_with = "as_seconds")]
+    pub duration: Duration,
+
+    /// Inputs per second per bot, on a fixed schedule.
+    #[arg(long, default_value_t = 10.0)]
+    pub input_rate: f64,
+
+    /// Socket.IO parser; must match the server's --parser.
+    #[arg(long, value_enum, default_value_t = ParserArg::Common)]
+    pub parser: ParserArg,
+
+    /// Engine.IO transport.
+    #[arg(long, value_enum, default_value_t = TransportArg::Websocket)]
+    pub transport: TransportArg,
+
+    /// Bots per room: every N bots share a room created for them (max_players N). 0 = quick match
+    /// (the server's default room size).
+    #[arg(long, default_value_t = 8)]
+    pub room_size: usize,
+
+    /// What the bots do.
+    #[arg(long, value_enum, default_value_t = Scenario::Steady)]
+    pub scenario: Scenario,
+
+    /// reconnect-storm: share of bots that keep dropping and rejoining (0..=1).
+    #[arg(long, default_value_t = 0.25)]
+    pub reconnect_fraction: f64,
+
+    /// reconnect-storm: average time between a flaky bot's drops.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    #[serde(serialize_with = "as_seconds")]
+    pub reconnect_every: Duration,
+
+    /// Write the JSON report here; the per-second CSV and the SVG plot go next to it (same name,
+    /// .csv and .svg).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+
+    /// Service-level objective; exit code 1 when it does not hold. Example:
+    /// `ack_p99<20ms,input_to_snapshot_p99<60ms,delivery>=99.9%`. Metrics: delivery, errors,
+    /// connected, and <kind>_<p50|p90|p99|p999|max|mean> for kinds ack, input_to_snapshot,
+    /// snapshot_interarrival, connect, join, rejoin, chat_ack.
+    #[arg(long)]
+    pub slo: Option<String>,
+
+    /// Seed of the bots' random choices (reconnect timing, wander directions).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// PID of the server, when it runs on this machine: its CPU and memory go into the report.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+
+    /// How long to wait for each ack before counting an `ack_timeout` error.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[serde(serialize_with = "as_seconds")]
+    pub ack_timeout: Duration,
+
+    /// No live progress line (a summary line every 5 s goes to stderr instead).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        SwarmConfig::parse_from(["tickstorm-bots"])
+    }
+}
+
+impl SwarmConfig {
+    /// The client library's parser.
+    pub fn client_parser(&self) -> ParserKind {
+        match self.parser {
+            ParserArg::Common => ParserKind::Common,
+            ParserArg::Msgpack => ParserKind::MsgPack,
+        }
+    }
+
+    /// The client library's transport.
+    pub fn client_transport(&self) -> TransportKind {
+        match self.transport {
+            TransportArg::Websocket => TransportKind::WebSocket,
+            TransportArg::Polling => TransportKind::Polling,
+        }
+    }
+
+    /// Checks values clap cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.bots == 0 {
+            return Err("--bots must be at least 1".into());
+        }
+        if !(self.ramp.is_finite() && self.ramp > 0.0) {
+            return Err("--ramp must be a positive number of bots per second".into());
+        }
+        if !(self.input_rate.is_finite() && self.input_rate > 0.0 && self.input_rate <= 1000.0) {
+            return Err("--input-rate must be in (0, 1000] inputs per second".into());
+        }
+        if !(0.0..=1.0).contains(&self.reconnect_fraction) {
+            return Err("--reconnect-fraction must be between 0 and 1".into());
+        }
+        if self.reconnect_every.is_zero() {
+            return Err("--reconnect-every must be positive".into());
+        }
+        if let Some(slo) = &self.slo {
+            super::slo::parse(slo)?;
+        }
+        Ok(())
+    }
+}
+
+fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 30s, 2m)"))?;
+    Duration::try_from_secs_f64(value * scale).map_err(|_| format!("`{text}` is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sane_and_checked() {
+        let c = SwarmConfig::default();
+        assert_eq!(
+            (c.bots, c.room_size, c.duration),
+            (100, 8, Duration::from_secs(30))
+        );
+        assert!(c.validate().is_ok());
+        let bad = SwarmConfig::parse_from(["t", "--bots", "0"]);
+        assert!(bad.validate().is_err());
+        let bad_slo = SwarmConfig::parse_from(["t", "--slo", "ack_p99<<"]);
+        assert!(bad_slo.validate().is_err());
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("x").is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! The bot swarm: many [`bot`]s against one server, a reporter that samples the run every second
+//! (live progress, time series, CPU), and the final [`SwarmReport`] with its SLO verdict.
+//!
+//! Entry point: [`run`]. The `tickstorm-bots` binary is a thin wrapper around it.
+
+mod bot;
+pub mod config;
+pub mod metrics;
+pub mod plot;
+pub mod report;
+pub mod slo;
+pub mod sysstat;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Scenario, SwarmConfig};
+use metrics::{Recorder, Window};
+use report::{ProcessUsage, SloVerdict};
+pub use report::{Sample, SwarmReport};
+use sysstat::CpuSampler;
+
+/// State shared by every bot of a run.
+#[derive(Debug)]
+pub(crate) struct SwarmShared {
+    config: SwarmConfig,
+    recorder: Recorder,
+    connected: AtomicUsize,
+    stop: CancellationToken,
+    /// Room of each group of `room_size` bots, created by whichever bot of the group comes first.
+    rooms: Vec<OnceCell<String>>,
+}
+
+/// Share of the bot process's available CPU above which its measurements are suspect.
+const SATURATION: f64 = 0.9;
+
+/// Runs a swarm to the end and returns its report (files are written by the caller).
+pub async fn run(config: SwarmConfig) -> anyhow::Result<SwarmReport> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let objectives = config
+        .slo
+        .as_deref()
+        .map(slo::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let groups = if config.room_size == 0 {
+        0
+    } else {
+        config.bots.div_ceil(config.room_size)
+    };
+    let shared = Arc::new(SwarmShared {
+        recorder: Recorder::new(16),
+        connected: AtomicUsize::new(0),
+        stop: CancellationToken::new(),
+        rooms: (0..groups).map(|_| OnceCell::new()).collect(),
+        config: config.clone(),
+    });
+    let started_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let started = Instant::now();
+
+    let spawner = tokio::spawn(spawn_bots(shared.clone()));
+    let mut sampler = Sampler::new(&config);
+    let progress = Progress::new(&config);
+    let mut second =
+        tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
+    let mut ramp_done_at: Option<Instant> = None;
+    let mut last_sample = started;
+    loop {
+        second.tick().await;
+        let now = Instant::now();
+        let window = shared.recorder.take();
+        let connected = shared.connected.load(Ordering::Relaxed);
+        sampler.sample(now - started, now - last_sample, &window, connected);
+        last_sample = now;
+        progress.update(&shared, sampler.timeseries.last());
+        if ramp_done_at.is_none() && spawner.is_finished() {
+            ramp_done_at = Some(now);
+        }
+        if ramp_done_at.is_some_and(|at| now - at >= config.duration) {
+            break;
+        }
+    }
+    let connected_at_end = shared.connected.load(Ordering::Relaxed);
+    shared.stop.cancel();
+    let mut bots = spawner.await?;
+    let all_stopped = tokio::time::timeout(Duration::from_secs(15), async {
+        while bots.join_next().await.is_some() {}
+    })
+    .await;
+    if all_stopped.is_err() {
+        tracing::warn!("some bots did not stop within 15 s");
+    }
+    progress.finish();
+    let window = shared.recorder.take();
+    sampler.totals.merge(&window);
+
+    let seconds = (Instant::now() - started).as_secs_f64();
+    Ok(sampler.into_report(
+        config,
+        objectives.as_deref(),
+        started_unix_ms,
+        seconds,
+        connected_at_end,
+    ))
+}
+
+/// Starts the bots, `ramp` per second (all at once for the join storm).
+async fn spawn_bots(shared: Arc<SwarmShared>) -> JoinSet<()> {
+    let config = &shared.config;
+    let mut bots = JoinSet::new();
+    let interval = match config.scenario {
+        Scenario::JoinStorm => Duration::ZERO,
+        _ => Duration::from_secs_f64(1.0 / config.ramp),
+    };
+    let start = Instant::now();
+    for index in 0..config.bots {
+        if shared.stop.is_cancelled() {
+            break;
+        }
+        if !interval.is_zero() {
+            tokio::time::sleep_until(start + interval.mul_f64(index as f64)).await;
+        }
+        bots.spawn(bot::Bot::new(shared.clone(), index).run());
+    }
+    bots
+}
+
+/// Collects the per-second rows, the run's totals, and CPU/memory of the bots and the server.
+struct Sampler {
+    totals: Window,
+    timeseries: Vec<Sample>,
+    own_cpu: CpuSampler,
+    server_cpu: Option<CpuSampler>,
+    peak_connected: usize,
+    own_rss_max: u64,
+    server_rss_max: u64,
+    cores: usize,
+}
+
+impl Sampler {
+    fn new(config: &SwarmConfig) -> Self {
+        let mut own_cpu = CpuSampler::this_process();
+        let mut server_cpu = config.server_pid.map(CpuSampler::process);
+        own_cpu.sample();
+        if let Some(server) = server_cpu.as_mut() {
+            server.sample();
+        }
+        Self {
+            totals: Window::default(),
+            timeseries: Vec::new(),
+            own_cpu,
+            server_cpu,
+            peak_connected: 0,
+            own_rss_max: 0,
+            server_rss_max: 0,
+            cores: sysstat::available_cores(),
+        }
+    }
+
+    fn sample(&mut self, since_start: Duration, span: Duration, window: &Window, connected: usize) {
+        self.totals.merge(window);
+        self.peak_connected = self.peak_connected.max(connected);
+        let mut row = Sample::from_window(
+            since_start.as_secs_f64(),
+            span.as_secs_f64(),
+            window,
+            connected,
+        );
+        row.bot_cpu_percent = self.own_cpu.sample().unwrap_or_default();
+        self.own_rss_max = self
+            .own_rss_max
+            .max(self.own_cpu.rss_bytes().unwrap_or_default());
+        if let Some(server) = self.server_cpu.as_mut() {
+            row.server_cpu_percent = server.sample();
+            let rss = server.rss_bytes();
+            self.server_rss_max = self.server_rss_max.max(rss.unwrap_or_default());
+            row.server_rss_mib = rss.map(mib);
+        }
+        self.timeseries.push(row);
+    }
+
+    fn into_report(
+        self,
+        config: SwarmConfig,
+        objectives: Option<&[slo::Objective]>,
+        started_unix_ms: u64,
+        seconds: f64,
+        connected_at_end: usize,
+    ) -> SwarmReport {
+        let cpu = |values: &mut dyn Iterator<Item = f64>| {
+            let values: Vec<f64> = values.collect();
+            let avg = if values.is_empty() {
+                0.0
+            } else {
+                values.iter().sum::<f64>() / values.len() as f64
+            };
+            (avg, values.iter().copied().fold(0.0, f64::max))
+        };
+        let (own_avg, own_max) = cpu(&mut self.timeseries.iter().map(|s| s.bot_cpu_percent));
+        let mut warnings = Vec::new();
+        let limit = self.cores as f64 * 100.0 * SATURATION;
+        let saturated = self
+            .timeseries
+            .iter()
+            .filter(|s| s.bot_cpu_percent >= limit)
+            .count();
+        if saturated > 0 {
+            warnings.push(format!(
+                "the bot process used over {:.0}% of its {} core(s) in {saturated} of {} seconds: the bots, not the server, may limit these numbers",
+                SATURATION * 100.0,
+                self.cores,
+                self.timeseries.len()
+            ));
+        }
+        let server = config.server_pid.map(|pid| {
+            let (avg, max) = cpu(&mut self.timeseries.iter().filter_map(|s| s.server_cpu_percent));
+            ProcessUsage {
+                pid: Some(pid),
+                cores: None,
+                cpu_percent_avg: avg,
+                cpu_percent_max: max,
+                rss_mib_max: mib(self.server_rss_max),
+            }
+        });
+        let slo = objectives.map(|objectives| {
+            let checks = slo::evaluate(
+                objectives,
+                &self.totals,
+                connected_at_end as f64 / config.bots.max(1) as f64,
+            );
+            SloVerdict {
+                spec: config.slo.clone().unwrap_or_default(),
+                passed: checks.iter().all(|c| c.passed),
+                checks,
+            }
+        });
+        let mut report = SwarmReport {
+            tool: format!("tickstorm-bots {}", env!("CARGO_PKG_VERSION")),
+            bots: config.bots,
+            config,
+            started_unix_ms,
+            seconds,
+            bots_connected_peak: self.peak_connected,
+            bots_connected_at_end: connected_at_end,
+            latency_ms: Default::default(),
+            snapshots: report::Delivery {
+                received: 0,
+                expected: 0,
+                missed: 0,
+                ratio: 1.0,
+                per_bot_per_s: 0.0,
+            },
+            inputs_sent: 0,
+            inputs_acked: 0,
+            inputs_stale: 0,
+            chat_sent: 0,
+            chat_received: 0,
+            rejoins: 0,
+            errors: Default::default(),
+            bytes_in_per_bot_per_s: 0.0,
+            bytes_out_per_bot_per_s: 0.0,
+            bot_process: ProcessUsage {
+                pid: None,
+                cores: Some(self.cores),
+                cpu_percent_avg: own_avg,
+                cpu_percent_max: own_max,
+                rss_mib_max: mib(self.own_rss_max),
+            },
+            server,
+            slo,
+            warnings,
+            timeseries: self.timeseries,
+        };
+        report.totals(&self.totals);
+        report
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// The live line: an indicatif spinner on a terminal, a plain line every 5 s otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    fn new(config: &SwarmConfig) -> Self {
+        let bar = (!config.quiet && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        Self { bar }
+    }
+
+    fn update(&self, shared: &SwarmShared, row: Option<&Sample>) {
+        let Some(row) = row else { return };
+        let line = format!(
+            "bots {}/{} | snapshots {:.0}/s inputs {:.0}/s | ack p50 {:.2} p99 {:.2} ms | input->snapshot p99 {:.1} ms | delivery {:.2}% | errors {} | cpu {:.0}%",
+            row.bots_connected,
+            shared.config.bots,
+            row.snapshots_per_s,
+            row.inputs_per_s,
+            row.ack_p50_ms,
+            row.ack_p99_ms,
+            row.input_to_snapshot_p99_ms,
+            row.delivery * 100.0,
+            row.errors,
+            row.bot_cpu_percent
+        );
+        match &self.bar {
+            Some(bar) => bar.set_message(line),
+            None if (row.t.round() as u64).is_multiple_of(5) => {
+                eprintln!("[{:>5.0}s] {line}", row.t)
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

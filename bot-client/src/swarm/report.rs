@@ -1,0 +1,342 @@
+//! The swarm's report: one per-second [`Sample`] row while running, the [`SwarmReport`] at the end,
+//! and the ways to show them: a human table, JSON, CSV.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::config::SwarmConfig;
+use super::metrics::{Latency, LatencySummary, Window};
+use super::slo::Check;
+
+/// One second of the run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Sample {
+    /// Seconds since the swarm started.
+    pub t: f64,
+    /// Bots connected at the end of the second.
+    pub bots_connected: usize,
+    /// Snapshots received per second, all bots.
+    pub snapshots_per_s: f64,
+    /// Inputs sent per second, all bots.
+    pub inputs_per_s: f64,
+    /// Ack round trip p50 (ms).
+    pub ack_p50_ms: f64,
+    /// Ack round trip p99 (ms).
+    pub ack_p99_ms: f64,
+    /// Input -> snapshot p50 (ms).
+    pub input_to_snapshot_p50_ms: f64,
+    /// Input -> snapshot p99 (ms).
+    pub input_to_snapshot_p99_ms: f64,
+    /// Snapshot inter-arrival p99 (ms).
+    pub interarrival_p99_ms: f64,
+    /// Delivered / expected snapshots in this second.
+    pub delivery: f64,
+    /// Errors in this second.
+    pub errors: u64,
+    /// Bytes received per second, all bots.
+    pub bytes_in_per_s: f64,
+    /// Bytes sent per second, all bots.
+    pub bytes_out_per_s: f64,
+    /// CPU of the bot process, percent of one core.
+    pub bot_cpu_percent: f64,
+    /// CPU of the server (with --server-pid), percent of one core.
+    pub server_cpu_percent: Option<f64>,
+    /// Resident memory of the server (with --server-pid), MiB.
+    pub server_rss_mib: Option<f64>,
+}
+
+impl Sample {
+    /// Builds a row from one second's window.
+    pub fn from_window(t: f64, seconds: f64, window: &Window, bots_connected: usize) -> Self {
+        let per_s = |n: u64| n as f64 / seconds.max(1e-9);
+        let ack = window.summary(Latency::Ack);
+        let i2s = window.summary(Latency::InputToSnapshot);
+        Self {
+            t,
+            bots_connected,
+            snapshots_per_s: per_s(window.snapshots),
+            inputs_per_s: per_s(window.inputs),
+            ack_p50_ms: ack.p50,
+            ack_p99_ms: ack.p99,
+            input_to_snapshot_p50_ms: i2s.p50,
+            input_to_snapshot_p99_ms: i2s.p99,
+            interarrival_p99_ms: window.summary(Latency::SnapshotInterarrival).p99,
+            delivery: window.delivery(),
+            errors: window.error_count(),
+            bytes_in_per_s: per_s(window.bytes_in),
+            bytes_out_per_s: per_s(window.bytes_out),
+            ..Self::default()
+        }
+    }
+}
+
+/// Snapshot delivery over the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    /// Snapshots received by all bots.
+    pub received: u64,
+    /// Snapshots the tick numbers say should have arrived.
+    pub expected: u64,
+    /// expected - received.
+    pub missed: u64,
+    /// received / expected.
+    pub ratio: f64,
+    /// Snapshots per bot per second of play.
+    pub per_bot_per_s: f64,
+}
+
+/// CPU and memory of a process over the run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcessUsage {
+    /// PID (absent for the bot process itself).
+    pub pid: Option<u32>,
+    /// Cores the process may use (bot process only).
+    pub cores: Option<usize>,
+    /// Mean CPU, percent of one core.
+    pub cpu_percent_avg: f64,
+    /// Highest one-second CPU, percent of one core.
+    pub cpu_percent_max: f64,
+    /// Highest resident memory, MiB.
+    pub rss_mib_max: f64,
+}
+
+/// The SLO verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct SloVerdict {
+    /// The objectives as given.
+    pub spec: String,
+    /// All held.
+    pub passed: bool,
+    /// Each objective.
+    pub checks: Vec<Check>,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwarmReport {
+    /// Tool and version.
+    pub tool: String,
+    /// The configuration of the run.
+    pub config: SwarmConfig,
+    /// Wall-clock start, unix ms.
+    pub started_unix_ms: u64,
+    /// Seconds from the first bot's start to the stop.
+    pub seconds: f64,
+    /// Bots asked for.
+    pub bots: usize,
+    /// Most bots connected at once.
+    pub bots_connected_peak: usize,
+    /// Bots connected when the run stopped.
+    pub bots_connected_at_end: usize,
+    /// Latency percentiles by kind, ms.
+    pub latency_ms: BTreeMap<&'static str, LatencySummary>,
+    /// Snapshot delivery.
+    pub snapshots: Delivery,
+    /// Inputs sent.
+    pub inputs_sent: u64,
+    /// Inputs acked `ok: true`.
+    pub inputs_acked: u64,
+    /// Inputs acked as stale.
+    pub inputs_stale: u64,
+    /// Chat messages sent.
+    pub chat_sent: u64,
+    /// Chat messages received.
+    pub chat_received: u64,
+    /// Seats taken back with room:rejoin.
+    pub rejoins: u64,
+    /// Errors by code.
+    pub errors: BTreeMap<String, u64>,
+    /// Payload bytes received per bot per second.
+    pub bytes_in_per_bot_per_s: f64,
+    /// Payload bytes sent per bot per second.
+    pub bytes_out_per_bot_per_s: f64,
+    /// The bot process.
+    pub bot_process: ProcessUsage,
+    /// The server, with --server-pid.
+    pub server: Option<ProcessUsage>,
+    /// The SLO verdict, with --slo.
+    pub slo: Option<SloVerdict>,
+    /// Things that make the numbers less trustworthy (e.g. the bots' CPU was saturated).
+    pub warnings: Vec<String>,
+    /// One row per second.
+    pub timeseries: Vec<Sample>,
+}
+
+impl SwarmReport {
+    /// Fills the totals part of a report from the run's merged window.
+    pub fn totals(&mut self, totals: &Window) {
+        self.latency_ms = Latency::ALL
+            .iter()
+            .map(|&k| (k.name(), totals.summary(k)))
+            .collect();
+        let bot_seconds = (self.bots as f64 * self.seconds).max(1e-9);
+        self.snapshots = Delivery {
+            received: totals.snapshots,
+            expected: totals.snapshots_expected,
+            missed: totals.snapshots_expected.saturating_sub(totals.snapshots),
+            ratio: totals.delivery(),
+            per_bot_per_s: totals.snapshots as f64 / bot_seconds,
+        };
+        self.inputs_sent = totals.inputs;
+        self.inputs_acked = totals.acks;
+        self.inputs_stale = totals.stale;
+        self.chat_sent = totals.chat_sent;
+        self.chat_received = totals.chat_received;
+        self.rejoins = totals.rejoins;
+        self.errors = totals.errors.clone();
+        self.bytes_in_per_bot_per_s = totals.bytes_in as f64 / bot_seconds;
+        self.bytes_out_per_bot_per_s = totals.bytes_out as f64 / bot_seconds;
+    }
+
+    /// The human-readable table printed at the end of a run.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let c = &self.config;
+        let _ = writeln!(
+            out,
+            "tickstorm-bots: {} bots, {:?} scenario, {:?} parser over {:?}, {:.1} s against {}",
+            self.bots, c.scenario, c.parser, c.transport, self.seconds, c.url
+        );
+        let _ = writeln!(
+            out,
+            "connected: peak {}, at end {}",
+            self.bots_connected_peak, self.bots_connected_at_end
+        );
+        let _ = writeln!(
+            out,
+            "\n{:<22} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max"
+        );
+        for (name, s) in &self.latency_ms {
+            if s.count > 0 {
+                let _ = writeln!(
+                    out,
+                    "{name:<22} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                    s.count, s.p50, s.p90, s.p99, s.p999, s.max
+                );
+            }
+        }
+        let d = &self.snapshots;
+        let _ = writeln!(
+            out,
+            "\nsnapshots: {} received of {} expected ({} missed), delivery {:.4}%, {:.2}/s per bot",
+            d.received,
+            d.expected,
+            d.missed,
+            d.ratio * 100.0,
+            d.per_bot_per_s
+        );
+        let _ = writeln!(
+            out,
+            "inputs: {} sent, {} acked ({} stale); chat {} sent / {} received; rejoins {}",
+            self.inputs_sent,
+            self.inputs_acked,
+            self.inputs_stale,
+            self.chat_sent,
+            self.chat_received,
+            self.rejoins
+        );
+        let _ = writeln!(
+            out,
+            "traffic per bot: {:.0} B/s in, {:.0} B/s out",
+            self.bytes_in_per_bot_per_s, self.bytes_out_per_bot_per_s
+        );
+        let errors = if self.errors.is_empty() {
+            "none".to_owned()
+        } else {
+            self.errors
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(out, "errors: {errors}");
+        let b = &self.bot_process;
+        let _ = writeln!(
+            out,
+            "bot process: cpu avg {:.0}% max {:.0}% of one core ({} cores available), rss {:.0} MiB",
+            b.cpu_percent_avg,
+            b.cpu_percent_max,
+            b.cores.unwrap_or(1),
+            b.rss_mib_max
+        );
+        if let Some(s) = &self.server {
+            let _ = writeln!(
+                out,
+                "server (pid {}): cpu avg {:.0}% max {:.0}% of one core, rss max {:.0} MiB",
+                s.pid.unwrap_or_default(),
+                s.cpu_percent_avg,
+                s.cpu_percent_max,
+                s.rss_mib_max
+            );
+        }
+        for warning in &self.warnings {
+            let _ = writeln!(out, "WARNING: {warning}");
+        }
+        if let Some(slo) = &self.slo {
+            let _ = writeln!(
+                out,
+                "\nSLO {}: {}",
+                slo.spec,
+                if slo.passed { "PASSED" } else { "FAILED" }
+            );
+            for check in &slo.checks {
+                let _ = writeln!(
+                    out,
+                    "  [{}] {}",
+                    if check.passed { "ok" } else { "FAIL" },
+                    check.describe()
+                );
+            }
+        }
+        out
+    }
+
+    /// Writes the JSON report to `path` and the time series as CSV next to it.
+    pub fn write_files(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(
+            path,
+            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::write(path.with_extension("csv"), self.csv())
+    }
+
+    /// The per-second time series as CSV.
+    pub fn csv(&self) -> String {
+        let mut out = String::from(
+            "t,bots_connected,snapshots_per_s,inputs_per_s,ack_p50_ms,ack_p99_ms,input_to_snapshot_p50_ms,\
+             input_to_snapshot_p99_ms,interarrival_p99_ms,delivery,errors,bytes_in_per_s,bytes_out_per_s,\
+             bot_cpu_percent,server_cpu_percent,server_rss_mib\n",
+        );
+        let opt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
+        for s in &self.timeseries {
+            let _ = writeln!(
+                out,
+                "{:.1},{},{:.1},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.6},{},{:.0},{:.0},{:.1},{},{}",
+                s.t,
+                s.bots_connected,
+                s.snapshots_per_s,
+                s.inputs_per_s,
+                s.ack_p50_ms,
+                s.ack_p99_ms,
+                s.input_to_snapshot_p50_ms,
+                s.input_to_snapshot_p99_ms,
+                s.interarrival_p99_ms,
+                s.delivery,
+                s.errors,
+                s.bytes_in_per_s,
+                s.bytes_out_per_s,
+                s.bot_cpu_percent,
+                opt(s.server_cpu_percent),
+                opt(s.server_rss_mib)
+            );
+        }
+        out
+    }
+}
