@@ -54,9 +54,9 @@ const THROUGHPUT: [Series; 3] = [
         value: |s| s.inputs_per_s,
     },
     Series {
-        label: "bots connected x100",
+        label: "bots connected x10",
         color: RGBColor(120, 120, 120),
-        value: |s| s.bots_connected as f64 * 100.0,
+        value: |s| s.bots_connected as f64 * 10.0,
     },
 ];
 
