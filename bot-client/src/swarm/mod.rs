@@ -1,4 +1,4 @@
-//! The bot swarm: many [`bot`]s against one server, a reporter that samples the run every second
+//! The bot swarm: many bots against one server, a reporter that samples the run every second
 //! (live progress, time series, CPU), and the final [`SwarmReport`] with its SLO verdict.
 //!
 //! Entry point: [`run`]. The `tickstorm-bots` binary is a thin wrapper around it.
