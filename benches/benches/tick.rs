@@ -1,4 +1,9 @@
-//! Tick cost benchmarks: `sim/tick_rooms/N` ticks N rooms of 8 players + 32 orbs in the one shared
+//! Simulation and room benchmarks.
+//!
+//! `sim/movement/N`: the movement rule (`rules::step_position`) as a bevy_ecs query over N
+//! entities, the floor of any per-entity system. `room/create` and `room/join`: spawning a room
+//! (with its 32 orbs) and seating a player, each undone in the same iteration so the world stays
+//! the same size. `sim/tick_rooms/N` ticks N rooms of 8 players + 32 orbs in the one shared
 //! `World` (the server's design); `sim/schedule_per_room/N` ticks the same rooms with a `World` and
 //! `Schedule` per room, the alternative the design was chosen against. Both include input apply,
 //! movement, orb pickup, scoring and snapshot encoding.
@@ -101,5 +106,79 @@ fn schedule_per_room(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tick_rooms, schedule_per_room);
+fn movement(c: &mut Criterion) {
+    use bevy_ecs::prelude::*;
+    use tickstorm_server::sim::{Position, Velocity};
+    use tickstorm_shared::rules;
+
+    fn step(mut movers: Query<(&mut Position, &Velocity)>) {
+        for (mut position, velocity) in &mut movers {
+            position.0 = rules::step_position(position.0, velocity.0, 1.0 / 30.0);
+        }
+    }
+
+    let mut group = c.benchmark_group("sim/movement");
+    for (label, n) in [("1k", 1_000u32), ("100k", 100_000)] {
+        let mut world = World::new();
+        world.spawn_batch((0..n).map(|i| {
+            let angle = i as f32 * 0.01;
+            (
+                Position(Vec2::new(500.0, 500.0)),
+                Velocity(Vec2::from_angle(angle) * 200.0),
+            )
+        }));
+        let mut schedule = Schedule::default();
+        schedule.add_systems(step);
+        schedule.run(&mut world);
+        group.throughput(Throughput::Elements(u64::from(n)));
+        group.bench_function(label, |b| b.iter(|| schedule.run(&mut world)));
+    }
+    group.finish();
+}
+
+fn room_ops(c: &mut Criterion) {
+    let mut group = c.benchmark_group("room");
+    let mut sim = SimWorld::new();
+    // A populated world, so the numbers are not those of an empty one.
+    let rooms: Vec<BenchRoom> = (0..1000).map(|i| populate(&mut sim, i)).collect();
+    let mut next = 10_000u64;
+    group.bench_function("create", |b| {
+        b.iter(|| {
+            next += 1;
+            let room = populate_empty(&mut sim, next);
+            sim.despawn_room(room)
+        })
+    });
+    let host = sim.spawn_room(
+        RoomSpec {
+            id: "host".into(),
+            name: "bench".into(),
+            max_players: 64,
+            tick_rate: 30,
+            seed: 1,
+        },
+        Arc::new(InputQueue::new(0)),
+    );
+    group.bench_function("join", |b| {
+        b.iter(|| {
+            let player = sim.spawn_player(host, 7, "bot".into()).expect("free seat");
+            sim.despawn_player(player);
+        })
+    });
+    group.finish();
+    drop(rooms);
+}
+
+fn populate_empty(sim: &mut SimWorld, index: u64) -> Entity {
+    let spec = RoomSpec {
+        id: format!("room{index}"),
+        name: "bench".into(),
+        max_players: 8,
+        tick_rate: 30,
+        seed: index,
+    };
+    sim.spawn_room(spec, Arc::new(InputQueue::new(0)))
+}
+
+criterion_group!(benches, movement, tick_rooms, schedule_per_room, room_ops);
 criterion_main!(benches);
