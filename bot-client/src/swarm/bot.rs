@@ -113,6 +113,9 @@ impl Bot {
 
     /// Plays until the swarm stops.
     pub(super) async fn run(mut self) {
+        if self.shared.config.scenario == Scenario::Idle {
+            return self.idle().await;
+        }
         let Some(mut seat) = self.take_seat().await else {
             return;
         };
@@ -167,6 +170,22 @@ impl Bot {
         }
         self.count_bytes(&seat.client);
         seat.client.close().await;
+        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Connects and holds the connection until the swarm stops, answering pings only.
+    async fn idle(mut self) {
+        let Some((client, mut events)) = self.connect().await else {
+            return;
+        };
+        self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        let stop = self.shared.stop.clone();
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = async { while events.recv().await.is_some() {} } => self.record(|w| w.error("disconnected")),
+        }
+        self.count_bytes(&client);
+        client.close().await;
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
     }
 

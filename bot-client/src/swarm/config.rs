@@ -21,6 +21,8 @@ pub enum Scenario {
     ReconnectStorm,
     /// Like steady, plus one chat message per bot per second.
     Chat,
+    /// Bots only connect and stay connected, without joining a room (memory per connection).
+    Idle,
 }
 
 /// Socket.IO parser, as a CLI value.

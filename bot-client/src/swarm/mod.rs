@@ -145,6 +145,7 @@ struct Sampler {
     peak_connected: usize,
     own_rss_max: u64,
     server_rss_max: u64,
+    server_rss_start: Option<u64>,
     cores: usize,
 }
 
@@ -156,6 +157,7 @@ impl Sampler {
         if let Some(server) = server_cpu.as_mut() {
             server.sample();
         }
+        let server_rss_start = server_cpu.as_ref().and_then(CpuSampler::rss_bytes);
         Self {
             totals: Window::default(),
             timeseries: Vec::new(),
@@ -164,6 +166,7 @@ impl Sampler {
             peak_connected: 0,
             own_rss_max: 0,
             server_rss_max: 0,
+            server_rss_start,
             cores: sysstat::available_cores(),
         }
     }
@@ -231,6 +234,7 @@ impl Sampler {
                 cpu_percent_avg: avg,
                 cpu_percent_max: max,
                 rss_mib_max: mib(self.server_rss_max),
+                rss_mib_start: self.server_rss_start.map(mib),
             }
         });
         let slo = objectives.map(|objectives| {
@@ -276,6 +280,7 @@ impl Sampler {
                 cpu_percent_avg: own_avg,
                 cpu_percent_max: own_max,
                 rss_mib_max: mib(self.own_rss_max),
+                rss_mib_start: None,
             },
             server,
             slo,

@@ -101,6 +101,8 @@ pub struct ProcessUsage {
     pub cpu_percent_max: f64,
     /// Highest resident memory, MiB.
     pub rss_mib_max: f64,
+    /// Resident memory before the first bot connected, MiB (server only).
+    pub rss_mib_start: Option<f64>,
 }
 
 /// The SLO verdict.
