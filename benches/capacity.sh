@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 OUT=${OUT:-artifacts/capacity}
-STEPS=${STEPS:-"250 500 1000 1500 2000 3000 4000"}
-COMBOS=${COMBOS:-"common:websocket msgpack:websocket common:polling msgpack:polling"}
+STEPS=${STEPS-"250 500 1000 1500 2000 3000 4000"}
+COMBOS=${COMBOS-"common:websocket msgpack:websocket common:polling msgpack:polling"}
 DURATION=${DURATION:-20s}
 IDLE=${IDLE:-10000}
 SLO=${SLO:-'ack_p99<20ms,input_to_snapshot_p99<60ms,delivery>=99.9%'}

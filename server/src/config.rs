@@ -79,6 +79,11 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_WS_MAX_MESSAGE", default_value_t = 64 * 1024)]
     pub ws_max_message_size: usize,
 
+    /// Read buffer of each WebSocket connection, in bytes. Client messages are small; a small
+    /// buffer keeps idle connections cheap (it grows for a larger message).
+    #[arg(long, env = "TICKSTORM_WS_READ_BUFFER", default_value_t = 1024)]
+    pub ws_read_buffer_size: usize,
+
     /// Seed of the rooms' random number generators; random when absent. With a seed, the n-th
     /// room created gets the same orbs and spawn points on every run.
     #[arg(long, env = "TICKSTORM_SEED")]

@@ -62,7 +62,11 @@ pub fn start(
     );
     tracker.close();
 
-    let app = net::http::routes(hub.clone()).layer(layer);
+    let app = net::http::routes(hub.clone())
+        .layer(layer)
+        .layer(axum::middleware::map_request(
+            net::request_head::own_request_head,
+        ));
     let handle = ServerHandle {
         hub,
         io: io.clone(),

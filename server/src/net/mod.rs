@@ -5,6 +5,7 @@ pub mod game;
 pub mod handshake;
 pub mod http;
 pub mod payload;
+pub mod request_head;
 
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
@@ -21,6 +22,7 @@ pub fn socket_io(config: &Config, hub: RoomHub) -> (SocketIoLayer, SocketIo) {
         .ping_timeout(config.ping_timeout)
         .max_payload(config.max_payload)
         .ws_max_message_size(config.ws_max_message_size)
+        .ws_read_buffer_size(config.ws_read_buffer_size)
         .with_state(hub);
     let builder = match config.parser {
         ParserKind::Common => builder.with_parser(ParserConfig::common()),
