@@ -2,10 +2,12 @@
 //! rules. Nothing here does I/O, spawns tasks or reads a clock, so the server, the bot client,
 //! the benches and the tests can all use the same definitions.
 
+pub mod duration;
 pub mod protocol;
 pub mod rules;
 pub mod snapshot;
 
+pub use duration::parse_duration;
 pub use protocol::{ErrorCode, PlayerId, RoomId, RoomInfo, Tick};
 pub use snapshot::{
     OrbState, PlayerState, Snapshot, SnapshotDecodeError, SnapshotEncoder, scan as scan_snapshot,

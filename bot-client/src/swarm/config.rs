@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use tickstorm_shared::parse_duration;
 
 use crate::{ParserKind, TransportKind};
 
@@ -182,25 +183,6 @@ fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Erro
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Parses `250ms`, `10s`, `2m` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60.0)
-    } else {
-        (text, 1.0)
-    };
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 30s, 2m)"))?;
-    Duration::try_from_secs_f64(value * scale).map_err(|_| format!("`{text}` is out of range"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,7 +199,5 @@ mod tests {
         assert!(bad.validate().is_err());
         let bad_slo = SwarmConfig::parse_from(["t", "--slo", "ack_p99<<"]);
         assert!(bad_slo.validate().is_err());
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("x").is_err());
     }
 }
