@@ -24,23 +24,24 @@ use crate::room::{RoomHub, Seat};
 use crate::session::Session;
 use crate::sim::PendingInput;
 
-/// The `/game` connect handler. Synchronous on purpose: socketioxide sends the CONNECT packet and
-/// then calls the handler, and an `async` handler runs on a spawned task, so a client that emits
-/// right after connecting could reach the socket before the event handlers are registered and
-/// get no ack at all (seen: a few `room:join` and `room:rejoin` of a bot swarm never answered).
-/// Registering inline, on the connection's own task, closes that race.
+/// The `/game` connect handler: nothing left to do. The event handlers are registered earlier, by
+/// the handshake middleware ([`register_handlers`]), because socketioxide queues the CONNECT
+/// packet *before* it calls the connect handler: on a multi-threaded runtime a fast client's
+/// first event can be read in between and would find no handler, hence no ack (the bot swarm saw
+/// a few `room:join`/`room:rejoin` never answered, first with an `async` connect handler, then,
+/// rarely, even with a synchronous one). The middleware runs before CONNECT is sent, so no event
+/// can come first.
 #[derive(Debug, Clone, Copy)]
 pub struct GameConnect;
 
 impl ConnectHandler<LocalAdapter, GameConnect> for GameConnect {
     fn call(&self, socket: Arc<Socket>, _auth: Option<Value>) {
-        register_handlers(&SocketRef::from(socket));
+        tracing::debug!(sid = %socket.id, "game client connected");
     }
 }
 
-/// Registers every `/game` event handler on a freshly connected socket.
-fn register_handlers(socket: &SocketRef) {
-    tracing::debug!(sid = %socket.id, "game client connected");
+/// Registers every `/game` event handler on a socket whose handshake was accepted.
+pub fn register_handlers(socket: &SocketRef) {
     socket.on(events::LOBBY_LIST, lobby_list);
     socket.on(events::ROOM_CREATE, room_create);
     socket.on(events::ROOM_JOIN, room_join);

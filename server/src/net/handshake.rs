@@ -1,5 +1,5 @@
-//! The `/game` handshake: a connect middleware that validates `auth` and creates the
-//! [`Session`]. A middleware (not an extractor in the connect handler, which socketioxide would
+//! The `/game` handshake: a connect middleware that validates `auth`, creates the [`Session`]
+//! and registers the event handlers. A middleware (not an extractor in the connect handler, which socketioxide would
 //! silently skip on failure) so that a refused client gets a `connect_error` saying why.
 
 use std::sync::Arc;
@@ -52,6 +52,8 @@ pub async fn authenticate(
         tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
     })?;
     socket.extensions.insert(Arc::new(Session::new(name)));
+    // Here, not in the connect handler: see `GameConnect` for the race this avoids.
+    super::game::register_handlers(&socket);
     Ok(())
 }
 
