@@ -158,10 +158,12 @@ async fn take_seat(
         return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
     }
     socket.join(seat.room.id.clone());
-    if !socket.connected() {
-        // The connection dropped while the driver was seating it: hold the seat like any other
-        // disconnect, so the rejoin token still works.
-        session.take_seat();
+    // The connection may have dropped while the driver was seating it; its disconnect handler
+    // found no seat then. Hold the seat like any other disconnect, so the rejoin token still works.
+    // Liveness is membership of the namespace: `Socket::connected()` is also false for a moment
+    // *after* CONNECT was sent, and a fast client's first `room:join` can land in that moment.
+    let still_there = socket.broadcast().get_socket(socket.id).is_some();
+    if !still_there && let Some(seat) = session.take_seat() {
         hub.disconnect(seat.player_id, socket.id);
     }
     let joined = PlayerJoined {
