@@ -2,6 +2,7 @@
 //! variable, every default visible in `--help` (and mirrored in the README's table).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -90,9 +91,49 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_SEED")]
     pub seed: Option<u64>,
 
+    /// Token that opens the `/admin` namespace and the `/dashboard` page. Without one, admin is
+    /// off. Prefer the environment variable: command lines are visible to other local users.
+    #[arg(long, env = "TICKSTORM_ADMIN_TOKEN", value_parser = parse_admin_token, hide_env_values = true)]
+    pub admin_token: Option<AdminToken>,
+
+    /// Serve the web client from this folder instead of the copy embedded in the binary (for
+    /// working on `assets/` without rebuilding).
+    #[arg(long, env = "TICKSTORM_ASSETS_DIR")]
+    pub assets_dir: Option<PathBuf>,
+
     /// Log filter (tracing EnvFilter syntax, e.g. `info`, `tickstorm_server=debug`).
     #[arg(long, env = "TICKSTORM_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// The admin token. Its `Debug` form is redacted, so logging the configuration leaks nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// A token (not empty; see [`parse_admin_token`]).
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    /// The secret itself, for comparison.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// Parses `--admin-token`: a guessable empty or very short token would open admin to anyone.
+pub fn parse_admin_token(raw: &str) -> Result<AdminToken, String> {
+    if raw.chars().count() < 8 {
+        return Err("the admin token must be at least 8 characters".into());
+    }
+    Ok(AdminToken(raw.to_owned()))
 }
 
 impl Default for Config {
@@ -127,5 +168,16 @@ mod tests {
     fn out_of_range_values_are_refused() {
         assert!(Config::try_parse_from(["t", "--tick-rate", "0"]).is_err());
         assert!(Config::try_parse_from(["t", "--max-players", "65"]).is_err());
+        assert!(Config::try_parse_from(["t", "--admin-token", "short"]).is_err());
+    }
+
+    #[test]
+    fn the_admin_token_never_shows_in_debug_output() {
+        let c = Config::try_parse_from(["t", "--admin-token", "s3cret-token"]).expect("valid");
+        assert_eq!(
+            c.admin_token.as_ref().map(AdminToken::expose),
+            Some("s3cret-token")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 }

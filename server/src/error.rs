@@ -22,6 +22,9 @@ pub enum GameError {
     /// No free seat.
     #[error("room {0} is full")]
     RoomFull(RoomId),
+    /// No seated player has that id (admin `player:kick`).
+    #[error("player {0} is not in any room")]
+    PlayerNotFound(tickstorm_shared::PlayerId),
     /// Unknown token or grace period over.
     #[error("the rejoin token is unknown or its grace period is over")]
     RejoinExpired,
@@ -38,7 +41,7 @@ impl GameError {
     pub fn code(&self) -> ErrorCode {
         match self {
             GameError::BadRequest(_) => ErrorCode::BadRequest,
-            GameError::NotInRoom => ErrorCode::NotInRoom,
+            GameError::NotInRoom | GameError::PlayerNotFound(_) => ErrorCode::NotInRoom,
             GameError::AlreadyInRoom(_) => ErrorCode::AlreadyInRoom,
             GameError::RoomNotFound(_) => ErrorCode::RoomNotFound,
             GameError::RoomFull(_) => ErrorCode::RoomFull,

@@ -5,11 +5,13 @@
 
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod net;
 pub mod room;
 pub mod session;
 pub mod sim;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -30,6 +32,8 @@ pub struct ServerHandle {
     pub hub: RoomHub,
     /// The Socket.IO handle.
     pub io: socketioxide::SocketIo,
+    /// The server's metrics.
+    pub metrics: Arc<metrics::ServerMetrics>,
 }
 
 /// Serves the game on `listener` until `shutdown` is cancelled, then closes every room with
@@ -52,17 +56,32 @@ pub fn start(
 ) -> (ServerHandle, impl Future<Output = anyhow::Result<()>>) {
     let tracker = TaskTracker::new();
     let (hub, inbox) = RoomHub::channel();
-    let (layer, io) = net::socket_io(&config, hub.clone());
+    let metrics = Arc::new(metrics::ServerMetrics::new());
+    let admin = net::admin::AdminState::new(config.admin_token.clone());
+    let (layer, io) = net::socket_io(&config, hub.clone(), metrics.clone(), admin.clone());
     room::spawn_driver(
         room::DriverSettings::from_config(&config),
         inbox,
         io.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+        &tracker,
+    );
+    net::admin::spawn_metrics_push(
+        io.clone(),
+        admin,
+        metrics.clone(),
         shutdown.clone(),
         &tracker,
     );
     tracker.close();
 
-    let app = net::http::routes(hub.clone())
+    let http_state = net::http::HttpState {
+        hub: hub.clone(),
+        metrics: metrics.clone(),
+        parser: config.parser,
+    };
+    let app = net::http::routes(http_state, config.assets_dir.clone())
         .layer(layer)
         .layer(axum::middleware::map_request(
             net::request_head::own_request_head,
@@ -70,6 +89,7 @@ pub fn start(
     let handle = ServerHandle {
         hub,
         io: io.clone(),
+        metrics,
     };
     let server = async move {
         let addr = listener.local_addr()?;
@@ -79,7 +99,13 @@ pub fn start(
                 tracing::warn!(error = %e, "could not set TCP_NODELAY");
             }
         });
-        tracing::info!(%addr, parser = ?config.parser, transports = ?config.transports, "tickstorm listening");
+        tracing::info!(
+            %addr,
+            parser = ?config.parser,
+            transports = ?config.transports,
+            admin = config.admin_token.is_some(),
+            "tickstorm listening: game at http://{addr}/, dashboard at http://{addr}/dashboard"
+        );
         let closing = shutdown.clone();
         let drain = tokio::spawn(async move {
             closing.cancelled().await;

@@ -2,6 +2,7 @@
 //! rules. Nothing here does I/O, spawns tasks or reads a clock, so the server, the bot client,
 //! the benches and the tests can all use the same definitions.
 
+pub mod admin;
 pub mod duration;
 pub mod protocol;
 pub mod rules;

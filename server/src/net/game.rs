@@ -20,6 +20,7 @@ use tickstorm_shared::rules;
 
 use super::payload;
 use crate::error::GameError;
+use crate::metrics::ServerMetrics;
 use crate::room::{RoomHub, Seat};
 use crate::session::Session;
 use crate::sim::PendingInput;
@@ -41,23 +42,34 @@ impl ConnectHandler<LocalAdapter, GameConnect> for GameConnect {
 }
 
 /// Registers every `/game` event handler on a socket whose handshake was accepted.
-pub fn register_handlers(socket: &SocketRef) {
+pub fn register_handlers(socket: &SocketRef, metrics: Arc<ServerMetrics>) {
     socket.on(events::LOBBY_LIST, lobby_list);
     socket.on(events::ROOM_CREATE, room_create);
     socket.on(events::ROOM_JOIN, room_join);
     socket.on(events::ROOM_LEAVE, room_leave);
     socket.on(events::ROOM_REJOIN, room_rejoin);
-    socket.on(events::INPUT, InlineInput);
+    socket.on(events::INPUT, InlineInput { metrics });
     socket.on(events::CHAT, chat);
     socket.on(events::TIME, time);
     socket.on_disconnect(on_disconnect);
 }
 
-/// Sends the one ack every event gets. A client that asked for no ack simply gets none.
-fn reply<T: Serialize>(ack: AckSender, result: Result<T, GameError>) {
+/// Sends the one ack every event gets, and counts it. A client that asked for no ack simply
+/// gets none.
+pub(crate) fn reply<T: Serialize>(
+    ack: AckSender,
+    metrics: &ServerMetrics,
+    result: Result<T, GameError>,
+) {
     let sent = match result {
-        Ok(body) => ack.send(&body),
-        Err(error) => ack.send(&error.to_ack()),
+        Ok(body) => {
+            metrics.record_ack(None);
+            ack.send(&body)
+        }
+        Err(error) => {
+            metrics.record_ack(Some(error.code()));
+            ack.send(&error.to_ack())
+        }
     };
     if let Err(e) = sent {
         tracing::trace!(error = %e, "ack not sent");
@@ -79,9 +91,12 @@ fn unix_ms() -> u64 {
         .unwrap_or_default()
 }
 
-async fn lobby_list(ack: AckSender, State(hub): State<RoomHub>) {
+type Metrics = State<Arc<ServerMetrics>>;
+
+async fn lobby_list(ack: AckSender, State(hub): State<RoomHub>, State(metrics): Metrics) {
     reply(
         ack,
+        &metrics,
         Ok(LobbyAck {
             ok: true,
             rooms: hub.directory().rooms().to_vec(),
@@ -92,6 +107,7 @@ async fn lobby_list(ack: AckSender, State(hub): State<RoomHub>) {
 async fn room_create(
     ack: AckSender,
     State(hub): State<RoomHub>,
+    State(metrics): Metrics,
     TryData(data): TryData<Option<CreateRoomRequest>>,
 ) {
     let result = async {
@@ -101,13 +117,14 @@ async fn room_create(
         let room = hub.create(payload::create_room(request)?).await?;
         Ok(CreateRoomAck { ok: true, room })
     };
-    reply(ack, result.await);
+    reply(ack, &metrics, result.await);
 }
 
 async fn room_join(
     socket: SocketRef,
     ack: AckSender,
     State(hub): State<RoomHub>,
+    State(metrics): Metrics,
     TryData(data): TryData<Option<JoinRoomRequest>>,
 ) {
     let result = async {
@@ -123,13 +140,14 @@ async fn room_join(
             .await?;
         take_seat(&socket, &hub, &session, seat).await
     };
-    reply(ack, result.await);
+    reply(ack, &metrics, result.await);
 }
 
 async fn room_rejoin(
     socket: SocketRef,
     ack: AckSender,
     State(hub): State<RoomHub>,
+    State(metrics): Metrics,
     TryData(data): TryData<RejoinRequest>,
 ) {
     let result = async {
@@ -139,9 +157,10 @@ async fn room_rejoin(
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
         let seat = hub.rejoin(request.token, socket.id).await?;
+        metrics.rejoins.inc();
         take_seat(&socket, &hub, &session, seat).await
     };
-    reply(ack, result.await);
+    reply(ack, &metrics, result.await);
 }
 
 /// Binds a seat the driver granted to this connection: session, broadcast room, announcement.
@@ -186,29 +205,37 @@ async fn take_seat(
     })
 }
 
-async fn room_leave(socket: SocketRef, ack: AckSender, State(hub): State<RoomHub>) {
+async fn room_leave(
+    socket: SocketRef,
+    ack: AckSender,
+    State(hub): State<RoomHub>,
+    State(metrics): Metrics,
+) {
     let result = session(&socket).and_then(|session| {
         let seat = session.take_seat().ok_or(GameError::NotInRoom)?;
         socket.leave(seat.room.id.clone());
         hub.leave(seat.player_id, LeaveReason::Left);
         Ok(OkAck::OK)
     });
-    reply(ack, result);
+    reply(ack, &metrics, result);
 }
 
 /// The `input` handler. It runs inline on the connection's reader instead of on a task of its own
 /// (what socketioxide does for `async` handlers): the work is a short lock and one ack, cheaper
 /// than a task spawn and wake-up at 10 inputs per second per player, and a client's inputs are
 /// then handled in the order they were sent.
-#[derive(Debug, Clone, Copy)]
-struct InlineInput;
+#[derive(Debug, Clone)]
+struct InlineInput {
+    metrics: Arc<ServerMetrics>,
+}
 
 impl MessageHandler<LocalAdapter, InlineInput> for InlineInput {
     fn call(&self, socket: Arc<Socket>, mut value: Value, ack_id: Option<i64>) {
         let Ok(TryData(data)) =
             TryData::<InputRequest>::from_message_parts(&socket, &mut value, &ack_id);
         let Ok(ack) = AckSender::from_message_parts(&socket, &mut value, &ack_id);
-        reply(ack, input(&SocketRef::from(socket), data));
+        self.metrics.inputs.inc();
+        reply(ack, &self.metrics, input(&SocketRef::from(socket), data));
     }
 }
 
@@ -234,7 +261,12 @@ fn input(
     })
 }
 
-async fn chat(socket: SocketRef, ack: AckSender, TryData(data): TryData<ChatRequest>) {
+async fn chat(
+    socket: SocketRef,
+    ack: AckSender,
+    State(metrics): Metrics,
+    TryData(data): TryData<ChatRequest>,
+) {
     let result = async {
         let text = payload::chat_text(data.map_err(|e| payload::malformed(events::CHAT, e))?)?;
         let session = session(&socket)?;
@@ -250,12 +282,13 @@ async fn chat(socket: SocketRef, ack: AckSender, TryData(data): TryData<ChatRequ
             .emit(events::CHAT, &message)
             .await
             .map_err(|e| GameError::Internal(format!("chat broadcast failed: {e}")))?;
+        metrics.chat_messages.inc();
         Ok(OkAck::OK)
     };
-    reply(ack, result.await);
+    reply(ack, &metrics, result.await);
 }
 
-async fn time(ack: AckSender, TryData(data): TryData<TimeRequest>) {
+async fn time(ack: AckSender, State(metrics): Metrics, TryData(data): TryData<TimeRequest>) {
     let result = data
         .map_err(|e| payload::malformed(events::TIME, e))
         .and_then(|request| {
@@ -270,10 +303,11 @@ async fn time(ack: AckSender, TryData(data): TryData<TimeRequest>) {
                 server_time: unix_ms(),
             })
         });
-    reply(ack, result);
+    reply(ack, &metrics, result);
 }
 
-async fn on_disconnect(socket: SocketRef, State(hub): State<RoomHub>) {
+async fn on_disconnect(socket: SocketRef, State(hub): State<RoomHub>, State(metrics): Metrics) {
+    metrics.game_connections.dec();
     let Ok(session) = session(&socket) else {
         return;
     };

@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::extract::{SocketRef, State, TryData};
 use tickstorm_shared::protocol::{GameAuth, limits};
 
+use crate::metrics::ServerMetrics;
 use crate::session::Session;
 
 /// Why a handshake was refused; the message reaches the client as `connect_error`.
@@ -45,15 +46,20 @@ pub fn validate_name(raw: Option<&str>) -> Result<String, HandshakeError> {
 /// Connect middleware of `/game`.
 pub async fn authenticate(
     socket: SocketRef,
+    State(metrics): State<Arc<ServerMetrics>>,
     TryData(auth): TryData<GameAuth>,
 ) -> Result<(), HandshakeError> {
-    let auth = auth.map_err(|e| HandshakeError::Malformed(e.to_string()))?;
-    let name = validate_name(auth.name.as_deref()).inspect_err(|e| {
-        tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
-    })?;
+    let name = auth
+        .map_err(|e| HandshakeError::Malformed(e.to_string()))
+        .and_then(|auth| validate_name(auth.name.as_deref()))
+        .inspect_err(|e| {
+            metrics.handshakes_refused.inc();
+            tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
+        })?;
     socket.extensions.insert(Arc::new(Session::new(name)));
+    metrics.game_connections.inc();
     // Here, not in the connect handler: see `GameConnect` for the race this avoids.
-    super::game::register_handlers(&socket);
+    super::game::register_handlers(&socket, metrics);
     Ok(())
 }
 

@@ -1,39 +1,80 @@
-//! Plain HTTP routes on the game port: health and the room list as JSON.
+//! Plain HTTP routes on the game port: health, the room list as JSON, Prometheus metrics and the
+//! web assets (game and dashboard). The Socket.IO layer is added on top by the caller.
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Serialize;
 use tickstorm_shared::RoomInfo;
+use tower_http::compression::CompressionLayer;
 
+use super::assets;
+use crate::config::ParserKind;
+use crate::metrics::ServerMetrics;
 use crate::room::{RoomHub, ServerCounts};
+
+/// What the HTTP handlers read.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    /// Room list and counts.
+    pub hub: RoomHub,
+    /// The metrics registry.
+    pub metrics: Arc<ServerMetrics>,
+    /// The Socket.IO parser, so a web client can tell it cannot talk to a msgpack server.
+    pub parser: ParserKind,
+}
 
 /// `GET /healthz` body.
 #[derive(Debug, Serialize)]
 struct Health {
     status: &'static str,
     version: &'static str,
+    parser: &'static str,
     #[serde(flatten)]
     counts: ServerCounts,
 }
 
-/// The HTTP routes (the Socket.IO layer is added on top by the caller).
-pub fn routes(hub: RoomHub) -> Router {
+/// The HTTP routes; web assets come from the binary, or from `assets_dir` when given.
+pub fn routes(state: HttpState, assets_dir: Option<PathBuf>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/rooms", get(rooms))
-        .with_state(hub)
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        .merge(assets::routes(assets_dir))
+        // Only these routes are compressed: the Socket.IO layer sits outside this router.
+        .layer(CompressionLayer::new().gzip(true))
 }
 
-async fn healthz(State(hub): State<RoomHub>) -> Json<Health> {
+async fn healthz(State(state): State<HttpState>) -> Json<Health> {
     Json(Health {
         status: "ok",
         version: env!("CARGO_PKG_VERSION"),
-        counts: hub.directory().counts(),
+        parser: match state.parser {
+            ParserKind::Common => "common",
+            ParserKind::Msgpack => "msgpack",
+        },
+        counts: state.hub.directory().counts(),
     })
 }
 
-async fn rooms(State(hub): State<RoomHub>) -> Json<Vec<RoomInfo>> {
-    Json(hub.directory().rooms().to_vec())
+async fn rooms(State(state): State<HttpState>) -> Json<Vec<RoomInfo>> {
+    Json(state.hub.directory().rooms().to_vec())
+}
+
+/// Prometheus scrape endpoint (OpenMetrics text, which Prometheus reads natively).
+async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
 }

@@ -1,29 +1,43 @@
 //! The network edge: Socket.IO setup, the `/game` namespace and the HTTP routes, all on one axum
 //! router. Holds no game state; it turns events into room commands and inputs.
 
+pub mod admin;
+pub mod assets;
 pub mod game;
 pub mod handshake;
 pub mod http;
 pub mod payload;
 pub mod request_head;
 
+use std::sync::Arc;
+
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo, TransportType};
+use tickstorm_shared::admin::ADMIN_NAMESPACE;
 use tickstorm_shared::protocol::GAME_NAMESPACE;
 
 use crate::config::{Config, ParserKind, Transports};
+use crate::metrics::ServerMetrics;
 use crate::room::RoomHub;
 
-/// Builds the Socket.IO layer from the configuration and registers namespace `/game`.
-pub fn socket_io(config: &Config, hub: RoomHub) -> (SocketIoLayer, SocketIo) {
+/// Builds the Socket.IO layer from the configuration and registers namespaces `/game` and
+/// `/admin`.
+pub fn socket_io(
+    config: &Config,
+    hub: RoomHub,
+    metrics: Arc<ServerMetrics>,
+    admin: admin::AdminState,
+) -> (SocketIoLayer, SocketIo) {
     let builder = SocketIo::builder()
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .max_payload(config.max_payload)
         .ws_max_message_size(config.ws_max_message_size)
         .ws_read_buffer_size(config.ws_read_buffer_size)
-        .with_state(hub);
+        .with_state(hub)
+        .with_state(metrics)
+        .with_state(admin);
     let builder = match config.parser {
         ParserKind::Common => builder.with_parser(ParserConfig::common()),
         ParserKind::Msgpack => builder.with_parser(ParserConfig::msgpack()),
@@ -38,5 +52,7 @@ pub fn socket_io(config: &Config, hub: RoomHub) -> (SocketIoLayer, SocketIo) {
         GAME_NAMESPACE,
         game::GameConnect.with(handshake::authenticate),
     );
+    // Registered even when admin is off, so a dashboard hears why instead of "Invalid namespace".
+    io.ns(ADMIN_NAMESPACE, admin::connected.with(admin::authenticate));
     (layer, io)
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bevy_ecs::entity::Entity;
 use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
+use tickstorm_shared::admin::{MemberInfo, RoomDetail};
 use tickstorm_shared::protocol::{
     CloseReason, CreateRoomRequest, GAME_NAMESPACE, LeaveReason, PlayerLeft, RoomClosed, events,
 };
@@ -26,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use super::{HubInbox, RoomCmd, RoomDirectory, Seat, ServerCounts, ids};
 use crate::config::Config;
 use crate::error::GameError;
+use crate::metrics::ServerMetrics;
 use crate::session::Session;
 use crate::sim::{InputQueue, RoomSpec, SimWorld};
 
@@ -69,6 +71,7 @@ pub fn spawn_driver(
     settings: DriverSettings,
     inbox: HubInbox,
     io: SocketIo,
+    metrics: Arc<ServerMetrics>,
     shutdown: CancellationToken,
     tracker: &TaskTracker,
 ) {
@@ -76,7 +79,7 @@ pub fn spawn_driver(
         commands,
         directory,
     } = inbox;
-    let driver = Driver::new(settings, io, directory);
+    let driver = Driver::new(settings, io, directory, metrics);
     tracker.spawn(driver.run(commands, shutdown));
 }
 
@@ -95,6 +98,8 @@ struct RoomState {
     period: Duration,
     inputs: Arc<InputQueue>,
     players: Vec<PlayerId>,
+    /// Members with a live connection (the snapshot's recipients), for the byte counters.
+    online: usize,
     empty_since: Option<Instant>,
 }
 
@@ -131,6 +136,7 @@ struct Driver {
     io: SocketIo,
     directory: Arc<RoomDirectory>,
     directory_dirty: bool,
+    metrics: Arc<ServerMetrics>,
     sim: SimWorld,
     rooms: HashMap<RoomId, RoomState>,
     room_ids: HashMap<Entity, RoomId>,
@@ -144,12 +150,18 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(settings: DriverSettings, io: SocketIo, directory: Arc<RoomDirectory>) -> Self {
+    fn new(
+        settings: DriverSettings,
+        io: SocketIo,
+        directory: Arc<RoomDirectory>,
+        metrics: Arc<ServerMetrics>,
+    ) -> Self {
         Self {
             settings,
             io,
             directory,
             directory_dirty: true,
+            metrics,
             sim: SimWorld::new(),
             rooms: HashMap::new(),
             room_ids: HashMap::new(),
@@ -230,6 +242,18 @@ impl Driver {
                 let _ = reply.send(self.rejoin(&token, sid));
             }
             RoomCmd::Leave { player_id, reason } => self.remove_player(player_id, reason).await,
+            RoomCmd::Kick { player_id, reply } => {
+                let result = if self.players.contains_key(&player_id) {
+                    self.remove_player(player_id, LeaveReason::Kicked).await;
+                    Ok(())
+                } else {
+                    Err(GameError::PlayerNotFound(player_id))
+                };
+                let _ = reply.send(result);
+            }
+            RoomCmd::Details { reply } => {
+                let _ = reply.send(Ok(self.details()));
+            }
             RoomCmd::Disconnect { player_id, sid } => self.disconnect(player_id, sid).await,
             RoomCmd::Close {
                 room_id,
@@ -296,6 +320,7 @@ impl Driver {
                 period,
                 inputs,
                 players: Vec::new(),
+                online: 0,
                 empty_since: Some(now),
             },
         );
@@ -340,6 +365,7 @@ impl Driver {
             .ok_or_else(|| GameError::RoomFull(room_id.clone()))?;
         self.next_player_id = self.next_player_id.wrapping_add(1).max(1);
         room.players.push(player_id);
+        room.online += 1;
         room.empty_since = None;
         let token = ids::rejoin_token();
         self.tokens.insert(token.clone(), player_id);
@@ -372,6 +398,11 @@ impl Driver {
         let previous = record.sid.replace(sid);
         record.disconnected_at = None;
         self.directory_dirty = true;
+        if previous.is_none()
+            && let Some(room) = self.rooms.get_mut(&record.room_id)
+        {
+            room.online += 1;
+        }
         // Each token works once: a rejoin hands out a fresh one.
         let token = ids::rejoin_token();
         let old_token = std::mem::replace(&mut record.token, token.clone());
@@ -412,6 +443,9 @@ impl Driver {
         record.disconnected_at = Some(now);
         self.directory_dirty = true;
         let (entity, room_id) = (record.entity, record.room_id.clone());
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            room.online = room.online.saturating_sub(1);
+        }
         self.sim.halt_player(entity);
         self.timers.push(Reverse((
             now + self.settings.rejoin_grace,
@@ -437,6 +471,9 @@ impl Driver {
         self.sim.despawn_player(record.entity);
         if let Some(room) = self.rooms.get_mut(&record.room_id) {
             room.players.retain(|&p| p != player_id);
+            if record.sid.is_some() {
+                room.online = room.online.saturating_sub(1);
+            }
             if room.players.is_empty() {
                 let now = Instant::now();
                 room.empty_since = Some(now);
@@ -509,6 +546,7 @@ impl Driver {
 
     async fn tick_due_rooms(&mut self, now: Instant) {
         self.due.clear();
+        let mut overruns = 0;
         while let Some(&Reverse((at, entity))) = self.ticks.peek() {
             if at > now {
                 break;
@@ -522,6 +560,7 @@ impl Driver {
                 // More than a whole period late: skip the missed ticks rather than burst them.
                 tracing::debug!(room = ?entity, late_ms = (now - at).as_millis() as u64, "tick overrun");
                 next = now + room.period;
+                overruns += 1;
             }
             self.ticks.push(Reverse((next, entity)));
             self.due.push(entity);
@@ -536,10 +575,14 @@ impl Driver {
         let Some(namespace) = self.io.of(GAME_NAMESPACE) else {
             return;
         };
+        let started = Instant::now();
         for (entity, snapshot) in self.sim.step(&self.due, now_ms) {
             let Some(room_id) = self.room_ids.get(entity) else {
                 continue;
             };
+            if let Some(room) = self.rooms.get(room_id) {
+                self.metrics.record_snapshot(snapshot.len(), room.online);
+            }
             // Encoded once above; socketioxide frames it once and hands the same bytes to every
             // member's connection.
             if let Err(e) = namespace
@@ -551,6 +594,34 @@ impl Driver {
                 tracing::debug!(room = %room_id, error = %e, "snapshot broadcast failed for some members");
             }
         }
+        self.metrics
+            .record_step(started.elapsed(), self.due.len(), overruns);
+    }
+
+    /// Every room with its members, in creation order, for the admin.
+    fn details(&self) -> Vec<RoomDetail> {
+        let mut rooms: Vec<(&RoomId, &RoomState)> = self.rooms.iter().collect();
+        rooms.sort_unstable_by_key(|(_, r)| r.seq);
+        rooms
+            .into_iter()
+            .map(|(id, room)| RoomDetail {
+                info: room.info(id),
+                members: room
+                    .players
+                    .iter()
+                    .filter_map(|player_id| {
+                        let record = self.players.get(player_id)?;
+                        let player = self.sim.player(record.entity)?;
+                        Some(MemberInfo {
+                            player_id: *player_id,
+                            name: player.name.clone(),
+                            score: player.score,
+                            connected: record.sid.is_some(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 
     async fn fire_timers(&mut self, now: Instant) {
@@ -611,6 +682,7 @@ impl Driver {
             players: self.players.len(),
             disconnected: self.players.values().filter(|p| p.sid.is_none()).count(),
         };
+        self.metrics.set_counts(counts);
         self.directory
             .publish(rooms.into_iter().map(|(_, info)| info).collect(), counts);
     }

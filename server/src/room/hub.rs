@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bevy_ecs::entity::Entity;
 use socketioxide::socket::Sid;
+use tickstorm_shared::admin::RoomDetail;
 use tickstorm_shared::protocol::{CloseReason, CreateRoomRequest, LeaveReason};
 use tickstorm_shared::{PlayerId, RoomId, RoomInfo, Tick};
 use tokio::sync::{mpsc, oneshot};
@@ -74,6 +75,18 @@ pub enum RoomCmd {
         player_id: PlayerId,
         /// The connection that dropped (ignored if the seat has moved to another one).
         sid: Sid,
+    },
+    /// An admin removes a player: seat freed, connection closed, room told `kicked`.
+    Kick {
+        /// Who.
+        player_id: PlayerId,
+        /// Where the answer goes (`PlayerNotFound` when nobody has that id).
+        reply: Reply<()>,
+    },
+    /// Every room with its members, for the admin's room table.
+    Details {
+        /// Where the answer goes.
+        reply: Reply<Vec<RoomDetail>>,
     },
     /// Close a room and free its seats.
     Close {
@@ -157,6 +170,16 @@ impl RoomHub {
             reply,
         })
         .await
+    }
+
+    /// Kicks a player (admin).
+    pub async fn kick(&self, player_id: PlayerId) -> Result<(), GameError> {
+        self.ask(|reply| RoomCmd::Kick { player_id, reply }).await
+    }
+
+    /// Every room with its members, in creation order (admin).
+    pub async fn details(&self) -> Result<Vec<RoomDetail>, GameError> {
+        self.ask(|reply| RoomCmd::Details { reply }).await
     }
 
     /// Frees a seat (fire and forget: the driver handles commands in order).

@@ -1,0 +1,127 @@
+//! The web client and dashboard (`assets/` of the repository). By default they are embedded in
+//! the binary (rust-embed), so `cargo install` or a copied binary serves the page anywhere;
+//! `--assets-dir` serves a folder from disk instead, for working on the client without
+//! rebuilding. `/` is the game, `/dashboard` the admin dashboard, everything else a file.
+//!
+//! The files are not fingerprinted (there is no build step), so every response says
+//! `Cache-Control: no-cache` and carries an `ETag`: browsers revalidate and get `304 Not
+//! Modified` while nothing changed. Compression (gzip) is a tower-http layer added by
+//! [`super::http::routes`].
+
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Path;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rust_embed::RustEmbed;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// The `assets/` folder, embedded at compile time (also in debug builds, so tests exercise the
+/// same path as a release binary). Tests and docs of the folder are not shipped.
+#[derive(RustEmbed)]
+#[folder = "../assets/"]
+#[exclude = "tests/*"]
+#[exclude = "*.md"]
+struct Embedded;
+
+/// Page paths and the files behind them.
+const PAGES: [(&str, &str); 2] = [("/", "index.html"), ("/dashboard", "dashboard.html")];
+
+/// Same-origin everything: the pages load only their own modules and talk only to this server.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
+     style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The asset routes: embedded, or from `dir` when given.
+pub fn routes(dir: Option<PathBuf>) -> Router {
+    let router = match dir {
+        Some(dir) => {
+            tracing::info!(dir = %dir.display(), "serving web assets from disk");
+            PAGES
+                .iter()
+                .fold(Router::new(), |r, (path, file)| {
+                    r.route_service(path, ServeFile::new(dir.join(file)))
+                })
+                .fallback_service(ServeDir::new(dir))
+        }
+        None => PAGES
+            .iter()
+            .fold(Router::new(), |r, (path, file)| {
+                r.route(
+                    path,
+                    get(move |headers: HeaderMap| async move { embedded(file, &headers) }),
+                )
+            })
+            .route(
+                "/{*path}",
+                get(|Path(path): Path<String>, headers: HeaderMap| async move {
+                    embedded(&path, &headers)
+                }),
+            ),
+    };
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+}
+
+/// One embedded file, or 404; `304` when the client's `If-None-Match` matches.
+fn embedded(path: &str, headers: &HeaderMap) -> Response {
+    let Some(file) = Embedded::get(path) else {
+        return (StatusCode::NOT_FOUND, format!("no such file: /{path}\n")).into_response();
+    };
+    let etag = etag(&file.metadata.sha256_hash());
+    let cached = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if cached {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mut r = Response::new(Body::from(file.data.into_owned()));
+        if let Ok(content_type) = HeaderValue::from_str(file.metadata.mimetype()) {
+            r.headers_mut().insert(header::CONTENT_TYPE, content_type);
+        }
+        r
+    };
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// A strong ETag from the first 16 bytes of the file's SHA-256.
+fn etag(sha256: &[u8; 32]) -> String {
+    let hex: String = sha256[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pages_and_modules_are_embedded_and_tests_are_not() {
+        for file in [
+            "index.html",
+            "dashboard.html",
+            "js/socketio.js",
+            "js/msgpack.js",
+        ] {
+            assert!(Embedded::get(file).is_some(), "{file} is not embedded");
+        }
+        assert!(Embedded::iter().all(|f| !f.starts_with("tests/") && !f.ends_with(".md")));
+        let js = Embedded::get("js/socketio.js").map(|f| f.metadata.mimetype().to_owned());
+        assert_eq!(js.as_deref(), Some("text/javascript"));
+    }
+}
