@@ -302,6 +302,10 @@ pub struct JoinAck {
     pub tick: Tick,
     /// Present this with `room:rejoin` after a disconnect to keep your seat.
     pub rejoin_token: String,
+    /// Everyone seated in the room at the time of joining, you included, in join order: the
+    /// names that snapshots (ids only) leave out. Later arrivals come as `player:joined`.
+    #[serde(default)]
+    pub members: Vec<PlayerJoined>,
 }
 
 /// Ack of `input`.

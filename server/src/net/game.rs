@@ -202,6 +202,7 @@ async fn take_seat(
         player_id: seat.player_id,
         tick: seat.tick,
         rejoin_token: seat.rejoin_token.clone(),
+        members: seat.members.clone(),
     })
 }
 

@@ -16,7 +16,8 @@ use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use tickstorm_shared::admin::{MemberInfo, RoomDetail};
 use tickstorm_shared::protocol::{
-    CloseReason, CreateRoomRequest, GAME_NAMESPACE, LeaveReason, PlayerLeft, RoomClosed, events,
+    CloseReason, CreateRoomRequest, GAME_NAMESPACE, LeaveReason, PlayerJoined, PlayerLeft,
+    RoomClosed, events,
 };
 use tickstorm_shared::{PlayerId, RoomId, RoomInfo};
 use tokio::sync::mpsc;
@@ -428,6 +429,17 @@ impl Driver {
             tick: self.sim.room_tick(room.entity).unwrap_or_default(),
             rejoin_token,
             inputs: room.inputs.clone(),
+            members: room
+                .players
+                .iter()
+                .filter_map(|id| {
+                    let player = self.sim.player(self.players.get(id)?.entity)?;
+                    Some(PlayerJoined {
+                        player_id: *id,
+                        name: player.name.clone(),
+                    })
+                })
+                .collect(),
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bevy_ecs::entity::Entity;
 use socketioxide::socket::Sid;
 use tickstorm_shared::admin::RoomDetail;
-use tickstorm_shared::protocol::{CloseReason, CreateRoomRequest, LeaveReason};
+use tickstorm_shared::protocol::{CloseReason, CreateRoomRequest, LeaveReason, PlayerJoined};
 use tickstorm_shared::{PlayerId, RoomId, RoomInfo, Tick};
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,6 +28,8 @@ pub struct Seat {
     pub rejoin_token: String,
     /// The room's input queue.
     pub inputs: Arc<InputQueue>,
+    /// Everyone seated in the room (this player included), in join order.
+    pub members: Vec<PlayerJoined>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, GameError>>;

@@ -21,6 +21,16 @@ async fn two_clients_quick_join_one_room_and_get_snapshots_at_the_tick_rate() {
     );
     assert_ne!(ana_join.player_id, bob_join.player_id);
     assert_eq!(bob_join.room.players, 2);
+    let names: Vec<(u32, &str)> = bob_join
+        .members
+        .iter()
+        .map(|m| (m.player_id, m.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [(ana_join.player_id, "ana"), (bob_join.player_id, "bob")],
+        "the join ack names everyone seated"
+    );
     let joined: PlayerJoined = ana.next(events::PLAYER_JOINED).await;
     assert_eq!(
         joined,

@@ -1,0 +1,340 @@
+// The Tickstorm web client: name entry, lobby, and the arena. It speaks the protocol of
+// docs/protocol.md through our own Socket.IO client (no bundle, no CDN), predicts your own
+// movement and reconciles with the server's `last_input_seq`, draws everyone else ~100 ms in
+// the past between two snapshots, and after a dropped connection reconnects with backoff and
+// takes its seat back with `room:rejoin`, so a Wi-Fi hiccup costs neither seat nor score.
+//
+// `window.tickstorm` exposes the state and a `dropConnection()` hook for the browser tests.
+
+import { SocketClient } from "./socketio.js";
+import { decodeSnapshot } from "./snapshot.js";
+import { ClockSync, Interpolator, Predictor } from "./netcode.js";
+import { ArenaRenderer } from "./render.js";
+import { Controls } from "./controls.js";
+import * as ui from "./ui.js";
+
+const PING_EVERY_MS = 2000;
+const LOBBY_REFRESH_MS = 2000;
+
+const state = {
+  name: null,
+  socket: null,
+  status: "disconnected",
+  room: null, // RoomInfo of the seat
+  playerId: null,
+  rejoinToken: null,
+  names: new Map(), // player id -> name
+  away: new Set(), // players whose connection dropped (seat held)
+  seq: 0,
+  inputsSent: 0,
+  inputsAcked: 0,
+  lastAckedSeq: 0,
+  snapshots: 0,
+  latest: null, // latest decoded snapshot
+  predictor: null,
+  needsReset: true, // next snapshot places the predicted player (join, rejoin)
+  interpolator: new Interpolator({ delayMs: 100 }),
+  clock: new ClockSync(),
+  reconnects: 0,
+  rejoins: 0,
+  chat: [],
+  timers: [],
+};
+
+const controls = new Controls(document.getElementById("arena"));
+const renderer = new ArenaRenderer(document.getElementById("arena"));
+
+// ---- connection ------------------------------------------------------------------------
+
+async function start(name) {
+  ui.showError("name-error", "");
+  const health = await fetch("/healthz").then((r) => r.json()).catch(() => null);
+  if (health && health.parser !== "common") {
+    ui.showError("name-error", `This server speaks the ${health.parser} parser; the web client needs the default one.`);
+    return;
+  }
+  state.name = name;
+  const socket = new SocketClient({ url: location.origin, namespace: "/game", auth: () => ({ name: state.name }) });
+  state.socket = socket;
+  socket.on("status", (status) => {
+    state.status = status;
+    ui.setStatus(status);
+  });
+  socket.on("connect", ({ reconnected }) => onConnected(reconnected));
+  socket.on("connect_error", (err) => {
+    if (!state.room && !document.getElementById("screen-name").hidden) {
+      ui.showError("name-error", err.message);
+    } else {
+      ui.banner(`Connection refused: ${err.message}`);
+    }
+  });
+  socket.on("disconnect", (reason) => {
+    if (reason === "io server disconnect") {
+      ui.banner("The server closed your connection.");
+      leaveRoomLocally();
+      ui.showScreen("name");
+    } else if (reason !== "io client disconnect") {
+      ui.banner("Connection lost: reconnecting...");
+    }
+  });
+  socket.on("reconnect_attempt", (attempt, delay) => {
+    ui.banner(`Connection lost: reconnecting (attempt ${attempt}, in ${(delay / 1000).toFixed(1)} s)...`);
+  });
+  socket.on("snapshot", onSnapshot);
+  socket.on("player:joined", ({ player_id, name: who }) => {
+    const returning = state.away.delete(player_id);
+    state.names.set(player_id, who);
+    if (player_id !== state.playerId) systemMessage(returning ? `${who} is back` : `${who} joined`);
+  });
+  socket.on("player:left", ({ player_id, reason }) => {
+    const who = state.names.get(player_id) ?? `#${player_id}`;
+    if (reason === "disconnected") state.away.add(player_id);
+    else state.names.delete(player_id);
+    systemMessage(`${who} ${reason === "disconnected" ? "lost connection" : reason === "timeout" ? "timed out" : reason === "kicked" ? "was kicked" : "left"}`);
+  });
+  socket.on("chat", (m) => {
+    state.chat.push(m);
+    if (state.chat.length > 100) state.chat.shift();
+    ui.appendChat(m, m.player_id === state.playerId);
+  });
+  socket.on("room:closed", ({ reason }) => {
+    leaveRoomLocally();
+    enterLobby(`The room was closed (${reason}).`);
+  });
+  socket.connect();
+}
+
+async function onConnected(reconnected) {
+  if (reconnected) state.reconnects++;
+  if (reconnected && state.rejoinToken) {
+    const ack = await request("room:rejoin", { token: state.rejoinToken });
+    if (ack.ok) {
+      state.rejoins++;
+      enterRoom(ack);
+      ui.banner(null);
+      systemMessage("Reconnected: your seat and score are kept.");
+      return;
+    }
+    leaveRoomLocally();
+    enterLobby(`Could not take your seat back: ${ack.error.message}`);
+    return;
+  }
+  ui.banner(null);
+  if (!state.room) enterLobby();
+}
+
+/** emitWithAck that never throws: a timeout or a drop becomes a failed ack. */
+async function request(event, payload) {
+  try {
+    return await state.socket.emitWithAck(event, payload);
+  } catch (err) {
+    return { ok: false, error: { code: "client", message: err.message } };
+  }
+}
+
+// ---- lobby -----------------------------------------------------------------------------
+
+function enterLobby(message = "") {
+  ui.showScreen("lobby");
+  ui.showError("lobby-error", message);
+  refreshLobby();
+  every(LOBBY_REFRESH_MS, refreshLobby, "lobby");
+}
+
+async function refreshLobby() {
+  if (state.room || !state.socket?.connected) return;
+  const ack = await request("lobby:list", {});
+  if (ack.ok) ui.renderRooms(ack.rooms, (roomId) => join({ room_id: roomId }));
+}
+
+async function join(payload) {
+  const ack = await request("room:join", payload);
+  if (!ack.ok) return ui.showError("lobby-error", ack.error.message);
+  enterRoom(ack);
+}
+
+async function createRoom(name, maxPlayers) {
+  const body = { max_players: maxPlayers };
+  if (name) body.name = name;
+  const created = await request("room:create", body);
+  if (!created.ok) return ui.showError("lobby-error", created.error.message);
+  await join({ room_id: created.room.id });
+}
+
+// ---- in a room -------------------------------------------------------------------------
+
+function enterRoom(ack) {
+  const firstEntry = state.room?.id !== ack.room.id;
+  state.room = ack.room;
+  state.playerId = ack.player_id;
+  state.rejoinToken = ack.rejoin_token;
+  for (const m of ack.members ?? []) state.names.set(m.player_id, m.name);
+  state.away.delete(ack.player_id);
+  state.predictor = new Predictor({ tickRate: ack.room.tick_rate });
+  state.needsReset = true;
+  stopTimers();
+  every(1000 / ack.room.tick_rate, sendInput, "input");
+  every(PING_EVERY_MS, ping, "ping");
+  ping();
+  if (firstEntry) {
+    state.interpolator = new Interpolator({ delayMs: 100 });
+    ui.clearChat();
+    systemMessage(`You joined ${ack.room.name}.`);
+  }
+  ui.showRoom(ack.room);
+  ui.showScreen("game");
+  document.activeElement?.blur();
+}
+
+function leaveRoomLocally() {
+  stopTimers();
+  state.room = null;
+  state.playerId = null;
+  state.rejoinToken = null;
+  state.latest = null;
+  state.names.clear();
+  state.away.clear();
+  ui.showRoom(null);
+}
+
+function onSnapshot(bytes) {
+  let snap;
+  try {
+    snap = decodeSnapshot(bytes);
+  } catch (err) {
+    console.warn("bad snapshot", err);
+    return;
+  }
+  state.snapshots++;
+  state.latest = snap;
+  state.interpolator.push(snap);
+  const me = snap.players.find((p) => p.id === state.playerId);
+  if (me && state.predictor) {
+    if (state.needsReset) {
+      state.predictor.reset(me.x, me.y);
+      state.needsReset = false;
+    } else {
+      state.predictor.reconcile(me.x, me.y, me.lastInputSeq);
+    }
+  }
+}
+
+let lastSentDir = [0, 0];
+function sendInput() {
+  if (!state.socket?.connected || !state.predictor || state.needsReset) return;
+  const dir = controls.direction();
+  const moving = dir[0] !== 0 || dir[1] !== 0;
+  const changed = dir[0] !== lastSentDir[0] || dir[1] !== lastSentDir[1];
+  // One input per tick while moving (so prediction replays tick for tick), one when stopping.
+  if (!moving && !changed) return;
+  lastSentDir = dir;
+  const seq = ++state.seq;
+  state.inputsSent++;
+  state.predictor.predict(seq, dir);
+  request("input", { seq, move: dir }).then((ack) => {
+    if (!ack.ok) return;
+    state.inputsAcked++;
+    state.lastAckedSeq = Math.max(state.lastAckedSeq, ack.seq);
+  });
+}
+
+async function ping() {
+  const sent = Date.now();
+  const ack = await request("time", { client_time: sent });
+  if (!ack.ok) return;
+  state.clock.addSample(sent, ack.server_time, Date.now());
+  ui.setPing(state.clock.medianRttMs);
+}
+
+function systemMessage(text) {
+  ui.appendChat({ system: true, text });
+}
+
+// ---- timers and the frame loop ---------------------------------------------------------
+
+function every(ms, fn, name) {
+  state.timers = state.timers.filter((t) => t.name !== name || (clearInterval(t.id), false));
+  state.timers.push({ name, id: setInterval(fn, ms) });
+}
+
+function stopTimers() {
+  for (const t of state.timers) clearInterval(t.id);
+  state.timers = [];
+}
+
+let lastFrame = performance.now();
+let lastBoard = 0;
+function frame(now) {
+  const dt = now - lastFrame;
+  lastFrame = now;
+  if (state.room && state.latest) {
+    const renderAt = state.interpolator.renderTimeFor(state.clock.serverNow(Date.now()));
+    const others = state.interpolator.sample(renderAt);
+    const players = state.latest.players.map((p) => {
+      const pos = p.id === state.playerId && state.predictor && !state.needsReset
+        ? state.predictor.renderPosition(dt)
+        : others.get(p.id) ?? p;
+      return { id: p.id, x: pos.x, y: pos.y, score: p.score, name: state.names.get(p.id), away: state.away.has(p.id) };
+    });
+    renderer.draw({ orbs: state.latest.orbs, players, meId: state.playerId, timeMs: now });
+    if (now - lastBoard > 200) {
+      lastBoard = now;
+      ui.renderScoreboard(players, state.playerId);
+    }
+  }
+  requestAnimationFrame(frame);
+}
+requestAnimationFrame(frame);
+
+// ---- page wiring -----------------------------------------------------------------------
+
+ui.onSubmit("name-form", () => {
+  const name = document.getElementById("name-input").value.trim();
+  if (!name) return ui.showError("name-error", "Enter a name (1 to 24 characters).");
+  localStorage.setItem("tickstorm.name", name);
+  start(name);
+});
+document.getElementById("name-input").value = localStorage.getItem("tickstorm.name") ?? "";
+document.getElementById("quick-join").addEventListener("click", () => join({}));
+ui.onSubmit("create-form", () => {
+  const name = document.getElementById("create-name").value.trim();
+  createRoom(name, Number(document.getElementById("create-max").value));
+});
+document.getElementById("leave").addEventListener("click", async () => {
+  await request("room:leave", {});
+  leaveRoomLocally();
+  enterLobby();
+});
+ui.onSubmit("chat-form", async () => {
+  const input = document.getElementById("chat-input");
+  const text = input.value.trim();
+  if (!text) return;
+  const ack = await request("chat", { text });
+  if (ack.ok) input.value = "";
+  else systemMessage(`Not sent: ${ack.error.message}`);
+});
+controls.onChatKey(() => document.getElementById("chat-input").focus());
+
+window.tickstorm = {
+  state: () => ({
+    status: state.status,
+    sid: state.socket?.id ?? null,
+    name: state.name,
+    playerId: state.playerId,
+    room: state.room,
+    tick: state.latest?.tick ?? null,
+    me: state.predictor && !state.needsReset ? state.predictor.position : null,
+    serverMe: state.latest?.players.find((p) => p.id === state.playerId) ?? null,
+    players: (state.latest?.players ?? []).map((p) => ({ ...p, name: state.names.get(p.id) ?? null })),
+    orbs: state.latest?.orbs.length ?? 0,
+    chat: state.chat.map((m) => ({ player_id: m.player_id, name: m.name, text: m.text })),
+    snapshots: state.snapshots,
+    inputsSent: state.inputsSent,
+    inputsAcked: state.inputsAcked,
+    lastAckedSeq: state.lastAckedSeq,
+    reconnects: state.reconnects,
+    rejoins: state.rejoins,
+    pingMs: state.clock.medianRttMs,
+  }),
+  dropConnection: () => state.socket?.dropTransport(),
+};

@@ -1,0 +1,257 @@
+//! The HTTP side of the port over real loopback sockets: the embedded web client (content types,
+//! ETag revalidation, gzip), `/healthz`, `/api/rooms` and the Prometheus `/metrics` endpoint,
+//! whose counters must follow what clients actually do.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tickstorm_shared::protocol::events;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::{TestClient, TestServer, WAIT, eventually};
+
+/// A response read off the wire: status, lower-cased headers, body bytes.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// One HTTP/1.1 GET with `Connection: close` (enough for these checks, no client library).
+async fn get(base: &str, path: &str, extra_headers: &[(&str, &str)]) -> Reply {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in extra_headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v == "chunked")
+    {
+        body = dechunk(&body);
+    }
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size");
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).expect("hex"), 16)
+            .expect("chunk size is hex");
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_client_is_served_from_the_binary_with_types_etags_and_gzip() {
+    let server = TestServer::start_default().await;
+    let page = get(&server.url, "/", &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"))
+    );
+    assert!(
+        page.text().contains("<canvas id=\"arena\""),
+        "the game page"
+    );
+    assert_eq!(page.header("cache-control"), Some("no-cache"));
+    assert!(
+        page.header("content-security-policy")
+            .is_some_and(|c| c.contains("default-src 'self'"))
+    );
+
+    let dashboard = get(&server.url, "/dashboard", &[]).await;
+    assert_eq!(dashboard.status, 200);
+    assert!(dashboard.text().contains("dashboard.js"));
+
+    let module = get(&server.url, "/js/socketio.js", &[]).await;
+    assert_eq!(module.status, 200);
+    assert_eq!(module.header("content-type"), Some("text/javascript"));
+    let etag = module.header("etag").expect("an ETag").to_owned();
+    let again = get(&server.url, "/js/socketio.js", &[("If-None-Match", &etag)]).await;
+    assert_eq!(again.status, 304, "unchanged file revalidates");
+    assert!(again.body.is_empty());
+
+    let zipped = get(
+        &server.url,
+        "/js/socketio.js",
+        &[("Accept-Encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(zipped.body.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    assert!(zipped.body.len() < module.body.len() / 2, "compressed");
+
+    assert_eq!(
+        get(&server.url, "/css/game.css", &[])
+            .await
+            .header("content-type"),
+        Some("text/css")
+    );
+    assert_eq!(get(&server.url, "/no/such/file.js", &[]).await.status, 404);
+    assert_eq!(
+        get(&server.url, "/tests/charts.test.mjs", &[]).await.status,
+        404,
+        "tests are not shipped"
+    );
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_dir_serves_the_folder_from_disk() {
+    let dir = std::env::temp_dir().join(format!("tickstorm-assets-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("js")).expect("temp dir");
+    std::fs::write(dir.join("index.html"), "<p>from disk</p>").expect("write");
+    std::fs::write(dir.join("dashboard.html"), "<p>disk dashboard</p>").expect("write");
+    std::fs::write(dir.join("js/x.js"), "export const x = 1;").expect("write");
+    let server = TestServer::start(|c| c.assets_dir = Some(dir.clone())).await;
+    assert_eq!(get(&server.url, "/", &[]).await.text(), "<p>from disk</p>");
+    assert_eq!(
+        get(&server.url, "/dashboard", &[]).await.text(),
+        "<p>disk dashboard</p>"
+    );
+    let js = get(&server.url, "/js/x.js", &[]).await;
+    assert_eq!(js.text(), "export const x = 1;");
+    assert!(
+        js.header("content-type")
+            .is_some_and(|t| t.contains("javascript"))
+    );
+    assert_eq!(get(&server.url, "/js/missing.js", &[]).await.status, 404);
+    server.stop().await.expect("clean shutdown");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The value of an unlabelled sample line (`name value`) in the exposition.
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample `{name}` in:\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_follow_connections_inputs_errors_and_ticks() {
+    let server = TestServer::start_default().await;
+    let before = get(&server.url, "/metrics", &[]).await;
+    assert_eq!(before.status, 200);
+    assert!(
+        before
+            .header("content-type")
+            .is_some_and(|t| t.contains("openmetrics-text"))
+    );
+    let text = before.text();
+    assert_eq!(sample(&text, "tickstorm_connections"), 0.0);
+    assert_eq!(sample(&text, "tickstorm_inputs_total"), 0.0);
+    assert!(text.trim_end().ends_with("# EOF"));
+
+    let ana = TestClient::connect(&server.url, "ana").await;
+    let join = ana.quick_join().await;
+    for seq in 1..=5u32 {
+        let ack: serde_json::Value = ana
+            .ack(events::INPUT, json!({"seq": seq, "move": [1, 0]}))
+            .await;
+        assert_eq!(ack["ok"], true);
+    }
+    let refused: serde_json::Value = ana.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(refused["error"]["code"], "already_in_room");
+    let bad: serde_json::Value = ana.ack(events::INPUT, json!({"seq": "x"})).await;
+    assert_eq!(bad["error"]["code"], "bad_request");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let text = get(&server.url, "/metrics", &[]).await.text();
+    assert_eq!(sample(&text, "tickstorm_connections"), 1.0);
+    assert_eq!(sample(&text, "tickstorm_rooms"), 1.0);
+    assert_eq!(sample(&text, "tickstorm_players"), 1.0);
+    assert_eq!(sample(&text, "tickstorm_inputs_total"), 6.0);
+    assert!(
+        sample(&text, "tickstorm_acks_ok_total") >= 6.0,
+        "join + 5 inputs"
+    );
+    assert!(text.contains("tickstorm_errors_total{code=\"already_in_room\"} 1"));
+    assert!(text.contains("tickstorm_errors_total{code=\"bad_request\"} 1"));
+    let ticks = sample(&text, "tickstorm_room_ticks_total");
+    assert!(ticks >= 5.0, "a 30 Hz room ticked {ticks} times in 300 ms");
+    assert!(sample(&text, "tickstorm_tick_duration_seconds_count") >= 5.0);
+    let sent = sample(&text, "tickstorm_snapshots_sent_total");
+    let bytes = sample(&text, "tickstorm_snapshot_bytes_total");
+    assert!(
+        sent >= 5.0 && bytes >= sent * 100.0,
+        "{sent} snapshots, {bytes} bytes"
+    );
+
+    let rooms = get(&server.url, "/api/rooms", &[]).await;
+    let rooms: serde_json::Value = serde_json::from_slice(&rooms.body).expect("json");
+    assert_eq!(rooms[0]["id"], join.room.id.as_str());
+    let health: serde_json::Value =
+        serde_json::from_slice(&get(&server.url, "/healthz", &[]).await.body).expect("json");
+    assert_eq!(health["parser"], "common");
+
+    ana.client.close().await;
+    let url = server.url.clone();
+    let mut gauges_back = false;
+    for _ in 0..50 {
+        let text = get(&url, "/metrics", &[]).await.text();
+        if sample(&text, "tickstorm_connections") == 0.0
+            && sample(&text, "tickstorm_disconnected_players") == 1.0
+        {
+            gauges_back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        gauges_back,
+        "the connection gauge drops to 0 and the held seat shows"
+    );
+    assert!(eventually(WAIT, || server.handle.metrics.game_connections.get() == 0).await);
+    server.stop().await.expect("clean shutdown");
+}
