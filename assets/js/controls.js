@@ -41,7 +41,8 @@ export class Controls {
     addEventListener("blur", () => this.#held.clear());
     surface.addEventListener("pointerdown", (e) => {
       if (e.pointerType === "mouse") return;
-      surface.setPointerCapture(e.pointerId);
+      // Keeps the drag when the finger leaves the canvas; not fatal where capture is refused.
+      try { surface.setPointerCapture(e.pointerId); } catch { /* drag still works inside */ }
       this.#touch = { id: e.pointerId, x0: e.clientX, y0: e.clientY, x: e.clientX, y: e.clientY };
     });
     surface.addEventListener("pointermove", (e) => {

@@ -9,16 +9,26 @@ use tickstorm_server::config::ParserKind;
 
 use crate::support::TestServer;
 
-fn js_dir() -> PathBuf {
+pub(crate) fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
 }
 
-/// Installs the npm packages once (from the lock file) if they are missing.
-fn ensure_node_modules() {
+/// Installs the npm packages once (from the lock file) if any is missing.
+pub(crate) fn ensure_node_modules() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
         let dir = js_dir();
-        if dir.join("node_modules/socket.io-client").exists() {
+        let packages = [
+            "socket.io-client",
+            "socket.io-msgpack-parser",
+            "@msgpack/msgpack",
+            "ws",
+            "playwright-core",
+        ];
+        if packages
+            .iter()
+            .all(|p| dir.join("node_modules").join(p).exists())
+        {
             return;
         }
         let status = Command::new("npm")

@@ -1,8 +1,10 @@
 //! Integration tests of the Tickstorm server: real sockets on 127.0.0.1, real clients (the
-//! project's Rust Socket.IO client and the official JavaScript `socket.io-client`).
+//! project's Rust Socket.IO client, the official JavaScript `socket.io-client`, our own browser
+//! client in headless Chromium).
 
 mod admin;
 mod bad_input;
+mod browser;
 mod game;
 mod http;
 mod js_client;

@@ -1,0 +1,92 @@
+//! The web client and the dashboard in real headless Chromium (Debian's `chromium`, driven by
+//! npm `playwright-core`; the script `tests/js/browser.mjs` does the checking), plus the web
+//! client's JavaScript unit tests under node's test runner and our Socket.IO module against this
+//! server from Node. Screenshots go to `artifacts/browser/` at the workspace root.
+
+use std::path::{Path, PathBuf};
+
+use tickstorm_server::config::AdminToken;
+
+use crate::js_client::{ensure_node_modules, js_dir};
+use crate::support::TestServer;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the server crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Runs `node` with `args`, prints its output and returns stdout; fails the test on a non-zero exit.
+async fn node(args: &[&str], what: &str) -> String {
+    let output = tokio::process::Command::new("node")
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .await
+        .expect("node must be installed (Node 20 or newer)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{what}:\n{stdout}{stderr}");
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_game_and_the_dashboard_work_in_headless_chromium() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium); .ci/run installs it"
+    );
+    ensure_node_modules();
+    let token = "browser-test-token";
+    let server = TestServer::start(|c| c.admin_token = Some(AdminToken::new(token))).await;
+    let artifacts = workspace().join("artifacts/browser");
+    let script = js_dir().join("browser.mjs");
+    let stdout = node(
+        &[
+            &script.to_string_lossy(),
+            &server.url,
+            token,
+            &artifacts.to_string_lossy(),
+        ],
+        "browser test",
+    )
+    .await;
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
+            .expect("one JSON summary line");
+    assert_eq!(summary["ok"], true, "{summary}");
+    for shot in summary["screenshots"].as_array().expect("screenshot list") {
+        let path = shot.as_str().expect("path");
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "screenshot {path} is {size} bytes");
+    }
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_client_modules_pass_their_unit_tests() {
+    node(&["--test", "assets/tests/"], "node --test assets/tests/").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_socket_io_module_plays_against_this_server_from_node() {
+    ensure_node_modules();
+    let server = TestServer::start_default().await;
+    let stdout = node(
+        &["assets/tests/live/socketio_live.mjs", &server.url],
+        "socketio live test",
+    )
+    .await;
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
+            .expect("one JSON summary line");
+    assert_eq!(summary["ok"], true, "{summary}");
+    server.stop().await.expect("clean shutdown");
+}

@@ -1,0 +1,180 @@
+// End-to-end test of the web client and the dashboard in real headless Chromium (Debian's
+// /usr/bin/chromium, driven by playwright-core), against a running Tickstorm server.
+//
+//   node browser.mjs http://127.0.0.1:PORT ADMIN_TOKEN ARTIFACT_DIR
+//
+// Two players open the game, quick join one room, see each other, move with the keyboard and
+// a touch drag, chat; one loses its connection and must come back to the same seat by itself;
+// then the dashboard refuses a wrong token and shows numbers that change every second.
+// Screenshots land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [url, adminToken, artifacts] = process.argv.slice(2);
+if (!url || !adminToken || !artifacts) {
+  console.error("usage: node browser.mjs URL ADMIN_TOKEN ARTIFACT_DIR");
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+const WAIT = 10_000;
+const summary = { ok: false, screenshots: [] };
+const problems = [];
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic"],
+});
+
+async function openPage(label) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => problems.push(`${label}: page error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`${label}: console error: ${m.text()}`); });
+  return page;
+}
+
+const state = (page) => page.evaluate(() => window.tickstorm.state());
+const until = (page, fn, arg, what) =>
+  page.waitForFunction(fn, arg, { timeout: WAIT }).catch(() => { throw new Error(`timed out waiting for ${what}`); });
+
+async function shot(page, name) {
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path });
+  summary.screenshots.push(path);
+}
+
+async function play(page, name) {
+  await page.goto(url);
+  await page.fill("#name-input", name);
+  await page.click("#name-form button[type=submit]");
+  await page.waitForSelector("#quick-join", { state: "visible", timeout: WAIT });
+  await page.click("#quick-join");
+  await until(page, () => window.tickstorm.state().me !== null, null, `${name} to be placed in a room`);
+  return state(page);
+}
+
+/** The canvas pixel under a world position, read back from the page. */
+const pixelAt = (page, pos) => page.evaluate(({ x, y }) => {
+  const canvas = document.getElementById("arena");
+  const scale = canvas.width / 1000;
+  const [r, g, b] = canvas.getContext("2d").getImageData(Math.round(x * scale), Math.round(y * scale), 1, 1).data;
+  return { r, g, b };
+}, pos);
+
+async function holdKey(page, key, ms) {
+  await page.keyboard.down(key);
+  await page.waitForTimeout(ms);
+  await page.keyboard.up(key);
+}
+
+try {
+  // --- one player: join, drawn, moves with the keyboard --------------------------------
+  const ana = await openPage("ana");
+  const anaStart = await play(ana, "ana");
+  check(anaStart.room && anaStart.playerId > 0, "ana has a seat");
+  await ana.waitForTimeout(300);
+  const still = await state(ana);
+  const px = await pixelAt(ana, still.me);
+  check(px.r + px.g + px.b > 300, `ana's player is drawn at her position (pixel ${JSON.stringify(px)})`);
+  const horizontal = still.me.x < 500 ? "d" : "a";
+  await holdKey(ana, horizontal, 1000);
+  await holdKey(ana, still.me.y < 500 ? "s" : "w", 500);
+  await ana.waitForTimeout(400);
+  const moved = await state(ana);
+  const dx = Math.abs(moved.me.x - still.me.x);
+  const dy = Math.abs(moved.me.y - still.me.y);
+  check(dx > 120 && dy > 60, `keys move the player (dx ${dx.toFixed(1)}, dy ${dy.toFixed(1)})`);
+  const drift = Math.hypot(moved.me.x - moved.serverMe.x, moved.me.y - moved.serverMe.y);
+  check(drift < 2, `prediction agrees with the server once inputs settle (off by ${drift.toFixed(2)})`);
+  check(moved.inputsAcked === moved.inputsSent && moved.inputsSent > 20, `inputs acked (${moved.inputsAcked}/${moved.inputsSent})`);
+  check(moved.serverMe.lastInputSeq === moved.lastAckedSeq, "the server applied the last input");
+  check(Number.isFinite(moved.pingMs), "ping measured with the time event");
+  summary.moved = { dx: Math.round(dx), dy: Math.round(dy), inputs: moved.inputsSent, pingMs: moved.pingMs };
+
+  // --- touch: a drag on the canvas steers too ----------------------------------------
+  const beforeTouch = (await state(ana)).me;
+  const box = await ana.locator("#arena").boundingBox();
+  const touchDir = beforeTouch.x < 500 ? 1 : -1;
+  await ana.evaluate(({ x, y, dir }) => {
+    const canvas = document.getElementById("arena");
+    const ev = (type, cx) => new PointerEvent(type, { pointerId: 7, pointerType: "touch", clientX: cx, clientY: y, bubbles: true, isPrimary: true });
+    canvas.dispatchEvent(ev("pointerdown", x));
+    canvas.dispatchEvent(ev("pointermove", x + dir * 60));
+    setTimeout(() => canvas.dispatchEvent(ev("pointerup", x + dir * 60)), 500);
+  }, { x: box.x + box.width / 2, y: box.y + box.height / 2, dir: touchDir });
+  await ana.waitForTimeout(800);
+  const afterTouch = (await state(ana)).me;
+  check((afterTouch.x - beforeTouch.x) * touchDir > 50, `a touch drag moves the player (${(afterTouch.x - beforeTouch.x).toFixed(1)})`);
+
+  // --- a second player: both see each other, chat ------------------------------------
+  const bob = await openPage("bob");
+  const bobStart = await play(bob, "bob");
+  check(bobStart.room.id === anaStart.room.id, "quick join puts bob in ana's room");
+  await until(ana, (id) => window.tickstorm.state().players.some((p) => p.id === id && p.name === "bob"), bobStart.playerId, "ana to see bob");
+  await until(bob, (id) => window.tickstorm.state().players.some((p) => p.id === id && p.name === "ana"), anaStart.playerId, "bob to see ana by name");
+  await bob.click("#chat-input");
+  await bob.fill("#chat-input", "hello ana, nice orbs");
+  await bob.keyboard.press("Enter");
+  await until(ana, () => window.tickstorm.state().chat.some((m) => m.name === "bob" && m.text === "hello ana, nice orbs"), null, "bob's chat at ana");
+  check((await ana.locator("#chat-log").innerText()).includes("hello ana, nice orbs"), "the chat shows in ana's panel");
+  check((await ana.locator("#scoreboard").innerText()).includes("bob"), "bob is on ana's scoreboard");
+  await shot(ana, "game-ana");
+  await shot(bob, "game-bob");
+
+  // --- the connection drops: reconnect and rejoin the same seat ----------------------
+  const beforeDrop = await state(ana);
+  await ana.evaluate(() => window.tickstorm.dropConnection());
+  await until(ana, () => window.tickstorm.state().status !== "connected", null, "ana to notice the drop");
+  await until(ana, () => {
+    const s = window.tickstorm.state();
+    return s.rejoins >= 1 && s.status === "connected" && s.me !== null;
+  }, null, "ana to reconnect, rejoin and get a snapshot");
+  const back = await state(ana);
+  check(back.playerId === beforeDrop.playerId, `same player id after the rejoin (${back.playerId} vs ${beforeDrop.playerId})`);
+  check(back.room.id === beforeDrop.room.id, "same room after the rejoin");
+  check(back.sid !== beforeDrop.sid, "a new connection");
+  await until(ana, (score) => window.tickstorm.state().serverMe?.score >= score, beforeDrop.serverMe.score, "ana's score to be kept");
+  await holdKey(ana, beforeDrop.me.x < 500 ? "d" : "a", 400);
+  await ana.waitForTimeout(300);
+  const afterRejoin = await state(ana);
+  check(Math.abs(afterRejoin.me.x - back.me.x) > 40, "ana can move again after the rejoin");
+  await until(bob, (id) => window.tickstorm.state().players.some((p) => p.id === id), anaStart.playerId, "bob to still see ana");
+  summary.rejoin = { playerId: back.playerId, reconnects: back.reconnects };
+
+  // --- dashboard: wrong token refused, live numbers ----------------------------------
+  const dash = await openPage("dashboard");
+  await dash.goto(`${url}/dashboard`);
+  await dash.fill("#token-input", "not-the-token");
+  await dash.locator("#login-form").evaluate((f) => f.requestSubmit());
+  await until(dash, () => document.getElementById("login-error")?.textContent.includes("invalid admin token"), null, "the dashboard to refuse a wrong token");
+  await dash.fill("#token-input", adminToken);
+  await dash.locator("#login-form").evaluate((f) => f.requestSubmit());
+  await until(dash, () => (window.tickstormDashboard?.metricsCount ?? 0) >= 1, null, "the first metrics push");
+  const first = await dash.evaluate(() => ({ ...window.tickstormDashboard.lastMetrics, count: window.tickstormDashboard.metricsCount }));
+  await dash.waitForTimeout(2500);
+  const later = await dash.evaluate(() => ({ ...window.tickstormDashboard.lastMetrics, count: window.tickstormDashboard.metricsCount }));
+  check(later.count >= first.count + 2, `metrics arrive every second (${first.count} -> ${later.count})`);
+  check(later.time > first.time && later.uptime_s > first.uptime_s, "the numbers change each second");
+  const tile = Number((await dash.locator("#tile-connections").innerText()).replace(/[^\d.]/g, ""));
+  check(tile >= 2, `the connections tile shows both players (${tile})`);
+  await until(dash, (id) => document.querySelector(`#rooms-table tr[data-room-id="${id}"]`) !== null, anaStart.room.id, "the room in the room table");
+  await dash.waitForTimeout(1500);
+  await shot(dash, "dashboard");
+  summary.dashboard = { metricsPushes: later.count, connections: tile, tickP99: later.tick_ms?.p99 };
+
+  check(problems.length === 0, `no page errors: ${problems.join("; ")}`);
+  summary.ok = true;
+} catch (err) {
+  summary.error = err.message;
+  summary.problems = problems;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(summary));
+process.exit(summary.ok ? 0 : 1);
