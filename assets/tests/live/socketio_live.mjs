@@ -1,0 +1,165 @@
+// Live check of the web client's own Socket.IO stack (assets/js/socketio.js, snapshot.js,
+// netcode.js) against a running Tickstorm server, with the `ws` package standing in for the
+// browser's WebSocket. Kept out of `node --test assets/tests/` because it needs a server.
+// Usage: node assets/tests/live/socketio_live.mjs http://127.0.0.1:PORT
+// Prints one JSON summary line and exits 0 when every check passed, 1 (with the reason) when not.
+import { createRequire } from "node:module";
+import { SocketClient } from "../../js/socketio.js";
+import { decodeSnapshot } from "../../js/snapshot.js";
+import { ClockSync, Predictor, sanitizeMove, stepPosition, tickSeconds, velocityFor } from "../../js/netcode.js";
+
+const require = createRequire(new URL("../../../server/tests/js/package.json", import.meta.url));
+const WebSocket = require("ws");
+
+const url = process.argv[2];
+if (!url) {
+  console.error("usage: node assets/tests/live/socketio_live.mjs <http://127.0.0.1:port>");
+  process.exit(2);
+}
+
+function fail(reason) {
+  console.error(`FAIL: ${reason}`);
+  process.exit(1);
+}
+function check(condition, reason) {
+  if (!condition) fail(reason);
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+setTimeout(() => fail("timed out after 15 s"), 15_000).unref();
+
+// Resolves with the arguments of the next `name` event of `client`.
+const next = (client, name, ms = 5000) => new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`no "${name}" within ${ms} ms`)), ms);
+  const fn = (...args) => {
+    clearTimeout(timer);
+    client.off(name, fn);
+    resolve(args);
+  };
+  client.on(name, fn);
+});
+const client = (auth) => new SocketClient({ url, namespace: "/game", auth, WebSocket, initialDelayMs: 100, maxDelayMs: 1000 });
+
+try {
+  // 1. An invalid name is refused with a connect_error, and the client does not retry.
+  const refused = client({ name: "   " });
+  const attempts = [];
+  refused.on("reconnect_attempt", (n) => attempts.push(n));
+  refused.connect();
+  const [refusal] = await next(refused, "connect_error");
+  check(/name/.test(refusal.message), `connect_error does not mention the name: ${refusal.message}`);
+  await sleep(300);
+  check(refused.status === "disconnected" && attempts.length === 0, "the client retried a refused handshake");
+
+  // 2. Connect and quick-join.
+  const s = client({ name: "live-js" });
+  s.on("error", (err) => fail(`client error: ${err.message}`));
+  const snapshots = [];
+  s.on("snapshot", (bytes) => {
+    check(bytes instanceof Uint8Array, "snapshot attachment is not a Uint8Array");
+    snapshots.push({ size: bytes.length, snap: decodeSnapshot(bytes) });
+  });
+  s.connect();
+  await next(s, "connect");
+  const firstSid = s.id;
+  const join = await s.emitWithAck("room:join", {});
+  check(join?.ok === true && Number.isInteger(join.player_id) && join.rejoin_token, `room:join failed: ${JSON.stringify(join)}`);
+  const me = join.player_id;
+  const tickRate = join.room.tick_rate;
+  while (snapshots.length < 3) await sleep(10);
+  const mine = (snap) => snap.players.find((p) => p.id === me);
+  check(mine(snapshots.at(-1).snap), "our player is missing from the snapshot");
+
+  // 3. Clock sync from `time` acks.
+  const clock = new ClockSync();
+  for (let i = 0; i < 5; i++) {
+    const sent = Date.now();
+    const t = await s.emitWithAck("time", { client_time: sent });
+    check(t?.ok === true && t.client_time === sent && Number.isFinite(t.server_time), `bad time ack: ${JSON.stringify(t)}`);
+    clock.addSample(sent, t.server_time, Date.now());
+  }
+  check(Math.abs(clock.offsetMs) < 1000, `server clock ${clock.offsetMs} ms away on the same host`);
+
+  // 4. Inputs, one per tick, with changing (and over-long) directions; every ack is {ok, seq, tick}.
+  const N = 12;
+  const moves = Array.from({ length: N }, (_, i) => [1.3 * Math.cos(i * 0.7), 1.3 * Math.sin(i * 0.7)]);
+  const predictor = new Predictor({ tickRate });
+  const acks = [];
+  for (let seq = 1; seq <= N; seq++) {
+    const move = moves[seq - 1];
+    acks.push(s.emitWithAck("input", { seq, move }));
+    predictor.predict(seq, move);
+    await sleep(1000 / tickRate);
+  }
+  const inputAcks = await Promise.all(acks);
+  inputAcks.forEach((a, i) => {
+    check(a?.ok === true && a.seq === i + 1 && Number.isInteger(a.tick) && !a.stale, `bad input ack: ${JSON.stringify(a)}`);
+  });
+  check(inputAcks.every((a, i) => i === 0 || a.tick >= inputAcks[i - 1].tick), "input ticks go backwards");
+  const lastTick = inputAcks.at(-1).tick;
+  while (!snapshots.some(({ snap }) => snap.tick >= lastTick + 1)) await sleep(10);
+
+  // 5. The mirrored rules reproduce the server's positions bit for bit: at tick T the player
+  // moves by the latest input acked at a tick <= T.
+  const firstTick = inputAcks[0].tick;
+  const bySnapTick = new Map(snapshots.map(({ snap }) => [snap.tick, mine(snap)]));
+  const start = bySnapTick.get(firstTick - 1);
+  check(start, `no snapshot for tick ${firstTick - 1}`);
+  let pos = [start.x, start.y];
+  let dir = [0, 0];
+  let compared = 0;
+  const dt = tickSeconds(tickRate);
+  for (let tick = firstTick; tick <= lastTick + 1; tick++) {
+    inputAcks.forEach((a, i) => { if (a.tick === tick) dir = sanitizeMove(moves[i]); });
+    pos = stepPosition(pos, velocityFor(dir), dt);
+    const server = bySnapTick.get(tick);
+    if (!server) continue;
+    check(server.x === pos[0] && server.y === pos[1], `tick ${tick}: server (${server.x}, ${server.y}) vs mirror (${pos})`);
+    compared++;
+  }
+  const latest = mine(snapshots.at(-1).snap);
+  check(latest.lastInputSeq === N, `last_input_seq ${latest.lastInputSeq}, expected ${N}`);
+  predictor.reconcile(latest.x, latest.y, latest.lastInputSeq);
+  check(predictor.pendingCount === 0 && predictor.position.x === latest.x, "reconcile did not settle on the server");
+  await s.emitWithAck("input", { seq: N + 1, move: [0, 0] });
+
+  // 6. Lose the connection: automatic reconnect, then room:rejoin keeps the seat.
+  const dropped = Date.now();
+  const disconnected = next(s, "disconnect");
+  const reconnected = next(s, "connect");
+  s.dropTransport();
+  const [reason] = await disconnected;
+  check(reason === "transport close", `disconnect reason ${reason}`);
+  const [info] = await reconnected;
+  const reconnectMs = Date.now() - dropped;
+  check(info.reconnected === true && s.id && s.id !== firstSid, "reconnect did not open a new session");
+  const rejoin = await s.emitWithAck("room:rejoin", { token: join.rejoin_token });
+  check(rejoin?.ok === true && rejoin.player_id === me, `room:rejoin failed: ${JSON.stringify(rejoin)}`);
+  check(rejoin.rejoin_token && rejoin.rejoin_token !== join.rejoin_token, "rejoin did not hand out a new token");
+  const before = snapshots.length;
+  while (snapshots.length < before + 2) await sleep(10);
+  check(mine(snapshots.at(-1).snap)?.lastInputSeq === N + 1, "the seat lost its input sequence");
+
+  // 7. A clean goodbye.
+  const bye = next(s, "disconnect");
+  s.disconnect();
+  check((await bye)[0] === "io client disconnect", "clean disconnect reason");
+
+  console.log(JSON.stringify({
+    ok: true,
+    player_id: me,
+    room: join.room.id,
+    tick_rate: tickRate,
+    snapshots: snapshots.length,
+    snapshot_bytes: snapshots.at(-1).size,
+    input_acks: inputAcks.length,
+    positions_compared: compared,
+    refusal: refusal.message,
+    clock_offset_ms: Math.round(clock.offsetMs),
+    median_rtt_ms: clock.medianRttMs,
+    reconnect_ms: reconnectMs,
+    stats: s.stats,
+  }));
+  process.exit(0);
+} catch (err) {
+  fail(err.message);
+}
