@@ -48,11 +48,15 @@ const renderer = new ArenaRenderer(document.getElementById("arena"));
 
 async function start(name) {
   ui.showError("name-error", "");
+  const button = document.querySelector("#name-form button");
+  button.disabled = true; // one connection per page, even on a double click
   const health = await fetch("/healthz").then((r) => r.json()).catch(() => null);
+  button.disabled = false;
   if (health && health.parser !== "common") {
     ui.showError("name-error", `This server speaks the ${health.parser} parser; the web client needs the default one.`);
     return;
   }
+  state.socket?.disconnect();
   state.name = name;
   const socket = new SocketClient({ url: location.origin, namespace: "/game", auth: () => ({ name: state.name }) });
   state.socket = socket;
@@ -62,11 +66,12 @@ async function start(name) {
   });
   socket.on("connect", ({ reconnected }) => onConnected(reconnected));
   socket.on("connect_error", (err) => {
-    if (!state.room && !document.getElementById("screen-name").hidden) {
-      ui.showError("name-error", err.message);
-    } else {
-      ui.banner(`Connection refused: ${err.message}`);
-    }
+    if (err.type === "TransportError") return; // the network, not the server: retrying
+    // The server refused the handshake; the client does not retry that.
+    leaveRoomLocally();
+    ui.banner(null);
+    ui.showScreen("name");
+    ui.showError("name-error", err.message);
   });
   socket.on("disconnect", (reason) => {
     if (reason === "io server disconnect") {
@@ -74,6 +79,8 @@ async function start(name) {
       leaveRoomLocally();
       ui.showScreen("name");
     } else if (reason !== "io client disconnect") {
+      // No inputs (and no prediction) until the seat is back and a snapshot placed us again.
+      state.needsReset = true;
       ui.banner("Connection lost: reconnecting...");
     }
   });
@@ -114,6 +121,11 @@ async function onConnected(reconnected) {
       ui.banner(null);
       systemMessage("Reconnected: your seat and score are kept.");
       return;
+    }
+    if (ack.error.code === "client" && !state.socket.connected) return; // dropped again: the next connect retries
+    if (ack.error.code === "client") {
+      // Timed out: the server may have seated us after all; give the seat up cleanly.
+      await request("room:leave", {});
     }
     leaveRoomLocally();
     enterLobby(`Could not take your seat back: ${ack.error.message}`);
@@ -242,7 +254,11 @@ async function ping() {
   const sent = Date.now();
   const ack = await request("time", { client_time: sent });
   if (!ack.ok) return;
-  state.clock.addSample(sent, ack.server_time, Date.now());
+  try {
+    state.clock.addSample(sent, ack.server_time, Date.now());
+  } catch {
+    return; // the local clock stepped back during the round trip; skip this sample
+  }
   ui.setPing(state.clock.medianRttMs);
 }
 

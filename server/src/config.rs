@@ -91,8 +91,9 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_SEED")]
     pub seed: Option<u64>,
 
-    /// Token that opens the `/admin` namespace and the `/dashboard` page. Without one, admin is
-    /// off. Prefer the environment variable: command lines are visible to other local users.
+    /// Token that opens the `/admin` namespace and the `/dashboard` page (16+ characters).
+    /// Without one, admin is off. Prefer the environment variable: command lines are visible to
+    /// other local users.
     #[arg(long, env = "TICKSTORM_ADMIN_TOKEN", value_parser = parse_admin_token, hide_env_values = true)]
     pub admin_token: Option<AdminToken>,
 
@@ -101,7 +102,9 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
 
-    /// Log filter (tracing EnvFilter syntax, e.g. `info`, `tickstorm_server=debug`).
+    /// Log filter (tracing EnvFilter syntax, e.g. `info`, `tickstorm_server=debug`). socketioxide
+    /// and engineioxide stay at `info` unless named, because their debug logs print handshake
+    /// payloads, tokens included.
     #[arg(long, env = "TICKSTORM_LOG", default_value = "info")]
     pub log: String,
 }
@@ -128,10 +131,15 @@ impl std::fmt::Debug for AdminToken {
     }
 }
 
-/// Parses `--admin-token`: a guessable empty or very short token would open admin to anyone.
+/// Shortest admin token accepted.
+pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
+
+/// Parses `--admin-token`: a short token could be guessed.
 pub fn parse_admin_token(raw: &str) -> Result<AdminToken, String> {
-    if raw.chars().count() < 8 {
-        return Err("the admin token must be at least 8 characters".into());
+    if raw.chars().count() < ADMIN_TOKEN_MIN_CHARS {
+        return Err(format!(
+            "the admin token must be at least {ADMIN_TOKEN_MIN_CHARS} characters (e.g. `openssl rand -hex 16`)"
+        ));
     }
     Ok(AdminToken(raw.to_owned()))
 }
@@ -173,10 +181,10 @@ mod tests {
 
     #[test]
     fn the_admin_token_never_shows_in_debug_output() {
-        let c = Config::try_parse_from(["t", "--admin-token", "s3cret-token"]).expect("valid");
+        let c = Config::try_parse_from(["t", "--admin-token", "s3cret-token-0123"]).expect("valid");
         assert_eq!(
             c.admin_token.as_ref().map(AdminToken::expose),
-            Some("s3cret-token")
+            Some("s3cret-token-0123")
         );
         assert!(!format!("{c:?}").contains("s3cret"));
     }

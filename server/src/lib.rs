@@ -81,8 +81,13 @@ pub fn start(
         metrics: metrics.clone(),
         parser: config.parser,
     };
-    let app = net::http::routes(http_state, config.assets_dir.clone())
-        .layer(layer)
+    // The Socket.IO layer wraps the whole router exactly once. Each `Layer::layer` call of
+    // socketioxide builds its own Engine.IO engine with its own session table, and
+    // `Router::layer` calls it per route and per HTTP method: a polling GET and POST could then
+    // land in different engines ("Session ID unknown").
+    let routes = net::http::routes(http_state, config.assets_dir.clone());
+    let app = axum::Router::new()
+        .fallback_service(tower_layer::Layer::layer(&layer, routes))
         .layer(axum::middleware::map_request(
             net::request_head::own_request_head,
         ));

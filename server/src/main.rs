@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    let filter = EnvFilter::try_new(&config.log)
+    let filter = EnvFilter::try_new(log_directives(&config.log))
         .with_context(|| format!("invalid --log filter `{}`", config.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
@@ -20,6 +20,16 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     tickstorm_server::run(config, listener, shutdown).await
+}
+
+/// The user's filter, with socketioxide's and engineioxide's own logs held at `info` unless the
+/// user names them: at `debug` they print every CONNECT payload, admin tokens included.
+fn log_directives(user: &str) -> String {
+    if user.contains("socketioxide") || user.contains("engineioxide") {
+        user.to_owned()
+    } else {
+        format!("{user},socketioxide=info,engineioxide=info")
+    }
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

@@ -58,9 +58,9 @@ pub struct ServerMetrics {
     pub snapshot_bytes: Counter,
     /// `input` events received.
     pub inputs: Counter,
-    /// Acks sent with `ok: true`.
+    /// `/game` requests answered with `ok: true`.
     pub acks_ok: Counter,
-    /// Acks sent with `ok: false`, by error code.
+    /// `/game` requests answered with `ok: false`, by error code.
     pub errors: Family<ErrorLabels, Counter>,
     /// Successful `room:rejoin`s.
     pub rejoins: Counter,
@@ -157,10 +157,14 @@ impl ServerMetrics {
             m.snapshot_bytes.clone(),
         );
         r.register("inputs", "input events received", m.inputs.clone());
-        r.register("acks_ok", "Acks sent with ok: true", m.acks_ok.clone());
+        r.register(
+            "acks_ok",
+            "/game requests answered with ok: true",
+            m.acks_ok.clone(),
+        );
         r.register(
             "errors",
-            "Acks sent with ok: false, by error code",
+            "/game requests answered with ok: false, by error code",
             m.errors.clone(),
         );
         r.register("rejoins", "Successful room:rejoin", m.rejoins.clone());

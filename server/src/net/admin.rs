@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use subtle::ConstantTimeEq;
@@ -20,7 +21,7 @@ use tickstorm_shared::protocol::{CloseReason, OkAck};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::game::reply;
+use super::game::send_ack;
 use super::payload;
 use crate::config::AdminToken;
 use crate::metrics::{MetricsSample, MetricsSampler, ServerMetrics};
@@ -63,15 +64,24 @@ pub enum AdminRefusal {
     InvalidToken,
 }
 
-/// Checks a presented token against the configured one, in time independent of where they
-/// differ.
+/// How long a refused admin handshake waits before its `connect_error`. socketioxide handles one
+/// CONNECT per connection at a time, so this caps guessing at one try per second per connection.
+const REFUSAL_DELAY: Duration = Duration::from_secs(1);
+
+/// Checks a presented token against the configured one. Both are hashed first and the digests
+/// compared in constant time, so the time taken reveals neither where they differ nor the
+/// token's length.
 pub fn check_token(
     configured: Option<&AdminToken>,
     presented: Option<&str>,
 ) -> Result<(), AdminRefusal> {
     let configured = configured.ok_or(AdminRefusal::Disabled)?;
     let presented = presented.ok_or(AdminRefusal::InvalidToken)?;
-    if bool::from(configured.expose().as_bytes().ct_eq(presented.as_bytes())) {
+    let (want, got) = (
+        Sha256::digest(configured.expose()),
+        Sha256::digest(presented),
+    );
+    if bool::from(want.as_slice().ct_eq(got.as_slice())) {
         Ok(())
     } else {
         Err(AdminRefusal::InvalidToken)
@@ -89,12 +99,14 @@ pub async fn authenticate(
     let presented = auth.ok().and_then(|a| a.token);
     if let Err(refusal) = check_token(state.token.as_ref(), presented.as_deref()) {
         metrics.handshakes_refused.inc();
-        // The presented token is never logged.
-        tracing::warn!(sid = %socket.id, reason = %refusal, "admin handshake refused");
+        // The presented token is never logged (and main.rs keeps socketioxide's own debug
+        // logs, which print CONNECT payloads, off unless asked for by name).
+        tracing::info!(sid = %socket.id, reason = %refusal, "admin handshake refused");
+        if refusal == AdminRefusal::InvalidToken {
+            tokio::time::sleep(REFUSAL_DELAY).await;
+        }
         return Err(refusal);
     }
-    metrics.admin_connections.inc();
-    tracing::info!(sid = %socket.id, "admin connected");
     socket.on(events::STATS, stats);
     socket.on(events::ROOM_CLOSE, room_close);
     socket.on(events::PLAYER_KICK, player_kick);
@@ -102,9 +114,11 @@ pub async fn authenticate(
     Ok(())
 }
 
-/// Connect handler of `/admin`: everything happened in [`authenticate`].
-pub async fn connected(socket: SocketRef) {
-    tracing::debug!(sid = %socket.id, "admin connection ready");
+/// Connect handler of `/admin`: counts the connection (here and not in the middleware, for the
+/// reason given on `net::game::GameConnect`).
+pub async fn connected(socket: SocketRef, State(metrics): State<Arc<ServerMetrics>>) {
+    metrics.admin_connections.inc();
+    tracing::info!(sid = %socket.id, "admin connected");
 }
 
 async fn disconnected(State(metrics): State<Arc<ServerMetrics>>) {
@@ -137,13 +151,15 @@ async fn stats(
             .collect(),
         rooms_detail,
     });
-    reply(ack, &metrics, result);
+    send_ack(ack, result);
 }
+
+// Admin acks go through `send_ack`, not the game's `reply`: they are not player traffic and
+// must not show up in the game's ack and error counters.
 
 async fn room_close(
     ack: AckSender,
     State(hub): State<RoomHub>,
-    State(metrics): State<Arc<ServerMetrics>>,
     TryData(data): TryData<CloseRoomRequest>,
 ) {
     let result = async {
@@ -153,13 +169,12 @@ async fn room_close(
         tracing::info!(room = %request.room_id, "room closed by admin");
         Ok(OkAck::OK)
     };
-    reply(ack, &metrics, result.await);
+    send_ack(ack, result.await);
 }
 
 async fn player_kick(
     ack: AckSender,
     State(hub): State<RoomHub>,
-    State(metrics): State<Arc<ServerMetrics>>,
     TryData(data): TryData<KickRequest>,
 ) {
     let result = async {
@@ -168,7 +183,7 @@ async fn player_kick(
         tracing::info!(player = request.player_id, "player kicked by admin");
         Ok(OkAck::OK)
     };
-    reply(ack, &metrics, result.await);
+    send_ack(ack, result.await);
 }
 
 /// Every second: samples the metrics, keeps the sample for `stats` and pushes it to every

@@ -4,16 +4,17 @@
 //! rebuilding. `/` is the game, `/dashboard` the admin dashboard, everything else a file.
 //!
 //! The files are not fingerprinted (there is no build step), so every response says
-//! `Cache-Control: no-cache` and carries an `ETag`: browsers revalidate and get `304 Not
-//! Modified` while nothing changed. Compression (gzip) is a tower-http layer added by
-//! [`super::http::routes`].
+//! `Cache-Control: no-cache`, and embedded files carry an `ETag`: browsers revalidate and get
+//! `304 Not Modified` while nothing changed (files from disk revalidate by `Last-Modified`).
+//! Compression (gzip) is a tower-http layer added by [`super::http::routes`]; because the same
+//! tag then covers the plain and the gzip body, it is a weak one (`W/"..."`), and every response
+//! says `Vary: Accept-Encoding`.
 
 use std::path::PathBuf;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
@@ -33,7 +34,8 @@ const PAGES: [(&str, &str); 2] = [("/", "index.html"), ("/dashboard", "dashboard
 
 /// Same-origin everything: the pages load only their own modules and talk only to this server.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
-     style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+     style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
 
 /// The asset routes: embedded, or from `dir` when given.
 pub fn routes(dir: Option<PathBuf>) -> Router {
@@ -55,14 +57,25 @@ pub fn routes(dir: Option<PathBuf>) -> Router {
                     get(move |headers: HeaderMap| async move { embedded(file, &headers) }),
                 )
             })
-            .route(
-                "/{*path}",
-                get(|Path(path): Path<String>, headers: HeaderMap| async move {
-                    embedded(&path, &headers)
-                }),
-            ),
+            // A fallback, not a `/{*path}` route: axum applies a router's layers per method of
+            // a route, so a GET-only catch-all would answer the Socket.IO layer's polling POSTs
+            // with 405 before the layer saw them. The fallback is wrapped as one service.
+            .fallback(|method: Method, uri: Uri, headers: HeaderMap| async move {
+                if method != Method::GET && method != Method::HEAD {
+                    return StatusCode::METHOD_NOT_ALLOWED.into_response();
+                }
+                embedded(uri.path().trim_start_matches('/'), &headers)
+            }),
     };
     router
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -79,10 +92,15 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_FOUND, format!("no such file: /{path}\n")).into_response();
     };
     let etag = etag(&file.metadata.sha256_hash());
+    // Weak comparison (RFC 9110 8.8.3.2): `W/` prefixes do not matter for If-None-Match.
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     let cached = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| opaque(t) == opaque(&etag) || t.trim() == "*")
+        });
     let mut response = if cached {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -92,18 +110,16 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
         }
         r
     };
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(etag) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, etag);
+        response.headers_mut().insert(header::ETAG, etag);
     }
     response
 }
 
-/// A strong ETag from the first 16 bytes of the file's SHA-256.
+/// A weak ETag from the first 16 bytes of the file's SHA-256.
 fn etag(sha256: &[u8; 32]) -> String {
     let hex: String = sha256[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("W/\"{hex}\"")
 }
 
 #[cfg(test)]

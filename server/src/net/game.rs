@@ -32,11 +32,19 @@ use crate::sim::PendingInput;
 /// a few `room:join`/`room:rejoin` never answered, first with an `async` connect handler, then,
 /// rarely, even with a synchronous one). The middleware runs before CONNECT is sent, so no event
 /// can come first.
-#[derive(Debug, Clone, Copy)]
-pub struct GameConnect;
+///
+/// It counts the connection: socketioxide calls it only once CONNECT was sent, and from then on
+/// the disconnect handler is sure to run. (Counting in the middleware would drift upwards: a
+/// socket whose CONNECT fails after the middleware is dropped without a disconnect handler.)
+#[derive(Debug, Clone)]
+pub struct GameConnect {
+    /// Where the connection is counted.
+    pub metrics: Arc<ServerMetrics>,
+}
 
 impl ConnectHandler<LocalAdapter, GameConnect> for GameConnect {
     fn call(&self, socket: Arc<Socket>, _auth: Option<Value>) {
+        self.metrics.game_connections.inc();
         tracing::debug!(sid = %socket.id, "game client connected");
     }
 }
@@ -54,26 +62,25 @@ pub fn register_handlers(socket: &SocketRef, metrics: Arc<ServerMetrics>) {
     socket.on_disconnect(on_disconnect);
 }
 
-/// Sends the one ack every event gets, and counts it. A client that asked for no ack simply
-/// gets none.
-pub(crate) fn reply<T: Serialize>(
+/// Sends the one ack every `/game` event gets, and counts it in the game's metrics. A client
+/// that asked for no ack simply gets none (the request is still counted as answered).
+fn reply<T: Serialize>(ack: AckSender, metrics: &ServerMetrics, result: Result<T, GameError>) {
+    metrics.record_ack(send_ack(ack, result));
+}
+
+/// Sends `{ok: true, ...}` or the error ack; returns the error code, if any.
+pub(crate) fn send_ack<T: Serialize>(
     ack: AckSender,
-    metrics: &ServerMetrics,
     result: Result<T, GameError>,
-) {
-    let sent = match result {
-        Ok(body) => {
-            metrics.record_ack(None);
-            ack.send(&body)
-        }
-        Err(error) => {
-            metrics.record_ack(Some(error.code()));
-            ack.send(&error.to_ack())
-        }
+) -> Option<tickstorm_shared::ErrorCode> {
+    let (sent, code) = match result {
+        Ok(body) => (ack.send(&body), None),
+        Err(error) => (ack.send(&error.to_ack()), Some(error.code())),
     };
     if let Err(e) = sent {
         tracing::trace!(error = %e, "ack not sent");
     }
+    code
 }
 
 fn session(socket: &SocketRef) -> Result<Arc<Session>, GameError> {
@@ -157,8 +164,9 @@ async fn room_rejoin(
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
         let seat = hub.rejoin(request.token, socket.id).await?;
+        let joined = take_seat(&socket, &hub, &session, seat).await?;
         metrics.rejoins.inc();
-        take_seat(&socket, &hub, &session, seat).await
+        Ok(joined)
     };
     reply(ack, &metrics, result.await);
 }
@@ -172,11 +180,20 @@ async fn take_seat(
 ) -> Result<JoinAck, GameError> {
     let seat = Arc::new(seat);
     if !session.set_seat(seat.clone()) {
-        // Two joins raced on one connection; the second seat must not linger.
+        // Two joins raced on one connection; the second seat must not linger, nor its
+        // broadcasts (the driver joined this connection to the seat's room).
+        if session
+            .seat()
+            .is_none_or(|held| held.room.id != seat.room.id)
+        {
+            socket.leave(seat.room.id.clone());
+        }
         hub.leave(seat.player_id, LeaveReason::Left);
         return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
     }
-    socket.join(seat.room.id.clone());
+    // The driver has already joined this connection to the room's broadcasts, in the same step
+    // that seated it, so no `player:joined` or snapshot falls between the ack's `members` and
+    // the first event this connection receives.
     // The connection may have dropped while the driver was seating it; its disconnect handler
     // found no seat then. Hold the seat like any other disconnect, so the rejoin token still works.
     // Liveness is membership of the namespace: `Socket::connected()` is also false for a moment
@@ -308,7 +325,7 @@ async fn time(ack: AckSender, State(metrics): Metrics, TryData(data): TryData<Ti
 }
 
 async fn on_disconnect(socket: SocketRef, State(hub): State<RoomHub>, State(metrics): Metrics) {
-    metrics.game_connections.dec();
+    metrics.game_connections.dec(); // counted in `GameConnect`
     let Ok(session) = session(&socket) else {
         return;
     };

@@ -57,7 +57,6 @@ pub async fn authenticate(
             tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
         })?;
     socket.extensions.insert(Arc::new(Session::new(name)));
-    metrics.game_connections.inc();
     // Here, not in the connect handler: see `GameConnect` for the race this avoids.
     super::game::register_handlers(&socket, metrics);
     Ok(())

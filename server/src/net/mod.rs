@@ -36,7 +36,7 @@ pub fn socket_io(
         .ws_max_message_size(config.ws_max_message_size)
         .ws_read_buffer_size(config.ws_read_buffer_size)
         .with_state(hub)
-        .with_state(metrics)
+        .with_state(metrics.clone())
         .with_state(admin);
     let builder = match config.parser {
         ParserKind::Common => builder.with_parser(ParserConfig::common()),
@@ -48,10 +48,10 @@ pub fn socket_io(
         Transports::Polling => builder.transports([TransportType::Polling]),
     };
     let (layer, io) = builder.build_layer();
-    io.ns(
-        GAME_NAMESPACE,
-        game::GameConnect.with(handshake::authenticate),
-    );
+    let game_connect = game::GameConnect {
+        metrics: metrics.clone(),
+    };
+    io.ns(GAME_NAMESPACE, game_connect.with(handshake::authenticate));
     // Registered even when admin is off, so a dashboard hears why instead of "Invalid namespace".
     io.ns(ADMIN_NAMESPACE, admin::connected.with(admin::authenticate));
     (layer, io)

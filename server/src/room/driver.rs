@@ -381,6 +381,7 @@ impl Driver {
             },
         );
         self.directory_dirty = true;
+        self.subscribe(sid, &room_id);
         tracing::debug!(room = %room_id, player = player_id, %name, "player joined");
         Ok(self.seat_for(player_id, token))
     }
@@ -415,6 +416,7 @@ impl Driver {
             // the new connection takes the seat, the old one is closed.
             self.evict_connection(old_sid, &room_id);
         }
+        self.subscribe(sid, &room_id);
         tracing::debug!(room = %room_id, player = player_id, "player rejoined");
         Ok(self.seat_for(player_id, token))
     }
@@ -535,6 +537,14 @@ impl Driver {
         self.room_ids.remove(&room.entity);
         self.directory_dirty = true;
         tracing::info!(room = %room_id, ?reason, players = room.players.len(), "room closed");
+    }
+
+    /// Puts a connection into the room's broadcasts as it is seated: joining here, in the same
+    /// step that lists the members for the ack, means nobody seated later can be missed.
+    fn subscribe(&self, sid: Sid, room_id: &RoomId) {
+        if let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(sid)) {
+            socket.join(room_id.clone());
+        }
     }
 
     /// Clears the seat a connection holds in `room_id` and takes it out of the broadcast room.

@@ -32,13 +32,28 @@ impl Reply {
 
 /// One HTTP/1.1 GET with `Connection: close` (enough for these checks, no client library).
 async fn get(base: &str, path: &str, extra_headers: &[(&str, &str)]) -> Reply {
+    send(base, "GET", path, extra_headers, "").await
+}
+
+/// One HTTP/1.1 request with `Connection: close`.
+async fn send(
+    base: &str,
+    method: &str,
+    path: &str,
+    extra_headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     let addr = base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in extra_headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str("\r\n");
+    request.push_str(body);
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut raw = Vec::new();
     tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
@@ -118,9 +133,24 @@ async fn the_web_client_is_served_from_the_binary_with_types_etags_and_gzip() {
     assert_eq!(module.status, 200);
     assert_eq!(module.header("content-type"), Some("text/javascript"));
     let etag = module.header("etag").expect("an ETag").to_owned();
+    assert!(
+        etag.starts_with("W/\""),
+        "weak: the same tag covers the gzip body ({etag})"
+    );
+    assert_eq!(module.header("vary"), Some("accept-encoding"));
     let again = get(&server.url, "/js/socketio.js", &[("If-None-Match", &etag)]).await;
     assert_eq!(again.status, 304, "unchanged file revalidates");
     assert!(again.body.is_empty());
+    let strong = etag.trim_start_matches("W/");
+    let again = get(&server.url, "/js/socketio.js", &[("If-None-Match", strong)]).await;
+    assert_eq!(again.status, 304, "If-None-Match compares weakly");
+    let other = get(
+        &server.url,
+        "/js/socketio.js",
+        &[("If-None-Match", "W/\"0000\"")],
+    )
+    .await;
+    assert_eq!(other.status, 200, "a changed file is sent again");
 
     let zipped = get(
         &server.url,
@@ -147,6 +177,41 @@ async fn the_web_client_is_served_from_the_binary_with_types_etags_and_gzip() {
     server.stop().await.expect("clean shutdown");
 }
 
+/// The asset routes and the Socket.IO endpoint share the port: a long-polling session's GETs and
+/// POSTs must reach one Engine.IO engine (socketioxide builds one per `Layer::layer` call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_works_beside_the_asset_routes() {
+    let server = TestServer::start_default().await;
+    let open = get(&server.url, "/socket.io/?EIO=4&transport=polling", &[])
+        .await
+        .text();
+    let handshake: serde_json::Value =
+        serde_json::from_str(open.strip_prefix('0').expect("an open packet")).expect("json");
+    let sid = handshake["sid"].as_str().expect("sid");
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let posted = send(
+        &server.url,
+        "POST",
+        &path,
+        &[],
+        "40/game,{\"name\":\"ana\"}",
+    )
+    .await;
+    assert_eq!((posted.status, posted.text().as_str()), (200, "ok"));
+    let answer = get(&server.url, &path, &[]).await.text();
+    assert!(
+        answer.starts_with("40/game,{\"sid\""),
+        "CONNECT acknowledged: {answer}"
+    );
+    assert_eq!(
+        send(&server.url, "POST", "/js/game.js", &[], "")
+            .await
+            .status,
+        405
+    );
+    server.stop().await.expect("clean shutdown");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assets_dir_serves_the_folder_from_disk() {
     let dir = std::env::temp_dir().join(format!("tickstorm-assets-{}", std::process::id()));
@@ -162,6 +227,11 @@ async fn assets_dir_serves_the_folder_from_disk() {
     );
     let js = get(&server.url, "/js/x.js", &[]).await;
     assert_eq!(js.text(), "export const x = 1;");
+    assert_eq!(
+        js.header("cache-control"),
+        Some("no-cache"),
+        "edits show on reload"
+    );
     assert!(
         js.header("content-type")
             .is_some_and(|t| t.contains("javascript"))
