@@ -67,11 +67,26 @@ const pixelAt = (page, pos) => page.evaluate(({ x, y }) => {
   return { r, g, b };
 }, pos);
 
-async function holdKey(page, key, ms) {
+/**
+ * Holds `key` until the predicted player has moved `distance` units along `axis`, so the check
+ * does not depend on how fast a loaded machine runs the page's timers.
+ */
+async function holdKeyUntilMoved(page, key, axis, distance) {
+  const start = (await state(page)).me[axis];
   await page.keyboard.down(key);
-  await page.waitForTimeout(ms);
-  await page.keyboard.up(key);
+  try {
+    await until(page, ({ axis, start, distance }) => Math.abs(window.tickstorm.state().me[axis] - start) >= distance,
+      { axis, start, distance }, `${key} to move the player ${distance} units`);
+  } finally {
+    await page.keyboard.up(key);
+  }
 }
+
+/** Waits until the page's inputs are all acked and applied, and the prediction has settled. */
+const settled = (page) => until(page, () => {
+  const s = window.tickstorm.state();
+  return s.inputsAcked === s.inputsSent && s.serverMe?.lastInputSeq === s.lastAckedSeq && s.serverMe.vx === 0 && s.serverMe.vy === 0;
+}, null, "inputs to be acked and applied");
 
 try {
   // --- one player: join, drawn, moves with the keyboard --------------------------------
@@ -82,14 +97,14 @@ try {
   const still = await state(ana);
   const px = await pixelAt(ana, still.me);
   check(px.r + px.g + px.b > 300, `ana's player is drawn at her position (pixel ${JSON.stringify(px)})`);
-  const horizontal = still.me.x < 500 ? "d" : "a";
-  await holdKey(ana, horizontal, 1000);
-  await holdKey(ana, still.me.y < 500 ? "s" : "w", 500);
-  await ana.waitForTimeout(400);
+  await holdKeyUntilMoved(ana, still.me.x < 500 ? "d" : "a", "x", 150);
+  await holdKeyUntilMoved(ana, still.me.y < 500 ? "s" : "w", "y", 80);
+  await settled(ana);
   const moved = await state(ana);
   const dx = Math.abs(moved.me.x - still.me.x);
   const dy = Math.abs(moved.me.y - still.me.y);
-  check(dx > 120 && dy > 60, `keys move the player (dx ${dx.toFixed(1)}, dy ${dy.toFixed(1)})`);
+  check(dx >= 150 && dy >= 80, `keys move the player (dx ${dx.toFixed(1)}, dy ${dy.toFixed(1)})`);
+  check(Math.abs(moved.serverMe.x - still.me.x) >= 140, "the server moved the player too");
   const drift = Math.hypot(moved.me.x - moved.serverMe.x, moved.me.y - moved.serverMe.y);
   check(drift < 2, `prediction agrees with the server once inputs settle (off by ${drift.toFixed(2)})`);
   check(moved.inputsAcked === moved.inputsSent && moved.inputsSent > 20, `inputs acked (${moved.inputsAcked}/${moved.inputsSent})`);
@@ -101,16 +116,19 @@ try {
   const beforeTouch = (await state(ana)).me;
   const box = await ana.locator("#arena").boundingBox();
   const touchDir = beforeTouch.x < 500 ? 1 : -1;
-  await ana.evaluate(({ x, y, dir }) => {
-    const canvas = document.getElementById("arena");
-    const ev = (type, cx) => new PointerEvent(type, { pointerId: 7, pointerType: "touch", clientX: cx, clientY: y, bubbles: true, isPrimary: true });
-    canvas.dispatchEvent(ev("pointerdown", x));
-    canvas.dispatchEvent(ev("pointermove", x + dir * 60));
-    setTimeout(() => canvas.dispatchEvent(ev("pointerup", x + dir * 60)), 500);
-  }, { x: box.x + box.width / 2, y: box.y + box.height / 2, dir: touchDir });
-  await ana.waitForTimeout(800);
-  const afterTouch = (await state(ana)).me;
-  check((afterTouch.x - beforeTouch.x) * touchDir > 50, `a touch drag moves the player (${(afterTouch.x - beforeTouch.x).toFixed(1)})`);
+  const touch = (type, dx) => ana.evaluate(({ type, x, y }) => {
+    document.getElementById("arena").dispatchEvent(new PointerEvent(type, {
+      pointerId: 7, pointerType: "touch", clientX: x, clientY: y, bubbles: true, isPrimary: true,
+    }));
+  }, { type, x: box.x + box.width / 2 + dx, y: box.y + box.height / 2 });
+  await touch("pointerdown", 0);
+  await touch("pointermove", touchDir * 60);
+  try {
+    await until(ana, ({ x0, dir }) => (window.tickstorm.state().me.x - x0) * dir >= 50, { x0: beforeTouch.x, dir: touchDir }, "a touch drag to move the player");
+  } finally {
+    await touch("pointerup", touchDir * 60);
+  }
+  await settled(ana);
 
   // --- a second player: both see each other, chat ------------------------------------
   const bob = await openPage("bob");
@@ -140,10 +158,10 @@ try {
   check(back.room.id === beforeDrop.room.id, "same room after the rejoin");
   check(back.sid !== beforeDrop.sid, "a new connection");
   await until(ana, (score) => window.tickstorm.state().serverMe?.score >= score, beforeDrop.serverMe.score, "ana's score to be kept");
-  await holdKey(ana, beforeDrop.me.x < 500 ? "d" : "a", 400);
-  await ana.waitForTimeout(300);
+  await holdKeyUntilMoved(ana, back.me.x < 500 ? "d" : "a", "x", 40);
+  await settled(ana);
   const afterRejoin = await state(ana);
-  check(Math.abs(afterRejoin.me.x - back.me.x) > 40, "ana can move again after the rejoin");
+  check(Math.abs(afterRejoin.serverMe.x - back.me.x) >= 40, "ana moves again after the rejoin, on the server too");
   await until(bob, (id) => window.tickstorm.state().players.some((p) => p.id === id), anaStart.playerId, "bob to still see ana");
   summary.rejoin = { playerId: back.playerId, reconnects: back.reconnects };
 
@@ -157,9 +175,9 @@ try {
   await dash.locator("#login-form").evaluate((f) => f.requestSubmit());
   await until(dash, () => (window.tickstormDashboard?.metricsCount ?? 0) >= 1, null, "the first metrics push");
   const first = await dash.evaluate(() => ({ ...window.tickstormDashboard.lastMetrics, count: window.tickstormDashboard.metricsCount }));
-  await dash.waitForTimeout(2500);
+  await until(dash, (count) => window.tickstormDashboard.metricsCount >= count + 2, first.count, "two more metrics pushes");
   const later = await dash.evaluate(() => ({ ...window.tickstormDashboard.lastMetrics, count: window.tickstormDashboard.metricsCount }));
-  check(later.count >= first.count + 2, `metrics arrive every second (${first.count} -> ${later.count})`);
+  check(later.time - first.time >= 1500, `pushes are about a second apart (${later.time - first.time} ms for 2)`);
   check(later.time > first.time && later.uptime_s > first.uptime_s, "the numbers change each second");
   const tile = Number((await dash.locator("#tile-connections").innerText()).replace(/[^\d.]/g, ""));
   check(tile >= 2, `the connections tile shows both players (${tile})`);
