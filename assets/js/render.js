@@ -120,9 +120,12 @@ export class ArenaRenderer {
     ctx.lineWidth = 4 / cssScale;
     ctx.strokeStyle = "rgba(6, 10, 20, 0.85)";
     const label = `${p.name ?? `#${p.id}`}  ${p.score}`;
-    ctx.strokeText(label, p.x, p.y - PLAYER_RADIUS - 10);
+    // Above the player, or below it when the top wall would cut the label off.
+    const above = p.y - PLAYER_RADIUS - 10;
+    const labelY = above < 18 / cssScale ? p.y + PLAYER_RADIUS + 18 / cssScale : above;
+    ctx.strokeText(label, p.x, labelY);
     ctx.fillStyle = isMe ? "#ffffff" : "#dbe4f3";
-    ctx.fillText(label, p.x, p.y - PLAYER_RADIUS - 10);
+    ctx.fillText(label, p.x, labelY);
     ctx.restore();
   }
 }

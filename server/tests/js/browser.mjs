@@ -186,6 +186,15 @@ try {
   await shot(dash, "dashboard");
   summary.dashboard = { metricsPushes: later.count, connections: tile, tickP99: later.tick_ms?.p99 };
 
+  // --- the dashboard's buttons: kick bob, then close the room ------------------------
+  await dash.click(`button[data-kick-player="${bobStart.playerId}"]`);
+  await until(bob, () => document.getElementById("screen-name").hidden === false, null, "bob's page to show he was removed");
+  await until(ana, (id) => !window.tickstorm.state().players.some((p) => p.id === id), bobStart.playerId, "bob to leave ana's room");
+  dash.once("dialog", (dialog) => dialog.accept());
+  await dash.click(`button[data-close-room="${anaStart.room.id}"]`);
+  await until(ana, () => document.getElementById("screen-lobby").hidden === false && window.tickstorm.state().room === null, null, "ana back in the lobby after the room closed");
+  check((await ana.locator("#lobby-error").innerText()).includes("closed (admin)"), "ana is told why the room closed");
+
   check(problems.length === 0, `no page errors: ${problems.join("; ")}`);
   summary.ok = true;
 } catch (err) {
