@@ -3,6 +3,8 @@
 // (niceTicks, timeTicks, RingSeries, the formatters) without a browser.
 
 const SECOND = 1000;
+// Shortest time span a chart shows, so the first samples are not one squashed column.
+const MIN_SPAN_MS = 60 * SECOND;
 
 // Nice steps are f * 10^e with f in {1, 2, 5}: labels like 0.2, 50, 1000 read at a glance.
 function stepCandidate(factor, e, min, max) {
@@ -105,6 +107,11 @@ export class RingSeries {
   }
 
   /** Samples with t >= sinceT, oldest first, as [{t, v}]. */
+  /** Time of the oldest sample kept (NaN when empty). */
+  get oldestTime() {
+    return this.length ? this.times[this.start] : NaN;
+  }
+
   points(sinceT = -Infinity) {
     const out = [];
     for (let k = 0; k < this.length; k++) {
@@ -284,7 +291,12 @@ export class TimeSeriesChart {
     ctx.textBaseline = "middle";
 
     const t1 = this.now ?? Date.now();
-    const t0 = t1 - this.windowMs;
+    // A young dashboard shows what it has (at least a minute) instead of a mostly empty window.
+    const firsts = this.series.map((s) => s.data.oldestTime).filter(Number.isFinite);
+    const span = firsts.length
+      ? Math.min(this.windowMs, Math.max(MIN_SPAN_MS, t1 - Math.min(...firsts)))
+      : this.windowMs;
+    const t0 = t1 - span;
     const visible = this.series.map((s) => s.data.points(t0 - this.gapMs));
 
     // Y range from the visible data, always including yMin (0 for these metrics).
@@ -314,7 +326,7 @@ export class TimeSeriesChart {
     const legendH = 20;
     const left = Math.ceil(Math.max(...labels.map((l) => ctx.measureText(l).width))) + 10;
     const plot = { x: left, y: legendH + 4, w: Math.max(10, w - left - 8), h: Math.max(10, h - legendH - 26) };
-    const xOf = (t) => plot.x + ((t - t0) / this.windowMs) * plot.w;
+    const xOf = (t) => plot.x + ((t - t0) / span) * plot.w;
     const yOf = (v) => plot.y + plot.h - ((v - yLo) / (yHi - yLo || 1)) * plot.h;
 
     // Grid and y labels.

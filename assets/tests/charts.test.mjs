@@ -213,3 +213,10 @@ describe("formatters", () => {
     assert.equal(formatDuration(NaN), "–");
   });
 });
+
+test("RingSeries.oldestTime follows wrap-around and is NaN when empty", () => {
+  const ring = new RingSeries(3);
+  assert.ok(Number.isNaN(ring.oldestTime));
+  for (const t of [10, 20, 30, 40]) ring.push(t, t);
+  assert.equal(ring.oldestTime, 20, "the first sample was overwritten");
+});
