@@ -4,6 +4,7 @@
 // Usage: node assets/tests/live/socketio_live.mjs http://127.0.0.1:PORT
 // Prints one JSON summary line and exits 0 when every check passed, 1 (with the reason) when not.
 import { createRequire } from "node:module";
+import { check, deadline, fail, sleep } from "../../../server/tests/js/harness.mjs";
 import { SocketClient } from "../../js/socketio.js";
 import { decodeSnapshot } from "../../js/snapshot.js";
 import { ClockSync, Predictor, sanitizeMove, stepPosition, tickSeconds, velocityFor } from "../../js/netcode.js";
@@ -17,15 +18,7 @@ if (!url) {
   process.exit(2);
 }
 
-function fail(reason) {
-  console.error(`FAIL: ${reason}`);
-  process.exit(1);
-}
-function check(condition, reason) {
-  if (!condition) fail(reason);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-setTimeout(() => fail("timed out after 15 s"), 15_000).unref();
+deadline(15_000);
 
 // Resolves with the arguments of the next `name` event of `client`.
 const next = (client, name, ms = 5000) => new Promise((resolve, reject) => {

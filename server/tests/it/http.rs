@@ -198,10 +198,22 @@ async fn long_polling_works_beside_the_asset_routes() {
     )
     .await;
     assert_eq!((posted.status, posted.text().as_str()), (200, "ok"));
-    let answer = get(&server.url, &path, &[]).await.text();
+    // A poll returns what is queued: maybe a heartbeat first, the CONNECT answer in a later
+    // poll. Packets in one body are split by \x1e.
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let answer = get(&server.url, &path, &[]).await.text();
+        let connected = answer
+            .split('\u{1e}')
+            .any(|packet| packet.starts_with("40/game,{\"sid\""));
+        seen.push(answer);
+        if connected {
+            break;
+        }
+    }
     assert!(
-        answer.starts_with("40/game,{\"sid\""),
-        "CONNECT acknowledged: {answer}"
+        seen.last().is_some_and(|a| a.contains("40/game,{\"sid\"")),
+        "CONNECT acknowledged: {seen:?}"
     );
     assert_eq!(
         send(&server.url, "POST", "/js/game.js", &[], "")
@@ -275,9 +287,15 @@ async fn metrics_follow_connections_inputs_errors_and_ticks() {
     assert_eq!(refused["error"]["code"], "already_in_room");
     let bad: serde_json::Value = ana.ack(events::INPUT, json!({"seq": "x"})).await;
     assert_eq!(bad["error"]["code"], "bad_request");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let text = get(&server.url, "/metrics", &[]).await.text();
+    // Wait (bounded) for a few ticks rather than sleeping a fixed time: CI machines are slow.
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = get(&server.url, "/metrics", &[]).await.text();
+        if sample(&text, "tickstorm_snapshots_sent_total") >= 5.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(sample(&text, "tickstorm_connections"), 1.0);
     assert_eq!(sample(&text, "tickstorm_rooms"), 1.0);
     assert_eq!(sample(&text, "tickstorm_players"), 1.0);
@@ -289,7 +307,7 @@ async fn metrics_follow_connections_inputs_errors_and_ticks() {
     assert!(text.contains("tickstorm_errors_total{code=\"already_in_room\"} 1"));
     assert!(text.contains("tickstorm_errors_total{code=\"bad_request\"} 1"));
     let ticks = sample(&text, "tickstorm_room_ticks_total");
-    assert!(ticks >= 5.0, "a 30 Hz room ticked {ticks} times in 300 ms");
+    assert!(ticks >= 5.0, "the room ticked {ticks} times");
     assert!(sample(&text, "tickstorm_tick_duration_seconds_count") >= 5.0);
     let sent = sample(&text, "tickstorm_snapshots_sent_total");
     let bytes = sample(&text, "tickstorm_snapshot_bytes_total");

@@ -4,6 +4,7 @@
 import { io } from "socket.io-client";
 import { decode } from "@msgpack/msgpack";
 import msgpackParser from "socket.io-msgpack-parser";
+import { check, deadline, fail, sleep } from "./harness.mjs";
 
 const [url, parserName = "common", transportMode = "polling-upgrade"] = process.argv.slice(2);
 if (!url) {
@@ -11,15 +12,7 @@ if (!url) {
   process.exit(2);
 }
 
-function fail(reason) {
-  console.error(`FAIL: ${reason}`);
-  process.exit(1);
-}
-function check(condition, reason) {
-  if (!condition) fail(reason);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-setTimeout(() => fail("timed out after 20 s"), 20_000).unref();
+deadline(20_000);
 
 function connect(auth) {
   return io(`${url}/game`, {
