@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use tickstorm_shared::parse_duration;
 
+use crate::net::rate_limit::RateLimitConfig;
+
 /// Which Socket.IO parser the server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ParserKind {
@@ -91,6 +93,24 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_SEED")]
     pub seed: Option<u64>,
 
+    /// Inputs a connection may send per tick of its room (2 = twice the tick rate, with one
+    /// second of burst). More are answered `rate_limited`.
+    #[arg(long, env = "TICKSTORM_INPUT_RATE_PER_TICK", default_value_t = 2.0, value_parser = positive_f64)]
+    pub input_rate_per_tick: f64,
+
+    /// Chat messages a connection may send per second (bursts of 3 times this).
+    #[arg(long, env = "TICKSTORM_CHAT_RATE", default_value_t = 1.0, value_parser = positive_f64)]
+    pub chat_rate: f64,
+
+    /// Other requests (lobby, rooms, time) a connection may send per second (bursts of twice this).
+    #[arg(long, env = "TICKSTORM_REQUEST_RATE", default_value_t = 10.0, value_parser = positive_f64)]
+    pub request_rate: f64,
+
+    /// Refused requests tolerated in a burst before a flooding connection is closed; they are
+    /// forgiven at a tenth of this number per second.
+    #[arg(long, env = "TICKSTORM_ABUSE_STRIKES", default_value_t = 100.0, value_parser = positive_f64)]
+    pub abuse_strikes: f64,
+
     /// Token that opens the `/admin` namespace and the `/dashboard` page (16+ characters).
     /// Without one, admin is off. Prefer the environment variable: command lines are visible to
     /// other local users.
@@ -151,7 +171,27 @@ impl Default for Config {
     }
 }
 
+/// Parses a rate: a finite number above zero.
+fn positive_f64(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{raw}` is not a number above zero")),
+    }
+}
+
 impl Config {
+    /// The per-connection rate limits.
+    pub fn rate_limits(&self) -> RateLimitConfig {
+        RateLimitConfig {
+            inputs_per_tick: self.input_rate_per_tick,
+            chat_per_sec: self.chat_rate,
+            chat_burst: self.chat_rate * 3.0,
+            requests_per_sec: self.request_rate,
+            requests_burst: self.request_rate * 2.0,
+            strikes: self.abuse_strikes,
+        }
+    }
+
     /// The period of one tick at `tick_rate` Hz.
     pub fn tick_period(tick_rate: u32) -> Duration {
         Duration::from_secs_f64(1.0 / f64::from(tick_rate.max(1)))
@@ -170,6 +210,13 @@ mod tests {
         assert_eq!(c.rejoin_grace, Duration::from_secs(10));
         assert_eq!(c.parser, ParserKind::Common);
         assert_eq!(c.transports, Transports::All);
+    }
+
+    #[test]
+    fn default_rate_limits_are_the_documented_ones() {
+        assert_eq!(Config::default().rate_limits(), RateLimitConfig::default());
+        assert!(Config::try_parse_from(["t", "--chat-rate", "0"]).is_err());
+        assert!(Config::try_parse_from(["t", "--request-rate", "NaN"]).is_err());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub enum GameError {
     /// Unknown token or grace period over.
     #[error("the rejoin token is unknown or its grace period is over")]
     RejoinExpired,
+    /// The connection sends this kind of request too fast.
+    #[error("too many {0} requests; slow down")]
+    RateLimited(&'static str),
     /// A server-wide limit was reached.
     #[error("{0}")]
     ServerFull(String),
@@ -46,6 +49,7 @@ impl GameError {
             GameError::RoomNotFound(_) => ErrorCode::RoomNotFound,
             GameError::RoomFull(_) => ErrorCode::RoomFull,
             GameError::RejoinExpired => ErrorCode::RejoinExpired,
+            GameError::RateLimited(_) => ErrorCode::RateLimited,
             GameError::ServerFull(_) => ErrorCode::ServerFull,
             GameError::Internal(_) => ErrorCode::Internal,
         }

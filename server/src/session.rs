@@ -1,9 +1,10 @@
 //! `Session`: what the server remembers about one `/game` connection: the validated name from the
-//! handshake and the seat it holds, if any. Stored in the socket's extensions, so it lives and dies
+//! handshake, its rate limits and the seat it holds, if any. Stored in the socket's extensions, so it lives and dies
 //! with the connection.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::net::rate_limit::{RateLimitConfig, RateLimiter};
 use crate::room::Seat;
 
 /// Per-connection state.
@@ -11,14 +12,17 @@ use crate::room::Seat;
 pub struct Session {
     /// Display name, validated at the handshake.
     pub name: String,
+    /// This connection's request budget.
+    pub limits: RateLimiter,
     seat: Mutex<Option<Arc<Seat>>>,
 }
 
 impl Session {
     /// A session without a seat.
-    pub fn new(name: String) -> Self {
+    pub fn new(name: String, limits: RateLimitConfig) -> Self {
         Self {
             name,
+            limits: RateLimiter::new(limits),
             seat: Mutex::new(None),
         }
     }

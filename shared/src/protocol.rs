@@ -40,6 +40,8 @@ pub mod events {
     pub const PLAYER_LEFT: &str = "player:left";
     /// server -> client: your room is gone.
     pub const ROOM_CLOSED: &str = "room:closed";
+    /// server -> client: the server is about to close this connection, and why.
+    pub const CONNECTION_CLOSING: &str = "connection:closing";
 }
 
 /// Limits that the protocol itself defines.
@@ -390,6 +392,15 @@ pub enum CloseReason {
     Admin,
     /// The simulation failed; the server lives on.
     Internal,
+}
+
+/// `connection:closing` server event: sent just before the server closes a connection itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionClosing {
+    /// Machine-readable reason, e.g. `rate_limited`.
+    pub reason: std::borrow::Cow<'static, str>,
+    /// Human-readable explanation.
+    pub message: String,
 }
 
 /// `room:closed` server event.

@@ -12,13 +12,14 @@ use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 use tickstorm_shared::protocol::{
-    ChatMessage, ChatRequest, CreateRoomAck, CreateRoomRequest, InputAck, InputRequest, JoinAck,
-    JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined, RejoinRequest, TimeAck,
-    TimeRequest, events,
+    ChatMessage, ChatRequest, ConnectionClosing, CreateRoomAck, CreateRoomRequest, InputAck,
+    InputRequest, JoinAck, JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined,
+    RejoinRequest, TimeAck, TimeRequest, events,
 };
 use tickstorm_shared::rules;
 
 use super::payload;
+use super::rate_limit::{Kind, Verdict};
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
 use crate::room::{RoomHub, Seat};
@@ -91,6 +92,40 @@ fn session(socket: &SocketRef) -> Result<Arc<Session>, GameError> {
         .ok_or_else(|| GameError::Internal("no session for this connection".into()))
 }
 
+/// Charges a request to the connection's rate limits. A flooding connection is told why and
+/// closed, after this request's own `rate_limited` ack.
+fn admit(socket: &SocketRef, session: &Session, kind: Kind) -> Result<(), GameError> {
+    let what = match kind {
+        Kind::Input { .. } => "input",
+        Kind::Chat => "chat",
+        Kind::Request => "lobby and room",
+    };
+    match session.limits.check(kind) {
+        Verdict::Allowed => Ok(()),
+        Verdict::Limited => Err(GameError::RateLimited(what)),
+        Verdict::Disconnect => {
+            close_for_flooding(socket.clone(), what);
+            Err(GameError::RateLimited(what))
+        }
+    }
+}
+
+/// Tells a flooding client why it is being closed, then closes it. On a task: the ack of the
+/// request that tipped it over goes out first.
+fn close_for_flooding(socket: SocketRef, what: &'static str) {
+    tracing::warn!(sid = %socket.id, what, "closing a connection that keeps flooding");
+    tokio::spawn(async move {
+        let notice = ConnectionClosing {
+            reason: "rate_limited".into(),
+            message: format!("too many {what} requests for too long"),
+        };
+        let _ = socket.emit(events::CONNECTION_CLOSING, &notice);
+        // Give the notice a moment to leave before the transport closes.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let _ = socket.disconnect();
+    });
+}
+
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -100,24 +135,30 @@ fn unix_ms() -> u64 {
 
 type Metrics = State<Arc<ServerMetrics>>;
 
-async fn lobby_list(ack: AckSender, State(hub): State<RoomHub>, State(metrics): Metrics) {
-    reply(
-        ack,
-        &metrics,
-        Ok(LobbyAck {
+async fn lobby_list(
+    socket: SocketRef,
+    ack: AckSender,
+    State(hub): State<RoomHub>,
+    State(metrics): Metrics,
+) {
+    let result = session(&socket)
+        .and_then(|session| admit(&socket, &session, Kind::Request))
+        .map(|()| LobbyAck {
             ok: true,
             rooms: hub.directory().rooms().to_vec(),
-        }),
-    );
+        });
+    reply(ack, &metrics, result);
 }
 
 async fn room_create(
+    socket: SocketRef,
     ack: AckSender,
     State(hub): State<RoomHub>,
     State(metrics): Metrics,
     TryData(data): TryData<Option<CreateRoomRequest>>,
 ) {
     let result = async {
+        admit(&socket, &*session(&socket)?, Kind::Request)?;
         let request = data
             .map_err(|e| payload::malformed(events::ROOM_CREATE, e))?
             .unwrap_or_default();
@@ -135,10 +176,11 @@ async fn room_join(
     TryData(data): TryData<Option<JoinRoomRequest>>,
 ) {
     let result = async {
+        let session = session(&socket)?;
+        admit(&socket, &session, Kind::Request)?;
         let request = data
             .map_err(|e| payload::malformed(events::ROOM_JOIN, e))?
             .unwrap_or_default();
-        let session = session(&socket)?;
         if let Some(seat) = session.seat() {
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
@@ -158,8 +200,9 @@ async fn room_rejoin(
     TryData(data): TryData<RejoinRequest>,
 ) {
     let result = async {
-        let request = data.map_err(|e| payload::malformed(events::ROOM_REJOIN, e))?;
         let session = session(&socket)?;
+        admit(&socket, &session, Kind::Request)?;
+        let request = data.map_err(|e| payload::malformed(events::ROOM_REJOIN, e))?;
         if let Some(seat) = session.seat() {
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
@@ -230,6 +273,7 @@ async fn room_leave(
     State(metrics): Metrics,
 ) {
     let result = session(&socket).and_then(|session| {
+        admit(&socket, &session, Kind::Request)?;
         let seat = session.take_seat().ok_or(GameError::NotInRoom)?;
         socket.leave(seat.room.id.clone());
         hub.leave(seat.player_id, LeaveReason::Left);
@@ -261,10 +305,17 @@ fn input(
     socket: &SocketRef,
     data: Result<InputRequest, ParserError>,
 ) -> Result<InputAck, GameError> {
+    let session = session(socket)?;
+    let seat = session.seat();
+    let kind = seat.as_ref().map_or(Kind::Request, |s| Kind::Input {
+        tick_rate: s.room.tick_rate,
+    });
+    // Charged before parsing: malformed floods are floods too.
+    admit(socket, &session, kind)?;
     let request = data.map_err(|e| payload::malformed(events::INPUT, e))?;
     let direction = rules::sanitize_move(request.movement)
         .map_err(|e| GameError::BadRequest(format!("invalid input payload: {e}")))?;
-    let seat = session(socket)?.seat().ok_or(GameError::NotInRoom)?;
+    let seat = seat.ok_or(GameError::NotInRoom)?;
     let accepted = seat.inputs.submit(PendingInput {
         player: seat.player,
         seq: request.seq,
@@ -286,8 +337,9 @@ async fn chat(
     TryData(data): TryData<ChatRequest>,
 ) {
     let result = async {
-        let text = payload::chat_text(data.map_err(|e| payload::malformed(events::CHAT, e))?)?;
         let session = session(&socket)?;
+        admit(&socket, &session, Kind::Chat)?;
+        let text = payload::chat_text(data.map_err(|e| payload::malformed(events::CHAT, e))?)?;
         let seat = session.seat().ok_or(GameError::NotInRoom)?;
         let message = ChatMessage {
             player_id: seat.player_id,
@@ -306,9 +358,15 @@ async fn chat(
     reply(ack, &metrics, result.await);
 }
 
-async fn time(ack: AckSender, State(metrics): Metrics, TryData(data): TryData<TimeRequest>) {
-    let result = data
-        .map_err(|e| payload::malformed(events::TIME, e))
+async fn time(
+    socket: SocketRef,
+    ack: AckSender,
+    State(metrics): Metrics,
+    TryData(data): TryData<TimeRequest>,
+) {
+    let result = session(&socket)
+        .and_then(|session| admit(&socket, &session, Kind::Request))
+        .and_then(|()| data.map_err(|e| payload::malformed(events::TIME, e)))
         .and_then(|request| {
             if !request.client_time.is_finite() {
                 return Err(GameError::BadRequest(

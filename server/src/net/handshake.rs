@@ -7,6 +7,7 @@ use std::sync::Arc;
 use socketioxide::extract::{SocketRef, State, TryData};
 use tickstorm_shared::protocol::{GameAuth, limits};
 
+use super::rate_limit::RateLimitConfig;
 use crate::metrics::ServerMetrics;
 use crate::session::Session;
 
@@ -47,6 +48,7 @@ pub fn validate_name(raw: Option<&str>) -> Result<String, HandshakeError> {
 pub async fn authenticate(
     socket: SocketRef,
     State(metrics): State<Arc<ServerMetrics>>,
+    State(limits): State<RateLimitConfig>,
     TryData(auth): TryData<GameAuth>,
 ) -> Result<(), HandshakeError> {
     let name = auth
@@ -56,7 +58,9 @@ pub async fn authenticate(
             metrics.handshakes_refused.inc();
             tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
         })?;
-    socket.extensions.insert(Arc::new(Session::new(name)));
+    socket
+        .extensions
+        .insert(Arc::new(Session::new(name, limits)));
     // Here, not in the connect handler: see `GameConnect` for the race this avoids.
     super::game::register_handlers(&socket, metrics);
     Ok(())

@@ -7,6 +7,7 @@ pub mod game;
 pub mod handshake;
 pub mod http;
 pub mod payload;
+pub mod rate_limit;
 pub mod request_head;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ pub fn socket_io(
         .ws_read_buffer_size(config.ws_read_buffer_size)
         .with_state(hub)
         .with_state(metrics.clone())
+        .with_state(config.rate_limits())
         .with_state(admin);
     let builder = match config.parser {
         ParserKind::Common => builder.with_parser(ParserConfig::common()),

@@ -204,7 +204,14 @@ async fn bad_payloads_are_refused_and_nothing_breaks(
     parser: ParserKind,
     server_parser: ServerParser,
 ) {
-    let server = TestServer::start(|c| c.parser = server_parser).await;
+    // This test is about validation: the attacker's 35 quick requests must each reach the
+    // checks, so the rate limits (tested on their own in `limits.rs`) are raised here.
+    let server = TestServer::start(|c| {
+        c.parser = server_parser;
+        c.request_rate = 1000.0;
+        c.chat_rate = 1000.0;
+    })
+    .await;
     let mut victim = TestClient::connect_with(&server.url, "victim", parser).await;
     let attacker = TestClient::connect_with(&server.url, "attacker", parser).await;
     let victim_id = victim.quick_join().await.player_id;

@@ -9,4 +9,5 @@ mod game;
 mod http;
 mod js_client;
 mod lifecycle;
+mod limits;
 mod support;

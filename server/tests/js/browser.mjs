@@ -68,14 +68,16 @@ const pixelAt = (page, pos) => page.evaluate(({ x, y }) => {
 }, pos);
 
 /**
- * Holds `key` until the predicted player has moved `distance` units along `axis`, so the check
- * does not depend on how fast a loaded machine runs the page's timers.
+ * Holds `key` until the server has moved the player `distance` units along `axis`, so the check
+ * does not depend on how fast a loaded machine runs the page's timers. (On a loaded machine two
+ * inputs can land in one server tick, where only the later one counts: the prediction is then
+ * corrected back, so the server's position is the one to wait for.)
  */
 async function holdKeyUntilMoved(page, key, axis, distance) {
-  const start = (await state(page)).me[axis];
+  const start = (await state(page)).serverMe[axis];
   await page.keyboard.down(key);
   try {
-    await until(page, ({ axis, start, distance }) => Math.abs(window.tickstorm.state().me[axis] - start) >= distance,
+    await until(page, ({ axis, start, distance }) => Math.abs(window.tickstorm.state().serverMe[axis] - start) >= distance,
       { axis, start, distance }, `${key} to move the player ${distance} units`);
   } finally {
     await page.keyboard.up(key);
@@ -104,7 +106,6 @@ try {
   const dx = Math.abs(moved.me.x - still.me.x);
   const dy = Math.abs(moved.me.y - still.me.y);
   check(dx >= 150 && dy >= 80, `keys move the player (dx ${dx.toFixed(1)}, dy ${dy.toFixed(1)})`);
-  check(Math.abs(moved.serverMe.x - still.me.x) >= 140, "the server moved the player too");
   const drift = Math.hypot(moved.me.x - moved.serverMe.x, moved.me.y - moved.serverMe.y);
   check(drift < 2, `prediction agrees with the server once inputs settle (off by ${drift.toFixed(2)})`);
   check(moved.inputsAcked === moved.inputsSent && moved.inputsSent > 20, `inputs acked (${moved.inputsAcked}/${moved.inputsSent})`);
@@ -161,7 +162,8 @@ try {
   await holdKeyUntilMoved(ana, back.me.x < 500 ? "d" : "a", "x", 40);
   await settled(ana);
   const afterRejoin = await state(ana);
-  check(Math.abs(afterRejoin.serverMe.x - back.me.x) >= 40, "ana moves again after the rejoin, on the server too");
+  check(Math.abs(afterRejoin.serverMe.x - back.me.x) >= 40,
+    `ana moves again after the rejoin, on the server too (${JSON.stringify({ back: back.me, server: afterRejoin.serverMe, me: afterRejoin.me, sent: afterRejoin.inputsSent, acked: afterRejoin.inputsAcked, lastAcked: afterRejoin.lastAckedSeq })})`);
   await until(bob, (id) => window.tickstorm.state().players.some((p) => p.id === id), anaStart.playerId, "bob to still see ana");
   summary.rejoin = { playerId: back.playerId, reconnects: back.reconnects };
 
