@@ -51,6 +51,19 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_MAX_ROOMS", default_value_t = 10_000)]
     pub max_rooms: usize,
 
+    /// Most `/game` connections at once; more are refused (`connect_error` "server_full: ...").
+    #[arg(long, env = "TICKSTORM_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Most `/game` connections from one IP address (0 = no limit). Loopback is exempt.
+    #[arg(long, env = "TICKSTORM_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
+    pub max_connections_per_ip: usize,
+
+    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy that
+    /// sets it; otherwise clients could pick their own address).
+    #[arg(long, env = "TICKSTORM_TRUST_PROXY")]
+    pub trust_proxy: bool,
+
     /// How long a disconnected player's seat is kept for `room:rejoin` (e.g. 10s, 500ms).
     #[arg(long, env = "TICKSTORM_REJOIN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub rejoin_grace: Duration,

@@ -34,6 +34,8 @@ pub struct ServerHandle {
     pub io: socketioxide::SocketIo,
     /// The server's metrics.
     pub metrics: Arc<metrics::ServerMetrics>,
+    /// The connection counters.
+    pub admission: Arc<net::admission::Admission>,
 }
 
 /// Serves the game on `listener` until `shutdown` is cancelled, then closes every room with
@@ -58,7 +60,18 @@ pub fn start(
     let (hub, inbox) = RoomHub::channel();
     let metrics = Arc::new(metrics::ServerMetrics::new());
     let admin = net::admin::AdminState::new(config.admin_token.clone());
-    let (layer, io) = net::socket_io(&config, hub.clone(), metrics.clone(), admin.clone());
+    let admission = net::admission::Admission::new(
+        config.max_connections,
+        config.max_connections_per_ip,
+        config.trust_proxy,
+    );
+    let (layer, io) = net::socket_io(
+        &config,
+        hub.clone(),
+        metrics.clone(),
+        admin.clone(),
+        admission.clone(),
+    );
     room::spawn_driver(
         room::DriverSettings::from_config(&config),
         inbox,
@@ -95,6 +108,7 @@ pub fn start(
         hub,
         io: io.clone(),
         metrics,
+        admission,
     };
     let server = async move {
         let addr = listener.local_addr()?;
@@ -119,6 +133,8 @@ pub fn start(
             tracker.wait().await;
             io.close().await;
         });
+        // Connect info: the peer address, for the per-address connection limit.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let serve = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use socketioxide::extract::{SocketRef, State, TryData};
 use tickstorm_shared::protocol::{GameAuth, limits};
 
+use super::admission::Admission;
 use super::rate_limit::RateLimitConfig;
 use crate::metrics::ServerMetrics;
 use crate::session::Session;
@@ -20,6 +21,9 @@ pub enum HandshakeError {
     /// The name is missing or breaks the name rules.
     #[error("{0}")]
     InvalidName(&'static str),
+    /// A connection limit was reached.
+    #[error("{0}")]
+    Refused(#[from] super::admission::Refusal),
 }
 
 /// Applies the protocol's name rules: trimmed, 1..=24 characters, no control characters.
@@ -49,15 +53,24 @@ pub async fn authenticate(
     socket: SocketRef,
     State(metrics): State<Arc<ServerMetrics>>,
     State(limits): State<RateLimitConfig>,
+    State(admission): State<Arc<Admission>>,
     TryData(auth): TryData<GameAuth>,
 ) -> Result<(), HandshakeError> {
-    let name = auth
+    let admitted = auth
         .map_err(|e| HandshakeError::Malformed(e.to_string()))
         .and_then(|auth| validate_name(auth.name.as_deref()))
-        .inspect_err(|e| {
-            metrics.handshakes_refused.inc();
-            tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
-        })?;
+        .and_then(|name| {
+            let ip = admission.client_ip(socket.req_parts());
+            let slot = admission.admit(ip)?;
+            tracing::debug!(sid = %socket.id, ?ip, %name, "handshake accepted");
+            Ok((name, slot))
+        });
+    let (name, slot) = admitted.inspect_err(|e| {
+        metrics.handshakes_refused.inc();
+        tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
+    })?;
+    // Freed when the socket is dropped, however the connection ends.
+    socket.extensions.insert(Arc::new(slot));
     socket
         .extensions
         .insert(Arc::new(Session::new(name, limits)));

@@ -2,6 +2,7 @@
 //! router. Holds no game state; it turns events into room commands and inputs.
 
 pub mod admin;
+pub mod admission;
 pub mod assets;
 pub mod game;
 pub mod handshake;
@@ -29,6 +30,7 @@ pub fn socket_io(
     hub: RoomHub,
     metrics: Arc<ServerMetrics>,
     admin: admin::AdminState,
+    admission: Arc<admission::Admission>,
 ) -> (SocketIoLayer, SocketIo) {
     let builder = SocketIo::builder()
         .ping_interval(config.ping_interval)
@@ -39,6 +41,7 @@ pub fn socket_io(
         .with_state(hub)
         .with_state(metrics.clone())
         .with_state(config.rate_limits())
+        .with_state(admission)
         .with_state(admin);
     let builder = match config.parser {
         ParserKind::Common => builder.with_parser(ParserConfig::common()),

@@ -1,8 +1,11 @@
-//! Per-connection rate limits over real sockets: a flood is answered `rate_limited` without
-//! touching anyone else's game, and a connection that keeps flooding is told why and closed.
+//! Limits over real sockets: a flood is answered `rate_limited` without touching anyone else's
+//! game, a connection that keeps flooding is told why and closed, and connections beyond the
+//! server's or one address's limit are refused with `server_full` (and their slots come back).
 
 use serde_json::{Value, json};
+use tickstorm_bot_client::{Client, ClientConfig, ClientError, Event};
 use tickstorm_shared::protocol::events;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::support::{TestClient, TestServer, WAIT, eventually};
 
@@ -128,5 +131,107 @@ async fn a_connection_that_keeps_flooding_is_told_why_and_closed() {
         .ack(events::CHAT, json!({"text": "still here"}))
         .await;
     assert_eq!(ack["ok"], true);
+    server.stop().await.expect("clean shutdown");
+}
+
+fn refusal(result: Result<(Client, UnboundedReceiver<Event>), ClientError>) -> String {
+    match result {
+        Err(ClientError::ConnectRefused(message)) => message,
+        Err(other) => panic!("expected connect_error, got {other}"),
+        Ok(_) => panic!("expected connect_error, got a connection"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_refuses_connections_beyond_its_limit_and_frees_slots() {
+    let server = TestServer::start(|c| c.max_connections = 3).await;
+    let mut players = Vec::new();
+    for n in 0..3 {
+        players.push(TestClient::connect(&server.url, &format!("p{n}")).await);
+    }
+    let config = ClientConfig::new(&server.url, "/game").with_auth(json!({"name": "fourth"}));
+    let message = refusal(Client::connect(config.clone()).await);
+    assert!(message.starts_with("server_full"), "{message}");
+    players.pop().expect("a player").client.close().await;
+    assert!(eventually(WAIT, || server.handle.admission.counts().0 == 2).await);
+    let (fourth, _events) = Client::connect(config).await.expect("a slot came back");
+    fourth.close().await;
+    for p in players {
+        p.client.close().await;
+    }
+    assert!(
+        eventually(WAIT, || server.handle.admission.counts() == (0, 0)).await,
+        "every slot is given back: {:?}",
+        server.handle.admission.counts()
+    );
+    server.stop().await.expect("clean shutdown");
+}
+
+/// Opens a raw WebSocket claiming to come from `ip` (through a trusted proxy) and asks for
+/// `/game`; returns the server's answer to the CONNECT packet.
+async fn connect_from(url: &str, ip: &str) -> (WebSocket, String) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        url.replace("http", "ws")
+    );
+    let mut request = ws_url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", ip.parse().expect("header value"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    let _open = ws.next().await.expect("open packet").expect("frame");
+    ws.send(Message::text("40/game,{\"name\":\"proxied\"}"))
+        .await
+        .expect("send");
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("an answer in time")
+            .expect("frame")
+            .expect("frame ok");
+        if let Message::Text(text) = frame
+            && text.starts_with("4")
+            && !text.starts_with("42")
+        {
+            return (ws, text.to_string());
+        }
+    }
+}
+
+type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_per_address_are_limited_behind_a_trusted_proxy() {
+    let server = TestServer::start(|c| {
+        c.max_connections_per_ip = 2;
+        c.trust_proxy = true;
+    })
+    .await;
+    let (a1, first) = connect_from(&server.url, "203.0.113.7").await;
+    let (_a2, second) = connect_from(&server.url, "203.0.113.7").await;
+    assert!(first.starts_with("40/game,{\"sid\"") && second.starts_with("40/game,{\"sid\""));
+    let (_a3, third) = connect_from(&server.url, "203.0.113.7").await;
+    assert!(
+        third.starts_with("44/game,") && third.contains("too many connections from your address"),
+        "{third}"
+    );
+    let (_b, other) = connect_from(&server.url, "198.51.100.1").await;
+    assert!(
+        other.starts_with("40/game,{\"sid\""),
+        "another address is let in: {other}"
+    );
+    drop(a1);
+    assert!(
+        eventually(WAIT, || server.handle.admission.counts().0 == 2).await,
+        "the dropped connection's slot is free: {:?}",
+        server.handle.admission.counts()
+    );
+    let (_a4, again) = connect_from(&server.url, "203.0.113.7").await;
+    assert!(again.starts_with("40/game,{\"sid\""), "{again}");
     server.stop().await.expect("clean shutdown");
 }

@@ -1,0 +1,181 @@
+//! Connection admission: at most `--max-connections` `/game` connections in all and at most
+//! `--max-connections-per-ip` from one address. A refused handshake gets a `connect_error`
+//! starting with `server_full`.
+//!
+//! A slot is taken in the handshake middleware and held by a [`Slot`] guard stored in the
+//! socket's extensions: it is given back when the socket is dropped, whichever way it ends
+//! (even when socketioxide drops a socket whose CONNECT could not be sent, which skips the
+//! disconnect handler). Loopback addresses are not limited per address: they are the
+//! operator's own machine (load tests, a local proxy; behind a proxy use `--trust-proxy` so the
+//! limit applies to the real client address).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+
+/// Why a connection was not admitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The server holds its maximum.
+    #[error("server_full: the server is at its limit of {0} connections; try again later")]
+    Full(usize),
+    /// This address holds its maximum.
+    #[error("server_full: too many connections from your address (limit {0})")]
+    PerAddress(usize),
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// The connection counters (shared by every handshake).
+#[derive(Debug)]
+pub struct Admission {
+    max_total: usize,
+    max_per_ip: usize,
+    trust_proxy: bool,
+    counts: Mutex<Counts>,
+}
+
+/// One admitted connection; dropping it frees the slot.
+#[derive(Debug)]
+pub struct Slot {
+    admission: Arc<Admission>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.admission.lock();
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(ip) = self.ip
+            && let Some(n) = counts.per_ip.get_mut(&ip)
+        {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_ip.remove(&ip);
+            }
+        }
+    }
+}
+
+impl Admission {
+    /// Limits: `max_per_ip` 0 means no per-address limit; `trust_proxy` takes the client
+    /// address from the first `X-Forwarded-For` entry.
+    pub fn new(max_total: usize, max_per_ip: usize, trust_proxy: bool) -> Arc<Self> {
+        Arc::new(Self {
+            max_total,
+            max_per_ip,
+            trust_proxy,
+            counts: Mutex::default(),
+        })
+    }
+
+    /// The client's address as this server sees it.
+    pub fn client_ip(&self, request: &Parts) -> Option<IpAddr> {
+        if self.trust_proxy
+            && let Some(ip) = request
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|first| first.trim().parse().ok())
+        {
+            return Some(ip);
+        }
+        request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip())
+    }
+
+    /// Takes a slot for a connection from `ip`, or says why not.
+    pub fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Result<Slot, Refusal> {
+        let mut counts = self.lock();
+        if counts.total >= self.max_total {
+            return Err(Refusal::Full(self.max_total));
+        }
+        let limited_ip = ip.filter(|ip| self.max_per_ip > 0 && !ip.is_loopback());
+        if let Some(ip) = limited_ip {
+            let n = counts.per_ip.entry(ip).or_default();
+            if *n >= self.max_per_ip {
+                return Err(Refusal::PerAddress(self.max_per_ip));
+            }
+            *n += 1;
+        }
+        counts.total += 1;
+        Ok(Slot {
+            admission: self.clone(),
+            ip: limited_ip,
+        })
+    }
+
+    /// Connections admitted and not yet gone, and the number of addresses counted.
+    pub fn counts(&self) -> (usize, usize) {
+        let counts = self.lock();
+        (counts.total, counts.per_ip.len())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        // Plain counters: a poisoned lock still holds usable numbers.
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_total_and_per_address_and_frees_slots_on_drop() {
+        let admission = Admission::new(3, 2, false);
+        let a: IpAddr = "10.0.0.1".parse().expect("ip");
+        let b: IpAddr = "10.0.0.2".parse().expect("ip");
+        let first = admission.admit(Some(a)).expect("1st");
+        let second = admission.admit(Some(a)).expect("2nd");
+        assert_eq!(
+            admission.admit(Some(a)).unwrap_err(),
+            Refusal::PerAddress(2)
+        );
+        let third = admission.admit(Some(b)).expect("other address");
+        assert_eq!(admission.admit(Some(b)).unwrap_err(), Refusal::Full(3));
+        drop(first);
+        assert_eq!(admission.counts(), (2, 2));
+        let again = admission.admit(Some(a)).expect("a slot came back");
+        drop((second, third, again));
+        assert_eq!(admission.counts(), (0, 0), "nothing left behind");
+    }
+
+    #[test]
+    fn loopback_is_not_limited_per_address() {
+        let admission = Admission::new(10, 1, false);
+        let local: IpAddr = "127.0.0.1".parse().expect("ip");
+        let slots: Vec<Slot> = (0..5)
+            .map(|_| admission.admit(Some(local)).expect("loopback"))
+            .collect();
+        assert_eq!(admission.counts(), (5, 0));
+        drop(slots);
+        assert_eq!(admission.counts(), (0, 0));
+    }
+
+    #[test]
+    fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        let request = axum::http::Request::builder()
+            .header("x-forwarded-for", "203.0.113.7, 10.0.0.1")
+            .body(())
+            .expect("request");
+        let (mut parts, ()) = request.into_parts();
+        parts.extensions.insert(ConnectInfo::<SocketAddr>(
+            "127.0.0.1:5000".parse().expect("addr"),
+        ));
+        let direct = Admission::new(1, 1, false).client_ip(&parts);
+        let proxied = Admission::new(1, 1, true).client_ip(&parts);
+        assert_eq!(direct, Some("127.0.0.1".parse().expect("ip")));
+        assert_eq!(proxied, Some("203.0.113.7".parse().expect("ip")));
+    }
+}
