@@ -139,11 +139,14 @@ mod tests {
         let first = admission.admit(Some(a)).expect("1st");
         let second = admission.admit(Some(a)).expect("2nd");
         assert_eq!(
-            admission.admit(Some(a)).unwrap_err(),
+            admission.admit(Some(a)).expect_err("refused"),
             Refusal::PerAddress(2)
         );
         let third = admission.admit(Some(b)).expect("other address");
-        assert_eq!(admission.admit(Some(b)).unwrap_err(), Refusal::Full(3));
+        assert_eq!(
+            admission.admit(Some(b)).expect_err("refused"),
+            Refusal::Full(3)
+        );
         drop(first);
         assert_eq!(admission.counts(), (2, 2));
         let again = admission.admit(Some(a)).expect("a slot came back");
