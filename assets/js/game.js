@@ -58,7 +58,11 @@ async function start(name) {
   }
   state.socket?.disconnect();
   state.name = name;
-  const socket = new SocketClient({ url: location.origin, namespace: "/game", auth: () => ({ name: state.name }) });
+  // On a server with --auth-secret, the page's address carries the player's signed token
+  // (`/?token=...`, from whatever issues them).
+  const token = new URLSearchParams(location.search).get("token");
+  const auth = () => (token ? { name: state.name, token } : { name: state.name });
+  const socket = new SocketClient({ url: location.origin, namespace: "/game", auth });
   state.socket = socket;
   socket.on("status", (status) => {
     state.status = status;

@@ -127,8 +127,13 @@ pub struct Config {
     /// Token that opens the `/admin` namespace and the `/dashboard` page (16+ characters).
     /// Without one, admin is off. Prefer the environment variable: command lines are visible to
     /// other local users.
-    #[arg(long, env = "TICKSTORM_ADMIN_TOKEN", value_parser = parse_admin_token, hide_env_values = true)]
+    #[arg(long, env = "TICKSTORM_ADMIN_TOKEN", value_parser = parse_secret, hide_env_values = true)]
     pub admin_token: Option<AdminToken>,
+
+    /// Secret that signs player tokens. With it, every `/game` handshake needs `auth.token`: an
+    /// HS256 JWT with `exp` and `sub` (the player's identity). Without it, anyone may play.
+    #[arg(long, env = "TICKSTORM_AUTH_SECRET", value_parser = parse_secret, hide_env_values = true)]
+    pub auth_secret: Option<Secret>,
 
     /// Serve the web client from this folder instead of the copy embedded in the binary (for
     /// working on `assets/` without rebuilding).
@@ -142,12 +147,16 @@ pub struct Config {
     pub log: String,
 }
 
-/// The admin token. Its `Debug` form is redacted, so logging the configuration leaks nothing.
+/// A secret from the configuration (admin token, auth secret). Its `Debug` form is redacted, so
+/// logging the configuration leaks nothing.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AdminToken(String);
+pub struct Secret(String);
 
-impl AdminToken {
-    /// A token (not empty; see [`parse_admin_token`]).
+/// The admin token.
+pub type AdminToken = Secret;
+
+impl Secret {
+    /// A secret (the parsers check its length).
     pub fn new(token: impl Into<String>) -> Self {
         Self(token.into())
     }
@@ -158,23 +167,23 @@ impl AdminToken {
     }
 }
 
-impl std::fmt::Debug for AdminToken {
+impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AdminToken(<redacted>)")
+        f.write_str("Secret(<redacted>)")
     }
 }
 
-/// Shortest admin token accepted.
-pub const ADMIN_TOKEN_MIN_CHARS: usize = 16;
+/// Shortest admin token or auth secret accepted.
+pub const SECRET_MIN_CHARS: usize = 16;
 
-/// Parses `--admin-token`: a short token could be guessed.
-pub fn parse_admin_token(raw: &str) -> Result<AdminToken, String> {
-    if raw.chars().count() < ADMIN_TOKEN_MIN_CHARS {
+/// Parses `--admin-token` and `--auth-secret`: a short secret could be guessed.
+pub fn parse_secret(raw: &str) -> Result<Secret, String> {
+    if raw.chars().count() < SECRET_MIN_CHARS {
         return Err(format!(
-            "the admin token must be at least {ADMIN_TOKEN_MIN_CHARS} characters (e.g. `openssl rand -hex 16`)"
+            "must be at least {SECRET_MIN_CHARS} characters (e.g. `openssl rand -hex 32`)"
         ));
     }
-    Ok(AdminToken(raw.to_owned()))
+    Ok(Secret(raw.to_owned()))
 }
 
 impl Default for Config {
@@ -240,8 +249,16 @@ mod tests {
     }
 
     #[test]
-    fn the_admin_token_never_shows_in_debug_output() {
-        let c = Config::try_parse_from(["t", "--admin-token", "s3cret-token-0123"]).expect("valid");
+    fn secrets_never_show_in_debug_output() {
+        let c = Config::try_parse_from([
+            "t",
+            "--admin-token",
+            "s3cret-token-0123",
+            "--auth-secret",
+            "jwt-s3cret-0123456789",
+        ])
+        .expect("valid");
+        assert!(!format!("{c:?}").contains("jwt-s3cret"));
         assert_eq!(
             c.admin_token.as_ref().map(AdminToken::expose),
             Some("s3cret-token-0123")

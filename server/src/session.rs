@@ -12,6 +12,8 @@ use crate::room::Seat;
 pub struct Session {
     /// Display name, validated at the handshake.
     pub name: String,
+    /// The `sub` of the player's signed token (only with `--auth-secret`).
+    pub identity: Option<String>,
     /// This connection's request budget.
     pub limits: RateLimiter,
     seat: Mutex<Option<Arc<Seat>>>,
@@ -19,9 +21,10 @@ pub struct Session {
 
 impl Session {
     /// A session without a seat.
-    pub fn new(name: String, limits: RateLimitConfig) -> Self {
+    pub fn new(name: String, identity: Option<String>, limits: RateLimitConfig) -> Self {
         Self {
             name,
+            identity,
             limits: RateLimiter::new(limits),
             seat: Mutex::new(None),
         }

@@ -8,6 +8,7 @@ use socketioxide::extract::{SocketRef, State, TryData};
 use tickstorm_shared::protocol::{GameAuth, limits};
 
 use super::admission::Admission;
+use super::player_token::PlayerAuth;
 use super::rate_limit::RateLimitConfig;
 use crate::metrics::ServerMetrics;
 use crate::session::Session;
@@ -21,6 +22,9 @@ pub enum HandshakeError {
     /// The name is missing or breaks the name rules.
     #[error("{0}")]
     InvalidName(&'static str),
+    /// A signed token was required and is missing or invalid.
+    #[error("{0}")]
+    Token(#[from] super::player_token::TokenError),
     /// A connection limit was reached.
     #[error("{0}")]
     Refused(#[from] super::admission::Refusal),
@@ -54,18 +58,20 @@ pub async fn authenticate(
     State(metrics): State<Arc<ServerMetrics>>,
     State(limits): State<RateLimitConfig>,
     State(admission): State<Arc<Admission>>,
+    State(player_auth): State<PlayerAuth>,
     TryData(auth): TryData<GameAuth>,
 ) -> Result<(), HandshakeError> {
     let admitted = auth
         .map_err(|e| HandshakeError::Malformed(e.to_string()))
-        .and_then(|auth| validate_name(auth.name.as_deref()))
-        .and_then(|name| {
+        .and_then(|auth| {
+            let identity = player_auth.identity(auth.token.as_deref())?;
+            let name = validate_name(auth.name.as_deref())?;
             let ip = admission.client_ip(socket.req_parts());
             let slot = admission.admit(ip)?;
-            tracing::debug!(sid = %socket.id, ?ip, %name, "handshake accepted");
-            Ok((name, slot))
+            tracing::debug!(sid = %socket.id, ?ip, %name, ?identity, "handshake accepted");
+            Ok((name, identity, slot))
         });
-    let (name, slot) = admitted.inspect_err(|e| {
+    let (name, identity, slot) = admitted.inspect_err(|e| {
         metrics.handshakes_refused.inc();
         tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
     })?;
@@ -73,7 +79,7 @@ pub async fn authenticate(
     socket.extensions.insert(Arc::new(slot));
     socket
         .extensions
-        .insert(Arc::new(Session::new(name, limits)));
+        .insert(Arc::new(Session::new(name, identity, limits)));
     // Here, not in the connect handler: see `GameConnect` for the race this avoids.
     super::game::register_handlers(&socket, metrics);
     Ok(())

@@ -8,6 +8,7 @@ pub mod game;
 pub mod handshake;
 pub mod http;
 pub mod payload;
+pub mod player_token;
 pub mod rate_limit;
 pub mod request_head;
 
@@ -42,6 +43,7 @@ pub fn socket_io(
         .with_state(metrics.clone())
         .with_state(config.rate_limits())
         .with_state(admission)
+        .with_state(player_token::PlayerAuth::new(config.auth_secret.as_ref()))
         .with_state(admin);
     let builder = match config.parser {
         ParserKind::Common => builder.with_parser(ParserConfig::common()),

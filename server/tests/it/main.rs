@@ -3,6 +3,7 @@
 //! client in headless Chromium).
 
 mod admin;
+mod auth;
 mod bad_input;
 mod browser;
 mod game;
