@@ -10,6 +10,7 @@ mod engineio;
 mod game;
 mod http;
 mod js_client;
+mod leaks;
 mod lifecycle;
 mod limits;
 mod shutdown;
