@@ -66,6 +66,8 @@ pub struct ServerMetrics {
     pub rejoins: Counter,
     /// Chat messages broadcast.
     pub chat_messages: Counter,
+    /// Rooms closed because their simulation panicked.
+    pub room_faults: Counter,
     tick_window: Mutex<Hdr<u64>>,
 }
 
@@ -101,6 +103,7 @@ impl ServerMetrics {
             errors: Family::default(),
             rejoins: Counter::default(),
             chat_messages: Counter::default(),
+            room_faults: Counter::default(),
             tick_window: Mutex::new(new_window()),
         };
         for code in ErrorCode::ALL {
@@ -168,6 +171,11 @@ impl ServerMetrics {
             m.errors.clone(),
         );
         r.register("rejoins", "Successful room:rejoin", m.rejoins.clone());
+        r.register(
+            "room_faults",
+            "Rooms closed because their simulation panicked",
+            m.room_faults.clone(),
+        );
         r.register(
             "chat_messages",
             "Chat messages broadcast",

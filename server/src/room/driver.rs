@@ -252,6 +252,16 @@ impl Driver {
                 };
                 let _ = reply.send(result);
             }
+            RoomCmd::InjectFault { room_id, reply } => {
+                let result = match self.rooms.get(&room_id) {
+                    Some(room) => {
+                        self.sim.inject_fault(room.entity);
+                        Ok(())
+                    }
+                    None => Err(GameError::RoomNotFound(room_id)),
+                };
+                let _ = reply.send(result);
+            }
             RoomCmd::Details { reply } => {
                 let _ = reply.send(Ok(self.details()));
             }
@@ -598,7 +608,8 @@ impl Driver {
             return;
         };
         let started = Instant::now();
-        for (entity, snapshot) in self.sim.step(&self.due, now_ms) {
+        let outcome = self.sim.step_isolating_faults(&self.due, now_ms);
+        for (entity, snapshot) in &outcome.snapshots {
             let Some(room_id) = self.room_ids.get(entity) else {
                 continue;
             };
@@ -615,6 +626,14 @@ impl Driver {
             {
                 tracing::debug!(room = %room_id, error = %e, "snapshot broadcast failed for some members");
             }
+        }
+        for entity in outcome.failed {
+            let Some(room_id) = self.room_ids.get(&entity).cloned() else {
+                continue;
+            };
+            tracing::error!(room = %room_id, "the room's simulation panicked; closing it (the server and the other rooms go on)");
+            self.metrics.room_faults.inc();
+            self.close_room(&room_id, CloseReason::Internal).await;
         }
         self.metrics
             .record_step(started.elapsed(), self.due.len(), overruns);

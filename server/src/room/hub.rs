@@ -85,6 +85,14 @@ pub enum RoomCmd {
         /// Where the answer goes (`PlayerNotFound` when nobody has that id).
         reply: Reply<()>,
     },
+    /// Make a room's next tick panic (fault-containment tests; not reachable from the network).
+    #[doc(hidden)]
+    InjectFault {
+        /// Which room.
+        room_id: RoomId,
+        /// Where the answer goes.
+        reply: Reply<()>,
+    },
     /// Every room with its members, for the admin's room table.
     Details {
         /// Where the answer goes.
@@ -177,6 +185,14 @@ impl RoomHub {
     /// Kicks a player (admin).
     pub async fn kick(&self, player_id: PlayerId) -> Result<(), GameError> {
         self.ask(|reply| RoomCmd::Kick { player_id, reply }).await
+    }
+
+    /// Makes a room's next tick panic, to test that a failing room is closed and the server
+    /// lives on. Only callable from Rust (tests, embedders), never from a client.
+    #[doc(hidden)]
+    pub async fn inject_fault(&self, room_id: RoomId) -> Result<(), GameError> {
+        self.ask(|reply| RoomCmd::InjectFault { room_id, reply })
+            .await
     }
 
     /// Every room with its members, in creation order (admin).

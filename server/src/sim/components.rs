@@ -73,3 +73,8 @@ pub struct Position(pub Vec2);
 /// How fast a player moved during the last tick, in units per second.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Default)]
 pub struct Velocity(pub Vec2);
+
+/// Marks a room whose next tick panics (see `SimWorld::inject_fault`); for fault-containment
+/// tests only.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct InjectedFault;

@@ -9,6 +9,7 @@ mod components;
 mod input_queue;
 mod systems;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
@@ -20,9 +21,18 @@ use rand_chacha::ChaCha8Rng;
 use tickstorm_shared::{PlayerId, RoomId, Tick, rules};
 
 pub use bevy_ecs::entity::Entity;
-pub use components::{Orb, Player, Position, Room, RoomInputs, Velocity};
+pub use components::{InjectedFault, Orb, Player, Position, Room, RoomInputs, Velocity};
 pub use input_queue::{Accepted, InputQueue, PendingInput};
 use systems::{Scratch, StepOutput, StepRequest};
+
+/// What [`SimWorld::step_isolating_faults`] produced.
+#[derive(Debug, Default)]
+pub struct StepOutcome {
+    /// One encoded snapshot per room that ticked.
+    pub snapshots: Vec<(Entity, Bytes)>,
+    /// Rooms whose systems panicked.
+    pub failed: Vec<Entity>,
+}
 
 /// What a new room is made of.
 #[derive(Debug, Clone)]
@@ -70,6 +80,7 @@ impl SimWorld {
         schedule.set_executor(SingleThreadedExecutor::new());
         schedule.add_systems(
             (
+                systems::injected_faults,
                 systems::apply_inputs,
                 systems::move_players,
                 systems::collect_orbs,
@@ -192,6 +203,37 @@ impl SimWorld {
         }
         self.schedule.run(&mut self.world);
         &self.world.resource::<StepOutput>().snapshots
+    }
+
+    /// Like [`SimWorld::step`], but a room whose systems panic does not take the others down.
+    /// When the shared run panics, each due room is stepped alone to find the failing ones;
+    /// they are returned in `failed` (the caller closes them) and the rest get their snapshot.
+    /// Rooms that had already advanced in the failed run advance once more in the retry: a
+    /// skipped tick under a fault, rather than a dead server.
+    pub fn step_isolating_faults(&mut self, due: &[Entity], now_ms: u64) -> StepOutcome {
+        let shared = catch_unwind(AssertUnwindSafe(|| self.step(due, now_ms).to_vec()));
+        if let Ok(snapshots) = shared {
+            return StepOutcome {
+                snapshots,
+                failed: Vec::new(),
+            };
+        }
+        let mut outcome = StepOutcome::default();
+        for &room in due {
+            match catch_unwind(AssertUnwindSafe(|| self.step(&[room], now_ms).to_vec())) {
+                Ok(snapshots) => outcome.snapshots.extend(snapshots),
+                Err(_) => outcome.failed.push(room),
+            }
+        }
+        outcome
+    }
+
+    /// Makes the room's next tick panic, for tests of fault containment.
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, room: Entity) {
+        if let Ok(mut entity) = self.world.get_entity_mut(room) {
+            entity.insert(InjectedFault);
+        }
     }
 
     /// A room's component, for reads.

@@ -11,7 +11,7 @@ use rand::RngExt;
 use tickstorm_shared::rules;
 use tickstorm_shared::{OrbState, PlayerState, SnapshotEncoder};
 
-use super::components::{Orb, Player, Position, Room, RoomInputs, Velocity};
+use super::components::{InjectedFault, Orb, Player, Position, Room, RoomInputs, Velocity};
 use super::input_queue::PendingInput;
 
 /// What the caller asks of one step: which rooms tick, and the wall-clock time to stamp.
@@ -39,6 +39,16 @@ pub struct Scratch {
     players: Vec<PlayerState>,
     orbs: Vec<OrbState>,
     encoder: SnapshotEncoder,
+}
+
+/// Panics in a due room that carries [`InjectedFault`]: the way tests prove that a failing room
+/// is closed while the others play on. Nothing on the network can add the marker.
+pub fn injected_faults(request: Res<StepRequest>, rooms: Query<&Room, With<InjectedFault>>) {
+    for &room_entity in &request.due {
+        if let Ok(room) = rooms.get(room_entity) {
+            panic!("fault injected into room {}", room.id);
+        }
+    }
 }
 
 /// Drains each due room's input queue, advances its tick and applies the inputs.

@@ -7,6 +7,7 @@ mod auth;
 mod bad_input;
 mod browser;
 mod engineio;
+mod faults;
 mod game;
 mod http;
 mod js_client;
