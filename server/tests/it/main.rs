@@ -15,4 +15,5 @@ mod leaks;
 mod lifecycle;
 mod limits;
 mod shutdown;
+mod slow_consumer;
 mod support;

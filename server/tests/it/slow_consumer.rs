@@ -1,0 +1,102 @@
+//! A client that stops reading must not hold anyone else up: its room keeps ticking and the
+//! other players get every snapshot on time, and the heartbeat closes the stalled connection
+//! (its seat is then held like any dropped one).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tickstorm_shared::protocol::events;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{TestClient, TestServer, WAIT, eventually};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbeat() {
+    let server = TestServer::start(|c| {
+        c.ping_interval = Duration::from_millis(500);
+        c.ping_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut healthy = TestClient::connect(&server.url, "healthy").await;
+    let join = healthy.quick_join().await;
+
+    // The stalled client: a raw WebSocket that joins the same room, then never reads again.
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        server.url.replace("http", "ws")
+    );
+    let (mut stalled, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("websocket");
+    stalled
+        .send(Message::text("40/game,{\"name\":\"stalled\"}"))
+        .await
+        .expect("connect");
+    stalled
+        .send(Message::text(format!(
+            "42/game,1[\"room:join\",{{\"room_id\":\"{}\"}}]",
+            join.room.id
+        )))
+        .await
+        .expect("join");
+    let stalled_id = loop {
+        let frame = tokio::time::timeout(WAIT, stalled.next())
+            .await
+            .expect("ack in time");
+        if let Some(Ok(Message::Text(text))) = frame
+            && let Some(body) = text.strip_prefix("43/game,1")
+        {
+            let ack: Value = serde_json::from_str(body).expect("ack json");
+            break ack[0]["player_id"].as_u64().expect("seated");
+        }
+    };
+    // From here on `stalled` is never polled: no pongs, no reads.
+
+    // Read everything the healthy player gets for 60 snapshots (~2 s, past the heartbeat).
+    healthy.drain();
+    let mut ticks = Vec::new();
+    let mut stamps = Vec::new();
+    let mut left = None;
+    while ticks.len() < 60 {
+        let event = tokio::time::timeout(WAIT, healthy.events.recv())
+            .await
+            .expect("events keep coming")
+            .expect("still connected");
+        match event.name.as_str() {
+            events::SNAPSHOT => {
+                let Some(rmpv::Value::Binary(bytes)) = event.args.first() else {
+                    panic!("snapshot is one binary argument");
+                };
+                let snapshot = tickstorm_shared::Snapshot::decode(bytes).expect("decodes");
+                ticks.push(snapshot.tick);
+                stamps.push(snapshot.server_time_ms);
+            }
+            events::PLAYER_LEFT => left = Some(event),
+            _ => {}
+        }
+    }
+    assert!(
+        ticks.windows(2).all(|w| w[1] == w[0] + 1),
+        "the room missed no tick: {ticks:?}"
+    );
+    let mut gaps: Vec<u64> = stamps.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_unstable();
+    assert!(
+        (25..=45).contains(&gaps[gaps.len() / 2]),
+        "the room kept its pace: {gaps:?}"
+    );
+
+    // The heartbeat (here 0.5 s + 0.5 s) closed the stalled connection; the room was told.
+    let left = match left {
+        Some(event) => event,
+        None => healthy.next_event(events::PLAYER_LEFT).await,
+    };
+    let left: Value = tickstorm_bot_client::decode_value(left.args[0].clone()).expect("json");
+    assert_eq!(left["player_id"].as_u64(), Some(stalled_id));
+    assert_eq!(left["reason"], "disconnected");
+    assert!(eventually(WAIT, || server.handle.metrics.game_connections.get() == 1).await);
+    assert!(healthy.client.is_connected());
+    drop(stalled);
+    server.stop().await.expect("clean shutdown");
+}
