@@ -1,6 +1,7 @@
-//! The official JavaScript `socket.io-client` (npm) against the server: default parser over
-//! polling with upgrade, and the msgpack parser, each with snapshots decoded by a MessagePack
-//! library. The script `tests/js/stock_client.mjs` does the checking; here we run it.
+//! The official JavaScript `socket.io-client` (npm) against the server, in every combination of
+//! parser (default, msgpack) and transport (polling then upgrade, WebSocket only): handshake
+//! refusal, snapshots decoded by a MessagePack library, acks, a malformed and a binary payload,
+//! and the client's own reconnection followed by `room:rejoin`. The script `tests/js/stock_client.mjs` does the checking; here we run it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,6 +66,20 @@ async fn run_stock_client(url: &str, parser: &str, transports: &str) {
 async fn stock_js_client_default_parser_polling_then_upgrade() {
     let server = TestServer::start_default().await;
     run_stock_client(&server.url, "common", "polling-upgrade").await;
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_js_client_default_parser_websocket_only() {
+    let server = TestServer::start_default().await;
+    run_stock_client(&server.url, "common", "websocket").await;
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_js_client_msgpack_parser_polling_then_upgrade() {
+    let server = TestServer::start(|c| c.parser = ParserKind::Msgpack).await;
+    run_stock_client(&server.url, "msgpack", "polling-upgrade").await;
     server.stop().await.expect("clean shutdown");
 }
 

@@ -14,13 +14,14 @@ if (!url) {
 
 deadline(20_000);
 
-function connect(auth) {
+function connect(auth, options = {}) {
   return io(`${url}/game`, {
     auth,
     reconnection: false,
     forceNew: true,
     transports: transportMode === "websocket" ? ["websocket"] : ["polling", "websocket"],
     ...(parserName === "msgpack" ? { parser: msgpackParser } : {}),
+    ...options,
   });
 }
 
@@ -108,7 +109,36 @@ check(bad.ok === false && bad.error?.code === "bad_request", `malformed input: $
 const time = await socket.timeout(2000).emitWithAck("time", { client_time: 123.5 });
 check(time.ok === true && time.client_time === 123.5 && time.server_time > 0, "time ack is wrong");
 
+// 6. A binary payload where JSON is expected: a clean bad_request, nothing else.
+const binary = await socket.timeout(2000).emitWithAck("input", Buffer.from([1, 2, 3]));
+check(binary.ok === false && binary.error?.code === "bad_request", `binary input: ${JSON.stringify(binary)}`);
+// With the default parser a Buffer travels as an attachment (a placeholder where a string
+// should be): bad_request. With msgpack it is a `bin` value, which the server reads as a string
+// when it holds UTF-8 (documented in docs/protocol.md), so the chat goes through.
+const binaryChat = await socket.timeout(2000).emitWithAck("chat", { text: Buffer.from("hi") });
+if (parserName === "msgpack") {
+  check(binaryChat.ok === true, `binary UTF-8 chat over msgpack: ${JSON.stringify(binaryChat)}`);
+} else {
+  check(binaryChat.ok === false && binaryChat.error?.code === "bad_request", `binary chat: ${JSON.stringify(binaryChat)}`);
+}
 socket.close();
+
+// 7. The stock client's own reconnection: the transport drops, the client reconnects by
+// itself, and room:rejoin with the token gives back the same seat.
+const flaky = connect({ name: "stock-flaky" }, { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+await new Promise((resolve) => flaky.once("connect", resolve));
+const seat = await flaky.timeout(5000).emitWithAck("room:join", {});
+check(seat.ok === true, `flaky join: ${JSON.stringify(seat)}`);
+const firstSid = flaky.id;
+const reconnected = new Promise((resolve) => flaky.io.once("reconnect", resolve));
+flaky.io.engine.close(); // as a lost network would
+await reconnected;
+if (!flaky.connected) await new Promise((resolve) => flaky.once("connect", resolve));
+check(flaky.id !== firstSid, "a new Socket.IO session after reconnecting");
+const back = await flaky.timeout(5000).emitWithAck("room:rejoin", { token: seat.rejoin_token });
+check(back.ok === true && back.player_id === seat.player_id, `rejoin after reconnect: ${JSON.stringify(back)}`);
+flaky.close();
+
 ackTimes.sort((a, b) => a - b);
 const pct = (p) => ackTimes[Math.min(ackTimes.length - 1, Math.floor((p / 100) * ackTimes.length))];
 console.log(
@@ -119,6 +149,7 @@ console.log(
     snapshots_per_second: Number(rate.toFixed(2)),
     snapshot_bytes: snapshots.length ? snapshots[snapshots.length - 1].size : 0,
     input_acks: ackTimes.length,
+    rejoined_player: back.player_id,
     ack_ms_p50: Number(pct(50).toFixed(3)),
     ack_ms_max: Number(ackTimes[ackTimes.length - 1].toFixed(3)),
   }),
