@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod bad_input;
 mod browser;
+mod chaos;
 mod engineio;
 mod faults;
 mod game;
