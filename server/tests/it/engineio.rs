@@ -1,5 +1,5 @@
-//! Raw Engine.IO checks (no client library): the handshake's fields, and that an oversized or
-//! malformed message closes only the session that sent it.
+//! Raw Engine.IO checks (no client library): the handshake's fields, the heartbeat's timing, and
+//! that an oversized or malformed message closes only the session that sent it.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -151,4 +151,45 @@ async fn post_status(addr: &str, path: &str, body_len: usize) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_pings_every_interval_and_keeps_a_client_that_answers() {
+    let server = TestServer::start(|c| {
+        c.ping_interval = std::time::Duration::from_millis(300);
+        c.ping_timeout = std::time::Duration::from_millis(1000);
+    })
+    .await;
+    let (mut ws, _) = open_ws(&server.url).await;
+    ws.send(Message::text("40/game,{\"name\":\"pinged\"}"))
+        .await
+        .expect("connect");
+    let mut pings = Vec::new();
+    while pings.len() < 5 {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time");
+        match frame {
+            Some(Ok(Message::Text(text))) if text.as_str() == "2" => {
+                pings.push(std::time::Instant::now());
+                ws.send(Message::text("3")).await.expect("pong");
+            }
+            Some(Ok(_)) => {}
+            other => panic!("the connection ended: {other:?}"),
+        }
+    }
+    let mut gaps: Vec<u128> = pings
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_millis())
+        .collect();
+    gaps.sort_unstable();
+    assert!(
+        (200..=900).contains(&gaps[gaps.len() / 2]),
+        "ping spacing {gaps:?} ms for a 300 ms interval"
+    );
+    assert!(
+        eventually(WAIT, || server.handle.metrics.game_connections.get() == 1).await,
+        "still connected"
+    );
+    server.stop().await.expect("clean shutdown");
 }
