@@ -6,7 +6,8 @@
 //!
 //! The server encodes with [`SnapshotEncoder`], which writes MessagePack primitives (`rmp`) into a
 //! buffer it reuses, so a steady-state tick allocates nothing here. Clients decode with
-//! [`Snapshot::decode`] (serde via `rmp-serde`); the two agree byte for byte, which a test checks.
+//! [`Snapshot::decode`] (built on the strict streaming reader [`scan`]); the encoder agrees with
+//! rmp-serde's serialization byte for byte, which a test checks.
 
 use serde::{Deserialize, Serialize};
 
@@ -63,13 +64,10 @@ pub struct Snapshot {
 /// Why bytes could not be decoded as a snapshot.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotDecodeError {
-    /// Not the documented MessagePack layout.
-    #[error("malformed snapshot: {0}")]
-    Malformed(#[from] rmp_serde::decode::Error),
     /// A layout version this codec does not know.
     #[error("unsupported snapshot version {0} (expected {SNAPSHOT_VERSION})")]
     UnsupportedVersion(u8),
-    /// Not the documented layout (found by the streaming reader).
+    /// Not the documented layout.
     #[error("malformed snapshot: {0}")]
     Invalid(String),
 }
@@ -123,17 +121,28 @@ pub fn scan(
             y: read_f32(rd).map_err(invalid)?,
         });
     }
+    if !rd.is_empty() {
+        return Err(invalid(format!("{} bytes after the snapshot", rd.len())));
+    }
     Ok((tick, server_time_ms))
 }
 
 impl Snapshot {
     /// Decodes one snapshot payload.
     pub fn decode(bytes: &[u8]) -> Result<Self, SnapshotDecodeError> {
-        let snapshot: Snapshot = rmp_serde::from_slice(bytes)?;
-        if snapshot.version != SNAPSHOT_VERSION {
-            return Err(SnapshotDecodeError::UnsupportedVersion(snapshot.version));
-        }
-        Ok(snapshot)
+        // Through the strict streaming reader, not rmp-serde: rmp-serde also takes a `bin` where
+        // an array belongs and ignores trailing bytes, so it accepted inputs the documented
+        // layout does not allow (found by the `snapshot_codec` fuzz target).
+        let mut players = Vec::new();
+        let mut orbs = Vec::new();
+        let (tick, server_time_ms) = scan(bytes, |p| players.push(p), |o| orbs.push(o))?;
+        Ok(Snapshot {
+            version: SNAPSHOT_VERSION,
+            tick,
+            server_time_ms,
+            players,
+            orbs,
+        })
     }
 
     /// The row of one player, if present.
@@ -234,6 +243,25 @@ mod tests {
     }
 
     #[test]
+    fn non_canonical_layouts_are_refused_by_both_readers() {
+        // Found by the snapshot_codec fuzz target: orbs as an empty `bin` (rmp-serde read it
+        // as an empty array) followed by trailing bytes (which rmp-serde ignored).
+        let mut crash = vec![0x95, 0x01, 0x76, 0x2c, 0x90, 0xc5, 0x00, 0x00];
+        crash.extend_from_slice(&[0x95, 0x01, 0x34, 0x45]);
+        assert!(Snapshot::decode(&crash).is_err());
+        assert!(scan(&crash, |_| {}, |_| {}).is_err());
+        // A valid snapshot with one byte too many.
+        let mut encoder = SnapshotEncoder::new();
+        let mut bytes = encoder
+            .encode(1, 2, std::iter::empty(), std::iter::empty())
+            .to_vec();
+        assert!(Snapshot::decode(&bytes).is_ok());
+        bytes.push(0xc0);
+        assert!(Snapshot::decode(&bytes).is_err());
+        assert!(scan(&bytes, |_| {}, |_| {}).is_err());
+    }
+
+    #[test]
     fn encoder_matches_rmp_serde_byte_for_byte_and_round_trips() {
         let s = sample();
         let mut enc = SnapshotEncoder::new();
@@ -311,7 +339,7 @@ mod tests {
         ));
         assert!(matches!(
             Snapshot::decode(&[0xc1, 0x00]),
-            Err(SnapshotDecodeError::Malformed(_))
+            Err(SnapshotDecodeError::Invalid(_))
         ));
         assert!(Snapshot::decode(&[]).is_err());
     }
