@@ -65,12 +65,14 @@ pub fn start(
         config.max_connections_per_ip,
         config.trust_proxy,
     );
+    let in_flight = net::game::InFlight::default();
     let (layer, io) = net::socket_io(
         &config,
         hub.clone(),
         metrics.clone(),
         admin.clone(),
         admission.clone(),
+        in_flight.clone(),
     );
     room::spawn_driver(
         room::DriverSettings::from_config(&config),
@@ -131,6 +133,18 @@ pub fn start(
             // The driver tells every room `room:closed {reason: shutdown}`; once it is done,
             // close the sessions so the HTTP server can finish.
             tracker.wait().await;
+            // Requests already being handled get their answers (the driver is gone, so they
+            // finish at once, most with `server_full: shutting down`) before connections close.
+            // A handler task socketioxide has spawned but not yet run holds no token yet: wait
+            // until the tracker stays empty for a moment.
+            in_flight.0.close();
+            loop {
+                in_flight.0.wait().await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                if in_flight.0.is_empty() {
+                    break;
+                }
+            }
             io.close().await;
         });
         // Connect info: the peer address, for the per-address connection limit.

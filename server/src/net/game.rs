@@ -135,12 +135,25 @@ fn unix_ms() -> u64 {
 
 type Metrics = State<Arc<ServerMetrics>>;
 
+/// Requests being handled. Shutdown closes the connections only once this tracker is empty (or
+/// the shutdown grace is over), so a request the server has started on still gets its answer.
+#[derive(Debug, Clone, Default)]
+pub struct InFlight(pub tokio_util::task::TaskTracker);
+
+impl InFlight {
+    fn token(&self) -> tokio_util::task::task_tracker::TaskTrackerToken {
+        self.0.token()
+    }
+}
+
 async fn lobby_list(
     socket: SocketRef,
     ack: AckSender,
     State(hub): State<RoomHub>,
     State(metrics): Metrics,
+    State(in_flight): State<InFlight>,
 ) {
+    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = session(&socket)
         .and_then(|session| admit(&socket, &session, Kind::Request))
         .map(|()| LobbyAck {
@@ -155,8 +168,10 @@ async fn room_create(
     ack: AckSender,
     State(hub): State<RoomHub>,
     State(metrics): Metrics,
+    State(in_flight): State<InFlight>,
     TryData(data): TryData<Option<CreateRoomRequest>>,
 ) {
+    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         admit(&socket, &*session(&socket)?, Kind::Request)?;
         let request = data
@@ -173,8 +188,10 @@ async fn room_join(
     ack: AckSender,
     State(hub): State<RoomHub>,
     State(metrics): Metrics,
+    State(in_flight): State<InFlight>,
     TryData(data): TryData<Option<JoinRoomRequest>>,
 ) {
+    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         let session = session(&socket)?;
         admit(&socket, &session, Kind::Request)?;
@@ -197,8 +214,10 @@ async fn room_rejoin(
     ack: AckSender,
     State(hub): State<RoomHub>,
     State(metrics): Metrics,
+    State(in_flight): State<InFlight>,
     TryData(data): TryData<RejoinRequest>,
 ) {
+    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         let session = session(&socket)?;
         admit(&socket, &session, Kind::Request)?;
@@ -271,7 +290,9 @@ async fn room_leave(
     ack: AckSender,
     State(hub): State<RoomHub>,
     State(metrics): Metrics,
+    State(in_flight): State<InFlight>,
 ) {
+    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = session(&socket).and_then(|session| {
         admit(&socket, &session, Kind::Request)?;
         let seat = session.take_seat().ok_or(GameError::NotInRoom)?;
@@ -334,8 +355,10 @@ async fn chat(
     socket: SocketRef,
     ack: AckSender,
     State(metrics): Metrics,
+    State(in_flight): State<InFlight>,
     TryData(data): TryData<ChatRequest>,
 ) {
+    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         let session = session(&socket)?;
         admit(&socket, &session, Kind::Chat)?;
@@ -362,8 +385,10 @@ async fn time(
     socket: SocketRef,
     ack: AckSender,
     State(metrics): Metrics,
+    State(in_flight): State<InFlight>,
     TryData(data): TryData<TimeRequest>,
 ) {
+    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = session(&socket)
         .and_then(|session| admit(&socket, &session, Kind::Request))
         .and_then(|()| data.map_err(|e| payload::malformed(events::TIME, e)))

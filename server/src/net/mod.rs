@@ -32,6 +32,7 @@ pub fn socket_io(
     metrics: Arc<ServerMetrics>,
     admin: admin::AdminState,
     admission: Arc<admission::Admission>,
+    in_flight: game::InFlight,
 ) -> (SocketIoLayer, SocketIo) {
     let builder = SocketIo::builder()
         .ping_interval(config.ping_interval)
@@ -43,6 +44,7 @@ pub fn socket_io(
         .with_state(metrics.clone())
         .with_state(config.rate_limits())
         .with_state(admission)
+        .with_state(in_flight)
         .with_state(player_token::PlayerAuth::new(config.auth_secret.as_ref()))
         .with_state(admin);
     let builder = match config.parser {

@@ -271,3 +271,45 @@ async fn shutdown_tells_every_room_and_closes_connections() {
     assert!(ended.is_ok(), "the connection is closed after room:closed");
     stopping.await.expect("join").expect("server exits cleanly");
 }
+
+/// Requests the server has already read when shutdown starts are all answered (with a result or
+/// `server_full: shutting down`) before their connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_at_shutdown_are_all_answered() {
+    let server = TestServer::start(|c| c.request_rate = 10_000.0).await;
+    let ana = TestClient::connect(&server.url, "ana").await;
+    ana.quick_join().await;
+    let payloads: Vec<serde_json::Value> = (0..40)
+        .map(|n| serde_json::json!({"name": format!("room {n}")}))
+        .collect();
+    let requests = futures_util::future::join_all(
+        payloads
+            .iter()
+            .map(|p| ana.client.emit_with_ack(events::ROOM_CREATE, p, WAIT)),
+    );
+    let stopping = async {
+        // Let the requests reach the server, then stop it while they queue at the driver.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        server.stop().await
+    };
+    let (answers, stopped) = tokio::join!(requests, stopping);
+    stopped.expect("server exits cleanly");
+    let mut created = 0;
+    let mut refused = 0;
+    for answer in answers {
+        match answer {
+            Ok(value) => {
+                let ack: serde_json::Value =
+                    tickstorm_bot_client::decode_value(value).expect("json");
+                if ack["ok"] == true {
+                    created += 1;
+                } else {
+                    assert_eq!(ack["error"]["code"], "server_full", "{ack}");
+                    refused += 1;
+                }
+            }
+            Err(e) => panic!("a request read before shutdown lost its answer: {e}"),
+        }
+    }
+    assert_eq!(created + refused, 40);
+}
