@@ -9,7 +9,7 @@ use tickstorm_bot_client::{Client, ClientConfig, ClientError, decode_value};
 use tickstorm_server::config::AdminToken;
 use tickstorm_shared::protocol::{RoomClosed, events};
 
-use crate::support::{TestClient, TestServer, WAIT, eventually};
+use crate::support::{TestClient, TestServer, WAIT, eventually, refusal};
 
 const TOKEN: &str = "test-admin-token";
 
@@ -21,14 +21,6 @@ async fn admin(url: &str, auth: Value) -> Result<TestClient, ClientError> {
 
 async fn with_admin() -> TestServer {
     TestServer::start(|c| c.admin_token = Some(AdminToken::new(TOKEN))).await
-}
-
-fn refusal(result: Result<TestClient, ClientError>) -> String {
-    match result {
-        Err(ClientError::ConnectRefused(message)) => message,
-        Err(other) => panic!("expected connect_error, got {other}"),
-        Ok(_) => panic!("expected connect_error, got a connection"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

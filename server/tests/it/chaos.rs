@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{TestClient, TestServer, eventually};
+use crate::support::{TestClient, TestServer};
 
 fn ws_url(url: &str) -> String {
     format!(
@@ -119,19 +119,6 @@ async fn players_see_every_snapshot_while_others_crash_spam_and_flood() {
     );
     assert_eq!(report.bots_connected_at_end, 24);
 
-    let h = &server.handle;
-    let drained = eventually(Duration::from_secs(15), || {
-        h.hub.directory().counts() == Default::default()
-            && h.admission.counts() == (0, 0)
-            && h.metrics.game_connections.get() == 0
-    })
-    .await;
-    assert!(
-        drained,
-        "left behind: {:?}, admission {:?}, connections {}",
-        h.hub.directory().counts(),
-        h.admission.counts(),
-        h.metrics.game_connections.get()
-    );
+    server.assert_drained(Duration::from_secs(15)).await;
     server.stop().await.expect("clean shutdown");
 }

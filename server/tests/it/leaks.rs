@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tickstorm_shared::protocol::{JoinAck, events};
 
-use crate::support::{TestClient, TestServer, eventually};
+use crate::support::{TestClient, TestServer};
 
 const CYCLES: usize = 10_000;
 const WORKERS: usize = 16;
@@ -69,19 +69,6 @@ async fn ten_thousand_cycles_leave_nothing_behind() {
         worker.await.expect("worker finished");
     }
     assert_eq!(rejoined.load(Ordering::Relaxed), CYCLES / 4);
-    let h = &server.handle;
-    let drained = eventually(Duration::from_secs(20), || {
-        h.hub.directory().counts() == Default::default()
-            && h.admission.counts() == (0, 0)
-            && h.metrics.game_connections.get() == 0
-    })
-    .await;
-    assert!(
-        drained,
-        "left behind: {:?}, admission {:?}, connections {}",
-        h.hub.directory().counts(),
-        h.admission.counts(),
-        h.metrics.game_connections.get()
-    );
+    server.assert_drained(Duration::from_secs(20)).await;
     server.stop().await.expect("clean shutdown");
 }

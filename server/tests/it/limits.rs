@@ -3,11 +3,10 @@
 //! server's or one address's limit are refused with `server_full` (and their slots come back).
 
 use serde_json::{Value, json};
-use tickstorm_bot_client::{Client, ClientConfig, ClientError, Event};
+use tickstorm_bot_client::{Client, ClientConfig};
 use tickstorm_shared::protocol::events;
-use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::support::{TestClient, TestServer, WAIT, eventually};
+use crate::support::{TestClient, TestServer, WAIT, eventually, refusal};
 
 fn code(ack: &Value) -> &str {
     ack["error"]["code"].as_str().unwrap_or("ok")
@@ -132,14 +131,6 @@ async fn a_connection_that_keeps_flooding_is_told_why_and_closed() {
         .await;
     assert_eq!(ack["ok"], true);
     server.stop().await.expect("clean shutdown");
-}
-
-fn refusal(result: Result<(Client, UnboundedReceiver<Event>), ClientError>) -> String {
-    match result {
-        Err(ClientError::ConnectRefused(message)) => message,
-        Err(other) => panic!("expected connect_error, got {other}"),
-        Ok(_) => panic!("expected connect_error, got a connection"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

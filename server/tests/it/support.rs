@@ -50,6 +50,25 @@ impl TestServer {
         Self::start(|_| {}).await
     }
 
+    /// Asserts that, within `timeout`, the server holds no room, seat, held seat, connection or
+    /// admission slot: nothing outlived its purpose.
+    pub async fn assert_drained(&self, timeout: Duration) {
+        let h = &self.handle;
+        let drained = eventually(timeout, || {
+            h.hub.directory().counts() == Default::default()
+                && h.admission.counts() == (0, 0)
+                && h.metrics.game_connections.get() == 0
+        })
+        .await;
+        assert!(
+            drained,
+            "left behind: {:?}, admission {:?}, connections {}",
+            h.hub.directory().counts(),
+            h.admission.counts(),
+            h.metrics.game_connections.get()
+        );
+    }
+
     /// Asks the server to shut down and waits until it has.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
@@ -79,6 +98,15 @@ pub struct TestClient {
     pub client: Client,
     /// Server events in arrival order.
     pub events: UnboundedReceiver<Event>,
+}
+
+/// The `connect_error` message of a refused connection; panics on anything else.
+pub fn refusal<T>(result: Result<T, tickstorm_bot_client::ClientError>) -> String {
+    match result {
+        Err(tickstorm_bot_client::ClientError::ConnectRefused(message)) => message,
+        Err(other) => panic!("expected connect_error, got {other}"),
+        Ok(_) => panic!("expected connect_error, got a connection"),
+    }
 }
 
 /// How long a test waits for any single answer before failing.
