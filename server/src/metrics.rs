@@ -259,6 +259,27 @@ impl ServerMetrics {
     }
 }
 
+/// Counts one open connection in a gauge for exactly as long as the guard lives. The handshake
+/// middleware stores it in the socket's extensions, so the count follows the socket's own life
+/// (socketioxide may skip the connect handler, or the disconnect handler, for a socket that closes
+/// during its handshake; counting in handlers drifted both ways under chaos).
+#[derive(Debug)]
+pub struct GaugeGuard(Gauge);
+
+impl GaugeGuard {
+    /// Adds one to `gauge` until the guard is dropped.
+    pub fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 fn new_window() -> Hdr<u64> {
     // 1 us .. 60 s at 3 significant digits; `new_with_bounds` only fails on invalid bounds.
     Hdr::new_with_bounds(1, 60_000_000, 3).expect("constant, valid histogram bounds")

@@ -24,7 +24,7 @@ use tokio_util::task::TaskTracker;
 use super::game::send_ack;
 use super::payload;
 use crate::config::AdminToken;
-use crate::metrics::{MetricsSample, MetricsSampler, ServerMetrics};
+use crate::metrics::{GaugeGuard, MetricsSample, MetricsSampler, ServerMetrics};
 use crate::room::RoomHub;
 
 /// What the admin handlers share (socketioxide state).
@@ -110,19 +110,16 @@ pub async fn authenticate(
     socket.on(events::STATS, stats);
     socket.on(events::ROOM_CLOSE, room_close);
     socket.on(events::PLAYER_KICK, player_kick);
-    socket.on_disconnect(disconnected);
+    // Counted for as long as the socket lives (see `GaugeGuard`).
+    socket
+        .extensions
+        .insert(Arc::new(GaugeGuard::new(&metrics.admin_connections)));
     Ok(())
 }
 
-/// Connect handler of `/admin`: counts the connection (here and not in the middleware, for the
-/// reason given on `net::game::GameConnect`).
-pub async fn connected(socket: SocketRef, State(metrics): State<Arc<ServerMetrics>>) {
-    metrics.admin_connections.inc();
+/// Connect handler of `/admin`: everything happened in [`authenticate`].
+pub async fn connected(socket: SocketRef) {
     tracing::info!(sid = %socket.id, "admin connected");
-}
-
-async fn disconnected(State(metrics): State<Arc<ServerMetrics>>) {
-    metrics.admin_connections.dec();
 }
 
 /// The `stats` ack.

@@ -33,19 +33,11 @@ use crate::sim::PendingInput;
 /// a few `room:join`/`room:rejoin` never answered, first with an `async` connect handler, then,
 /// rarely, even with a synchronous one). The middleware runs before CONNECT is sent, so no event
 /// can come first.
-///
-/// It counts the connection: socketioxide calls it only once CONNECT was sent, and from then on
-/// the disconnect handler is sure to run. (Counting in the middleware would drift upwards: a
-/// socket whose CONNECT fails after the middleware is dropped without a disconnect handler.)
-#[derive(Debug, Clone)]
-pub struct GameConnect {
-    /// Where the connection is counted.
-    pub metrics: Arc<ServerMetrics>,
-}
+#[derive(Debug, Clone, Copy)]
+pub struct GameConnect;
 
 impl ConnectHandler<LocalAdapter, GameConnect> for GameConnect {
     fn call(&self, socket: Arc<Socket>, _auth: Option<Value>) {
-        self.metrics.game_connections.inc();
         tracing::debug!(sid = %socket.id, "game client connected");
     }
 }
@@ -407,8 +399,7 @@ async fn time(
     reply(ack, &metrics, result);
 }
 
-async fn on_disconnect(socket: SocketRef, State(hub): State<RoomHub>, State(metrics): Metrics) {
-    metrics.game_connections.dec(); // counted in `GameConnect`
+async fn on_disconnect(socket: SocketRef, State(hub): State<RoomHub>) {
     let Ok(session) = session(&socket) else {
         return;
     };

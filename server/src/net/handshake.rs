@@ -10,7 +10,7 @@ use tickstorm_shared::protocol::{GameAuth, limits};
 use super::admission::Admission;
 use super::player_token::PlayerAuth;
 use super::rate_limit::RateLimitConfig;
-use crate::metrics::ServerMetrics;
+use crate::metrics::{GaugeGuard, ServerMetrics};
 use crate::session::Session;
 
 /// Why a handshake was refused; the message reaches the client as `connect_error`.
@@ -75,8 +75,11 @@ pub async fn authenticate(
         metrics.handshakes_refused.inc();
         tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
     })?;
-    // Freed when the socket is dropped, however the connection ends.
+    // Both freed when the socket is dropped, however the connection ends.
     socket.extensions.insert(Arc::new(slot));
+    socket
+        .extensions
+        .insert(Arc::new(GaugeGuard::new(&metrics.game_connections)));
     socket
         .extensions
         .insert(Arc::new(Session::new(name, identity, limits)));

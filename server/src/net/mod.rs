@@ -57,10 +57,10 @@ pub fn socket_io(
         Transports::Polling => builder.transports([TransportType::Polling]),
     };
     let (layer, io) = builder.build_layer();
-    let game_connect = game::GameConnect {
-        metrics: metrics.clone(),
-    };
-    io.ns(GAME_NAMESPACE, game_connect.with(handshake::authenticate));
+    io.ns(
+        GAME_NAMESPACE,
+        game::GameConnect.with(handshake::authenticate),
+    );
     // Registered even when admin is off, so a dashboard hears why instead of "Invalid namespace".
     io.ns(ADMIN_NAMESPACE, admin::connected.with(admin::authenticate));
     (layer, io)
