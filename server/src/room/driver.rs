@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
 use crate::session::Session;
-use crate::sim::{InputQueue, RoomSpec, SimWorld};
+use crate::sim::{InputQueue, Player, RoomSpec, SimWorld};
 
 /// The room settings the driver needs from the server configuration.
 #[derive(Debug, Clone)]
@@ -441,18 +441,32 @@ impl Driver {
             tick: self.sim.room_tick(room.entity).unwrap_or_default(),
             rejoin_token,
             inputs: room.inputs.clone(),
-            members: room
-                .players
-                .iter()
-                .filter_map(|id| {
-                    let player = self.sim.player(self.players.get(id)?.entity)?;
-                    Some(PlayerJoined {
-                        player_id: *id,
-                        name: player.name.clone(),
-                    })
+            members: self
+                .seated(room)
+                .map(|(player_id, _, player)| PlayerJoined {
+                    player_id,
+                    name: player.name.clone(),
                 })
                 .collect(),
         }
+    }
+
+    /// A room's seated players in join order, with their seat records and simulation state.
+    fn seated<'a>(
+        &'a self,
+        room: &'a RoomState,
+    ) -> impl Iterator<Item = (PlayerId, &'a SeatRecord, &'a Player)> + 'a {
+        room.players.iter().filter_map(|&id| {
+            let record = self.players.get(&id)?;
+            Some((id, record, self.sim.player(record.entity)?))
+        })
+    }
+
+    /// Every room, oldest first (the lobby's order).
+    fn rooms_in_creation_order(&self) -> Vec<(&RoomId, &RoomState)> {
+        let mut rooms: Vec<(&RoomId, &RoomState)> = self.rooms.iter().collect();
+        rooms.sort_unstable_by_key(|(_, r)| r.seq);
+        rooms
     }
 
     async fn disconnect(&mut self, player_id: PlayerId, sid: Sid) {
@@ -641,24 +655,17 @@ impl Driver {
 
     /// Every room with its members, in creation order, for the admin.
     fn details(&self) -> Vec<RoomDetail> {
-        let mut rooms: Vec<(&RoomId, &RoomState)> = self.rooms.iter().collect();
-        rooms.sort_unstable_by_key(|(_, r)| r.seq);
-        rooms
+        self.rooms_in_creation_order()
             .into_iter()
             .map(|(id, room)| RoomDetail {
                 info: room.info(id),
-                members: room
-                    .players
-                    .iter()
-                    .filter_map(|player_id| {
-                        let record = self.players.get(player_id)?;
-                        let player = self.sim.player(record.entity)?;
-                        Some(MemberInfo {
-                            player_id: *player_id,
-                            name: player.name.clone(),
-                            score: player.score,
-                            connected: record.sid.is_some(),
-                        })
+                members: self
+                    .seated(room)
+                    .map(|(player_id, record, player)| MemberInfo {
+                        player_id,
+                        name: player.name.clone(),
+                        score: player.score,
+                        connected: record.sid.is_some(),
                     })
                     .collect(),
             })
@@ -712,20 +719,18 @@ impl Driver {
             return;
         }
         self.directory_dirty = false;
-        let mut rooms: Vec<(u64, RoomInfo)> = self
-            .rooms
-            .iter()
-            .map(|(id, r)| (r.seq, r.info(id)))
+        let rooms: Vec<RoomInfo> = self
+            .rooms_in_creation_order()
+            .into_iter()
+            .map(|(id, r)| r.info(id))
             .collect();
-        rooms.sort_unstable_by_key(|(seq, _)| *seq);
         let counts = ServerCounts {
             rooms: self.rooms.len(),
             players: self.players.len(),
             disconnected: self.players.values().filter(|p| p.sid.is_none()).count(),
         };
         self.metrics.set_counts(counts);
-        self.directory
-            .publish(rooms.into_iter().map(|(_, info)| info).collect(), counts);
+        self.directory.publish(rooms, counts);
     }
 }
 
