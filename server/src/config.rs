@@ -140,6 +140,28 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_ASSETS_DIR")]
     pub assets_dir: Option<PathBuf>,
 
+    /// Scale out: join the cluster of nodes that share this Redis (e.g.
+    /// `redis://127.0.0.1:6379`; Redis 7+, RESP3). Rooms of every node show in the lobby, any
+    /// node seats players in any room, broadcasts go through socketioxide's Redis adapter.
+    /// Without it the server is a single node and needs no external service. The node exits at
+    /// start if Redis cannot be reached.
+    #[arg(long, env = "TICKSTORM_REDIS_URL")]
+    pub redis_url: Option<RedisUrl>,
+
+    /// This node's id in the cluster (letters, digits, `-`, `_`; default: random `node-…`).
+    #[arg(long, env = "TICKSTORM_NODE_ID", value_parser = parse_node_id)]
+    pub node_id: Option<String>,
+
+    /// Prefix of every Redis key and channel, so several clusters can share one Redis.
+    #[arg(long, env = "TICKSTORM_REDIS_PREFIX", default_value = "tickstorm", value_parser = parse_node_id)]
+    pub redis_prefix: String,
+
+    /// In a cluster, SIGTERM first drains the node: it takes no new rooms, lets players finish
+    /// and closes each room as it empties; rooms still open after this long are closed with
+    /// reason `shutdown`. `0s` skips draining.
+    #[arg(long, env = "TICKSTORM_DRAIN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+
     /// Log filter (tracing EnvFilter syntax, e.g. `info`, `tickstorm_server=debug`). socketioxide
     /// and engineioxide stay at `info` unless named, because their debug logs print handshake
     /// payloads, tokens included.
@@ -184,6 +206,51 @@ pub fn parse_secret(raw: &str) -> Result<Secret, String> {
         ));
     }
     Ok(Secret(raw.to_owned()))
+}
+
+/// A Redis URL; its `Debug` form hides the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(pub String);
+
+impl std::str::FromStr for RedisUrl {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        if raw.starts_with("redis://") || raw.starts_with("rediss://") || raw.starts_with("unix://") {
+            Ok(RedisUrl(raw.to_owned()))
+        } else {
+            Err(format!("`{}` is not a redis:// URL", RedisUrl(raw.to_owned()).redacted()))
+        }
+    }
+}
+
+impl RedisUrl {
+    /// The URL with any `user:password@` part replaced.
+    pub fn redacted(&self) -> String {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}<redacted>{}", &self.0[..scheme + 3], &self.0[at..])
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisUrl({})", self.redacted())
+    }
+}
+
+/// Node ids and the key prefix go into Redis key and channel names.
+fn parse_node_id(raw: &str) -> Result<String, String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 64
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err("use 1 to 64 letters, digits, `-` or `_`".into())
+    }
 }
 
 impl Default for Config {
@@ -256,13 +323,25 @@ mod tests {
             "s3cret-token-0123",
             "--auth-secret",
             "jwt-s3cret-0123456789",
+            "--redis-url",
+            "redis://user:redis-s3cret@127.0.0.1:6379",
         ])
         .expect("valid");
+        assert!(format!("{c:?}").contains("redis://<redacted>@127.0.0.1:6379"));
         assert!(!format!("{c:?}").contains("jwt-s3cret"));
         assert_eq!(
             c.admin_token.as_ref().map(AdminToken::expose),
             Some("s3cret-token-0123")
         );
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn cluster_flags_are_checked() {
+        assert!(Config::try_parse_from(["t", "--redis-url", "http://x"]).is_err());
+        assert!(Config::try_parse_from(["t", "--node-id", "a:b"]).is_err());
+        let c = Config::try_parse_from(["t", "--node-id", "edge-1"]).expect("valid");
+        assert_eq!(c.node_id.as_deref(), Some("edge-1"));
+        assert!(c.redis_url.is_none(), "single node by default");
     }
 }

@@ -37,6 +37,17 @@ pub enum GameError {
     /// A server-side fault.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The room's owner node cannot be reached (scale-out).
+    #[error("{0}")]
+    Unavailable(String),
+    /// An error the room's owner node answered with, relayed as it was.
+    #[error("{message}")]
+    Relayed {
+        /// The owner's code.
+        code: ErrorCode,
+        /// The owner's message.
+        message: String,
+    },
 }
 
 impl GameError {
@@ -52,6 +63,8 @@ impl GameError {
             GameError::RateLimited(_) => ErrorCode::RateLimited,
             GameError::ServerFull(_) => ErrorCode::ServerFull,
             GameError::Internal(_) => ErrorCode::Internal,
+            GameError::Unavailable(_) => ErrorCode::Unavailable,
+            GameError::Relayed { code, .. } => *code,
         }
     }
 

@@ -3,6 +3,7 @@
 //! Layout (see ARCHITECTURE.md): `net` is the Socket.IO/HTTP edge, `room` owns room lifecycles
 //! and drives ticks, `sim` is the bevy_ecs simulation, `config` and `error` are what they say.
 
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod metrics;
@@ -14,6 +15,7 @@ pub mod sim;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +33,9 @@ pub struct ServerHandle {
     /// The room hub (directory and counts).
     pub hub: RoomHub,
     /// The Socket.IO handle.
-    pub io: socketioxide::SocketIo,
+    pub io: net::Io,
+    /// This node's cluster membership (with `--redis-url`).
+    pub cluster: Option<cluster::Cluster>,
     /// The server's metrics.
     pub metrics: Arc<metrics::ServerMetrics>,
     /// The connection counters.
@@ -45,17 +49,18 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (handle, server) = start(config, listener, shutdown);
+    let (handle, server) = start(config, listener, shutdown).await?;
     let _ = handle;
     server.await
 }
 
-/// Like [`run`], but hands back the server's handles before serving (used by tests).
-pub fn start(
+/// Like [`run`], but hands back the server's handles before serving (used by tests). Fails
+/// when `--redis-url` is set and Redis cannot be reached.
+pub async fn start(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> (ServerHandle, impl Future<Output = anyhow::Result<()>>) {
+) -> anyhow::Result<(ServerHandle, impl Future<Output = anyhow::Result<()>>)> {
     let tracker = TaskTracker::new();
     let (hub, inbox) = RoomHub::channel();
     let metrics = Arc::new(metrics::ServerMetrics::new());
@@ -66,30 +71,75 @@ pub fn start(
         config.trust_proxy,
     );
     let in_flight = net::game::InFlight::default();
+    let addr = listener.local_addr()?;
+    let cluster = match &config.redis_url {
+        None => None,
+        Some(url) => {
+            let node_id = config.node_id.clone().unwrap_or_else(room::node_id);
+            let joined = cluster::Cluster::connect(
+                &url.0,
+                node_id,
+                config.redis_prefix.clone(),
+                addr.to_string(),
+                metrics.clone(),
+            )
+            .await
+            .with_context(|| format!("cannot reach Redis at {}", url.redacted()))?;
+            tracing::info!(node = %joined.node_id(), redis = %url.redacted(), "joined the cluster");
+            Some(joined)
+        }
+    };
+    let bus = cluster
+        .as_ref()
+        .map_or_else(cluster::bus::Bus::local, cluster::Cluster::bus);
     let (layer, io) = net::socket_io(
         &config,
-        hub.clone(),
-        metrics.clone(),
-        admin.clone(),
-        admission.clone(),
-        in_flight.clone(),
-    );
+        net::SocketIoParts {
+            hub: hub.clone(),
+            router: cluster::router::RoomRouter::new(hub.clone(), cluster.clone()),
+            bus: (bus, config.redis_prefix.clone()),
+            metrics: metrics.clone(),
+            admin: admin.clone(),
+            admission: admission.clone(),
+            in_flight: in_flight.clone(),
+        },
+    )
+    .await?;
+    // Everything below runs until `stop`. It is `shutdown` itself on a single node; a node of
+    // a cluster drains first (see `drain_then_stop`).
+    let stop = CancellationToken::new();
     room::spawn_driver(
         room::DriverSettings::from_config(&config),
         inbox,
         io.clone(),
+        cluster.clone(),
         metrics.clone(),
-        shutdown.clone(),
+        stop.clone(),
         &tracker,
     );
     net::admin::spawn_metrics_push(
         io.clone(),
         admin,
         metrics.clone(),
-        shutdown.clone(),
+        stop.clone(),
         &tracker,
     );
+    if let Some(cluster) = &cluster {
+        cluster
+            .spawn(hub.clone(), io.clone(), admission.clone(), stop.clone(), &tracker)
+            .await
+            .context("cannot subscribe to the cluster's Redis channels")?;
+    }
     tracker.close();
+    let drain_timeout = cluster.as_ref().map_or(Duration::ZERO, |_| config.drain_timeout);
+    tokio::spawn(drain_then_stop(
+        shutdown,
+        stop.clone(),
+        hub.clone(),
+        cluster.clone(),
+        drain_timeout,
+    ));
+    let shutdown = stop;
 
     let http_state = net::http::HttpState {
         hub: hub.clone(),
@@ -109,11 +159,11 @@ pub fn start(
     let handle = ServerHandle {
         hub,
         io: io.clone(),
+        cluster: cluster.clone(),
         metrics,
         admission,
     };
     let server = async move {
-        let addr = listener.local_addr()?;
         // Nagle's algorithm would hold small frames (acks, snapshots) for up to 40 ms.
         let listener = listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
@@ -125,6 +175,7 @@ pub fn start(
             parser = ?config.parser,
             transports = ?config.transports,
             admin = config.admin_token.is_some(),
+            node = cluster.as_ref().map(|c| c.node_id().as_str()),
             "tickstorm listening: game at http://{addr}/, dashboard at http://{addr}/dashboard"
         );
         let closing = shutdown.clone();
@@ -176,5 +227,34 @@ pub fn start(
         tracing::info!("server stopped");
         Ok(())
     };
-    (handle, server)
+    Ok((handle, server))
+}
+
+/// Waits for `shutdown`, then, with a drain timeout (a node of a cluster): marks the node
+/// draining (no new rooms here; the others see it in its record), lets its rooms run until they
+/// empty or the timeout passes, and only then fires `stop`, which closes what is left.
+async fn drain_then_stop(
+    shutdown: CancellationToken,
+    stop: CancellationToken,
+    hub: RoomHub,
+    cluster: Option<cluster::Cluster>,
+    drain_timeout: Duration,
+) {
+    shutdown.cancelled().await;
+    if let Some(cluster) = cluster.filter(|_| !drain_timeout.is_zero()) {
+        tracing::info!(timeout = ?drain_timeout, rooms = hub.directory().counts().rooms, "draining: no new rooms; waiting for rooms to empty");
+        cluster.set_draining();
+        hub.drain();
+        let emptied = tokio::time::timeout(drain_timeout, async {
+            while hub.directory().counts().rooms > 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        match emptied {
+            Ok(()) => tracing::info!("drained: every room has emptied"),
+            Err(_) => tracing::info!(rooms = hub.directory().counts().rooms, "drain timeout: closing the rooms still open"),
+        }
+    }
+    stop.cancel();
 }

@@ -68,6 +68,14 @@ pub struct ServerMetrics {
     pub chat_messages: Counter,
     /// Rooms closed because their simulation panicked.
     pub room_faults: Counter,
+    /// The Redis connection's state and traffic (scale-out; stays 0 on a single node).
+    pub redis: crate::cluster::bus::BusMetrics,
+    /// Requests sent to other nodes (scale-out).
+    pub node_requests: Counter,
+    /// Requests to other nodes that got no answer in time.
+    pub node_request_timeouts: Counter,
+    /// Other nodes declared lost.
+    pub nodes_lost: Counter,
     tick_window: Mutex<Hdr<u64>>,
 }
 
@@ -104,6 +112,10 @@ impl ServerMetrics {
             rejoins: Counter::default(),
             chat_messages: Counter::default(),
             room_faults: Counter::default(),
+            redis: crate::cluster::bus::BusMetrics::default(),
+            node_requests: Counter::default(),
+            node_request_timeouts: Counter::default(),
+            nodes_lost: Counter::default(),
             tick_window: Mutex::new(new_window()),
         };
         for code in ErrorCode::ALL {
@@ -128,6 +140,37 @@ impl ServerMetrics {
             m.handshakes_refused.clone(),
         );
         r.register("rooms", "Open rooms", m.rooms.clone());
+        r.register(
+            "redis_up",
+            "1 while Redis answers (scale-out), else 0",
+            m.redis.up.clone(),
+        );
+        r.register(
+            "redis_errors",
+            "Redis commands that failed",
+            m.redis.errors.clone(),
+        );
+        r.register(
+            "redis_dropped_messages",
+            "Pub/sub messages dropped while Redis was down or behind",
+            m.redis.dropped.clone(),
+        );
+        r.register(
+            "redis_published_messages",
+            "Pub/sub messages published",
+            m.redis.published.clone(),
+        );
+        r.register(
+            "node_requests",
+            "Requests sent to other nodes",
+            m.node_requests.clone(),
+        );
+        r.register(
+            "node_request_timeouts",
+            "Requests to other nodes left unanswered",
+            m.node_request_timeouts.clone(),
+        );
+        r.register("nodes_lost", "Other nodes declared lost", m.nodes_lost.clone());
         r.register(
             "players",
             "Seats taken, including held seats",

@@ -82,11 +82,14 @@ pub enum ErrorCode {
     ServerFull,
     /// A server-side fault; nothing was changed.
     Internal,
+    /// The node that runs the room cannot be reached right now (scale-out only); nothing was
+    /// changed, try again.
+    Unavailable,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::RateLimited,
@@ -97,6 +100,7 @@ impl ErrorCode {
         ErrorCode::RejoinExpired,
         ErrorCode::ServerFull,
         ErrorCode::Internal,
+        ErrorCode::Unavailable,
     ];
 
     /// The code as it appears on the wire.
@@ -112,6 +116,7 @@ impl ErrorCode {
             ErrorCode::RejoinExpired => "rejoin_expired",
             ErrorCode::ServerFull => "server_full",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 }
@@ -392,6 +397,8 @@ pub enum CloseReason {
     Admin,
     /// The simulation failed; the server lives on.
     Internal,
+    /// The node that ran the room stopped answering (scale-out only): join another room.
+    NodeLost,
 }
 
 /// `connection:closing` server event: sent just before the server closes a connection itself.

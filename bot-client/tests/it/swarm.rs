@@ -23,7 +23,9 @@ impl Server {
             .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let shutdown = CancellationToken::new();
-        let (handle, serve) = tickstorm_server::start(config, listener, shutdown.clone());
+        let (handle, serve) = tickstorm_server::start(config, listener, shutdown.clone())
+            .await
+            .expect("server starts");
         tokio::spawn(serve);
         Self {
             url,

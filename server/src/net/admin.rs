@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use socketioxide::SocketIo;
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
+
+use super::{Ack, GameSocket as SocketRef, Io};
 use subtle::ConstantTimeEq;
 use tickstorm_shared::admin::{
     ADMIN_NAMESPACE, AdminAuth, CloseRoomRequest, KickRequest, RoomDetail, events,
@@ -133,7 +134,7 @@ struct StatsAck {
 }
 
 async fn stats(
-    ack: AckSender,
+    ack: Ack,
     State(state): State<AdminState>,
     State(hub): State<RoomHub>,
     State(metrics): State<Arc<ServerMetrics>>,
@@ -155,7 +156,7 @@ async fn stats(
 // must not show up in the game's ack and error counters.
 
 async fn room_close(
-    ack: AckSender,
+    ack: Ack,
     State(hub): State<RoomHub>,
     TryData(data): TryData<CloseRoomRequest>,
 ) {
@@ -170,7 +171,7 @@ async fn room_close(
 }
 
 async fn player_kick(
-    ack: AckSender,
+    ack: Ack,
     State(hub): State<RoomHub>,
     TryData(data): TryData<KickRequest>,
 ) {
@@ -186,7 +187,7 @@ async fn player_kick(
 /// Every second: samples the metrics, keeps the sample for `stats` and pushes it to every
 /// admin connection. Runs only when admin is on.
 pub fn spawn_metrics_push(
-    io: SocketIo,
+    io: Io,
     state: AdminState,
     metrics: Arc<ServerMetrics>,
     shutdown: CancellationToken,
@@ -210,7 +211,8 @@ pub fn spawn_metrics_push(
             let Some(admins) = io.of(ADMIN_NAMESPACE) else {
                 continue;
             };
-            if let Err(e) = admins.emit(events::METRICS, &sample).await {
+            // This node's numbers go to this node's dashboards only, not the whole cluster's.
+            if let Err(e) = admins.local().emit(events::METRICS, &sample).await {
                 tracing::debug!(error = %e, "metrics push failed for some admin connections");
             }
         }

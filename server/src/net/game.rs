@@ -7,8 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use socketioxide::ParserError;
-use socketioxide::adapter::LocalAdapter;
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 use tickstorm_shared::protocol::{
@@ -18,11 +17,12 @@ use tickstorm_shared::protocol::{
 };
 use tickstorm_shared::rules;
 
-use super::payload;
+use super::{Ack, Adapter, GameSocket as SocketRef, payload};
 use super::rate_limit::{Kind, Verdict};
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
-use crate::room::{RoomHub, Seat};
+use crate::cluster::router::RoomRouter;
+use crate::room::{Seat, SeatLink};
 use crate::session::Session;
 use crate::sim::PendingInput;
 
@@ -36,20 +36,20 @@ use crate::sim::PendingInput;
 #[derive(Debug, Clone, Copy)]
 pub struct GameConnect;
 
-impl ConnectHandler<LocalAdapter, GameConnect> for GameConnect {
-    fn call(&self, socket: Arc<Socket>, _auth: Option<Value>) {
+impl ConnectHandler<Adapter, GameConnect> for GameConnect {
+    fn call(&self, socket: Arc<Socket<Adapter>>, _auth: Option<Value>) {
         tracing::debug!(sid = %socket.id, "game client connected");
     }
 }
 
 /// Registers every `/game` event handler on a socket whose handshake was accepted.
-pub fn register_handlers(socket: &SocketRef, metrics: Arc<ServerMetrics>) {
+pub fn register_handlers(socket: &SocketRef, metrics: Arc<ServerMetrics>, rooms: RoomRouter) {
     socket.on(events::LOBBY_LIST, lobby_list);
     socket.on(events::ROOM_CREATE, room_create);
     socket.on(events::ROOM_JOIN, room_join);
     socket.on(events::ROOM_LEAVE, room_leave);
     socket.on(events::ROOM_REJOIN, room_rejoin);
-    socket.on(events::INPUT, InlineInput { metrics });
+    socket.on(events::INPUT, InlineInput { metrics, rooms });
     socket.on(events::CHAT, chat);
     socket.on(events::TIME, time);
     socket.on_disconnect(on_disconnect);
@@ -57,13 +57,13 @@ pub fn register_handlers(socket: &SocketRef, metrics: Arc<ServerMetrics>) {
 
 /// Sends the one ack every `/game` event gets, and counts it in the game's metrics. A client
 /// that asked for no ack simply gets none (the request is still counted as answered).
-fn reply<T: Serialize>(ack: AckSender, metrics: &ServerMetrics, result: Result<T, GameError>) {
+fn reply<T: Serialize>(ack: Ack, metrics: &ServerMetrics, result: Result<T, GameError>) {
     metrics.record_ack(send_ack(ack, result));
 }
 
 /// Sends `{ok: true, ...}` or the error ack; returns the error code, if any.
 pub(crate) fn send_ack<T: Serialize>(
-    ack: AckSender,
+    ack: Ack,
     result: Result<T, GameError>,
 ) -> Option<tickstorm_shared::ErrorCode> {
     let (sent, code) = match result {
@@ -118,7 +118,8 @@ fn close_for_flooding(socket: SocketRef, what: &'static str) {
     });
 }
 
-fn unix_ms() -> u64 {
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -140,8 +141,8 @@ impl InFlight {
 
 async fn lobby_list(
     socket: SocketRef,
-    ack: AckSender,
-    State(hub): State<RoomHub>,
+    ack: Ack,
+    State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
     State(in_flight): State<InFlight>,
 ) {
@@ -150,15 +151,15 @@ async fn lobby_list(
         .and_then(|session| admit(&socket, &session, Kind::Request))
         .map(|()| LobbyAck {
             ok: true,
-            rooms: hub.directory().rooms().to_vec(),
+            rooms: rooms.lobby(),
         });
     reply(ack, &metrics, result);
 }
 
 async fn room_create(
     socket: SocketRef,
-    ack: AckSender,
-    State(hub): State<RoomHub>,
+    ack: Ack,
+    State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
     State(in_flight): State<InFlight>,
     TryData(data): TryData<Option<CreateRoomRequest>>,
@@ -169,7 +170,7 @@ async fn room_create(
         let request = data
             .map_err(|e| payload::malformed(events::ROOM_CREATE, e))?
             .unwrap_or_default();
-        let room = hub.create(payload::create_room(request)?).await?;
+        let room = rooms.create(payload::create_room(request)?).await?;
         Ok(CreateRoomAck { ok: true, room })
     };
     reply(ack, &metrics, result.await);
@@ -177,8 +178,8 @@ async fn room_create(
 
 async fn room_join(
     socket: SocketRef,
-    ack: AckSender,
-    State(hub): State<RoomHub>,
+    ack: Ack,
+    State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
     State(in_flight): State<InFlight>,
     TryData(data): TryData<Option<JoinRoomRequest>>,
@@ -193,18 +194,18 @@ async fn room_join(
         if let Some(seat) = session.seat() {
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
-        let seat = hub
+        let seat = rooms
             .join(request.room_id, session.name.clone(), socket.id)
             .await?;
-        take_seat(&socket, &hub, &session, seat).await
+        take_seat(&socket, &rooms, &session, seat).await
     };
     reply(ack, &metrics, result.await);
 }
 
 async fn room_rejoin(
     socket: SocketRef,
-    ack: AckSender,
-    State(hub): State<RoomHub>,
+    ack: Ack,
+    State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
     State(in_flight): State<InFlight>,
     TryData(data): TryData<RejoinRequest>,
@@ -217,8 +218,8 @@ async fn room_rejoin(
         if let Some(seat) = session.seat() {
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
-        let seat = hub.rejoin(request.token, socket.id).await?;
-        let joined = take_seat(&socket, &hub, &session, seat).await?;
+        let seat = rooms.rejoin(request.token, socket.id).await?;
+        let joined = take_seat(&socket, &rooms, &session, seat).await?;
         metrics.rejoins.inc();
         Ok(joined)
     };
@@ -228,11 +229,16 @@ async fn room_rejoin(
 /// Binds a seat the driver granted to this connection: session, broadcast room, announcement.
 async fn take_seat(
     socket: &SocketRef,
-    hub: &RoomHub,
+    rooms: &RoomRouter,
     session: &Session,
     seat: Seat,
 ) -> Result<JoinAck, GameError> {
     let seat = Arc::new(seat);
+    if matches!(seat.link, SeatLink::Remote { .. }) {
+        // The owner node cannot reach this node's sockets: join its broadcasts here. Snapshots
+        // the owner sent before this line are not seen, but nothing after the ack is missed.
+        socket.join(seat.room.id.clone());
+    }
     if !session.set_seat(seat.clone()) {
         // Two joins raced on one connection; the second seat must not linger, nor its
         // broadcasts (the driver joined this connection to the seat's room).
@@ -242,7 +248,7 @@ async fn take_seat(
         {
             socket.leave(seat.room.id.clone());
         }
-        hub.leave(seat.player_id, LeaveReason::Left);
+        rooms.leave(&seat, socket.id, LeaveReason::Left);
         return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
     }
     // The driver has already joined this connection to the room's broadcasts, in the same step
@@ -254,7 +260,7 @@ async fn take_seat(
     // *after* CONNECT was sent, and a fast client's first `room:join` can land in that moment.
     let still_there = socket.broadcast().get_socket(socket.id).is_some();
     if !still_there && let Some(seat) = session.take_seat() {
-        hub.disconnect(seat.player_id, socket.id);
+        rooms.disconnect(&seat, socket.id);
     }
     let joined = PlayerJoined {
         player_id: seat.player_id,
@@ -279,8 +285,8 @@ async fn take_seat(
 
 async fn room_leave(
     socket: SocketRef,
-    ack: AckSender,
-    State(hub): State<RoomHub>,
+    ack: Ack,
+    State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
     State(in_flight): State<InFlight>,
 ) {
@@ -289,7 +295,7 @@ async fn room_leave(
         admit(&socket, &session, Kind::Request)?;
         let seat = session.take_seat().ok_or(GameError::NotInRoom)?;
         socket.leave(seat.room.id.clone());
-        hub.leave(seat.player_id, LeaveReason::Left);
+        rooms.leave(&seat, socket.id, LeaveReason::Left);
         Ok(OkAck::OK)
     });
     reply(ack, &metrics, result);
@@ -298,39 +304,84 @@ async fn room_leave(
 /// The `input` handler. It runs inline on the connection's reader instead of on a task of its own
 /// (what socketioxide does for `async` handlers): the work is a short lock and one ack, cheaper
 /// than a task spawn and wake-up at 10 inputs per second per player, and a client's inputs are
-/// then handled in the order they were sent.
+/// then handled in the order they were sent. An input for a room on another node is sent there
+/// in that same order, and acked when the owner answers.
 #[derive(Debug, Clone)]
 struct InlineInput {
     metrics: Arc<ServerMetrics>,
+    rooms: RoomRouter,
 }
 
-impl MessageHandler<LocalAdapter, InlineInput> for InlineInput {
-    fn call(&self, socket: Arc<Socket>, mut value: Value, ack_id: Option<i64>) {
+impl MessageHandler<Adapter, InlineInput> for InlineInput {
+    fn call(&self, socket: Arc<Socket<Adapter>>, mut value: Value, ack_id: Option<i64>) {
         let Ok(TryData(data)) =
             TryData::<InputRequest>::from_message_parts(&socket, &mut value, &ack_id);
-        let Ok(ack) = AckSender::from_message_parts(&socket, &mut value, &ack_id);
+        let Ok(ack) = Ack::from_message_parts(&socket, &mut value, &ack_id);
         self.metrics.inputs.inc();
-        reply(ack, &self.metrics, input(&SocketRef::from(socket), data));
+        match input(&SocketRef::from(socket), data) {
+            Routed::Here(result) => reply(ack, &self.metrics, result),
+            Routed::Owner { owner, seat, request, sid } => {
+                let answer = self.rooms.forward_input(&owner, &seat, sid, request);
+                let metrics = self.metrics.clone();
+                tokio::spawn(async move { reply(ack, &metrics, answer.await) });
+            }
+        }
     }
 }
 
-fn input(
-    socket: &SocketRef,
-    data: Result<InputRequest, ParserError>,
+/// Where an input ends up.
+enum Routed {
+    /// Queued (or refused) on this node.
+    Here(Result<InputAck, GameError>),
+    /// Valid, for a room on another node.
+    Owner {
+        owner: crate::cluster::wire::NodeId,
+        seat: Arc<Seat>,
+        request: InputRequest,
+        sid: socketioxide::socket::Sid,
+    },
+}
+
+fn input(socket: &SocketRef, data: Result<InputRequest, ParserError>) -> Routed {
+    let checked = (|| {
+        let session = session(socket)?;
+        let seat = session.seat();
+        let kind = seat.as_ref().map_or(Kind::Request, |s| Kind::Input {
+            tick_rate: s.room.tick_rate,
+        });
+        // Charged before parsing: malformed floods are floods too.
+        admit(socket, &session, kind)?;
+        let request = data.map_err(|e| payload::malformed(events::INPUT, e))?;
+        rules::sanitize_move(request.movement)
+            .map_err(|e| GameError::BadRequest(format!("invalid input payload: {e}")))?;
+        Ok((seat.ok_or(GameError::NotInRoom)?, request))
+    })();
+    let (seat, request) = match checked {
+        Ok(checked) => checked,
+        Err(e) => return Routed::Here(Err(e)),
+    };
+    match &seat.link {
+        SeatLink::Local { player, inputs } => Routed::Here(queue_input(*player, inputs, request)),
+        SeatLink::Remote { owner } => Routed::Owner {
+            owner: owner.clone(),
+            seat: seat.clone(),
+            request,
+            sid: socket.id,
+        },
+    }
+}
+
+/// Queues a validated-on-arrival input for the room's next tick (also used for inputs that
+/// other nodes forward to this node's rooms, which are validated again here).
+pub(crate) fn queue_input(
+    player: bevy_ecs::entity::Entity,
+    inputs: &crate::sim::InputQueue,
+    request: InputRequest,
 ) -> Result<InputAck, GameError> {
-    let session = session(socket)?;
-    let seat = session.seat();
-    let kind = seat.as_ref().map_or(Kind::Request, |s| Kind::Input {
-        tick_rate: s.room.tick_rate,
-    });
-    // Charged before parsing: malformed floods are floods too.
-    admit(socket, &session, kind)?;
-    let request = data.map_err(|e| payload::malformed(events::INPUT, e))?;
     let direction = rules::sanitize_move(request.movement)
         .map_err(|e| GameError::BadRequest(format!("invalid input payload: {e}")))?;
-    let seat = seat.ok_or(GameError::NotInRoom)?;
-    let accepted = seat.inputs.submit(PendingInput {
-        player: seat.player,
+    let accepted = inputs.submit(PendingInput {
+        player,
         seq: request.seq,
         direction,
         buttons: request.buttons,
@@ -345,7 +396,7 @@ fn input(
 
 async fn chat(
     socket: SocketRef,
-    ack: AckSender,
+    ack: Ack,
     State(metrics): Metrics,
     State(in_flight): State<InFlight>,
     TryData(data): TryData<ChatRequest>,
@@ -375,7 +426,7 @@ async fn chat(
 
 async fn time(
     socket: SocketRef,
-    ack: AckSender,
+    ack: Ack,
     State(metrics): Metrics,
     State(in_flight): State<InFlight>,
     TryData(data): TryData<TimeRequest>,
@@ -399,12 +450,12 @@ async fn time(
     reply(ack, &metrics, result);
 }
 
-async fn on_disconnect(socket: SocketRef, State(hub): State<RoomHub>) {
+async fn on_disconnect(socket: SocketRef, State(rooms): State<RoomRouter>) {
     let Ok(session) = session(&socket) else {
         return;
     };
     if let Some(seat) = session.take_seat() {
-        hub.disconnect(seat.player_id, socket.id);
+        rooms.disconnect(&seat, socket.id);
     }
     tracing::debug!(sid = %socket.id, "game client disconnected");
 }

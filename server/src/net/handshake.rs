@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::extract::{State, TryData};
+
+use super::GameSocket as SocketRef;
+use crate::cluster::router::RoomRouter;
 use tickstorm_shared::protocol::{GameAuth, limits};
 
 use super::admission::Admission;
@@ -59,6 +62,7 @@ pub async fn authenticate(
     State(limits): State<RateLimitConfig>,
     State(admission): State<Arc<Admission>>,
     State(player_auth): State<PlayerAuth>,
+    State(rooms): State<RoomRouter>,
     TryData(auth): TryData<GameAuth>,
 ) -> Result<(), HandshakeError> {
     let admitted = auth
@@ -84,7 +88,7 @@ pub async fn authenticate(
         .extensions
         .insert(Arc::new(Session::new(name, identity, limits)));
     // Here, not in the connect handler: see `GameConnect` for the race this avoids.
-    super::game::register_handlers(&socket, metrics);
+    super::game::register_handlers(&socket, metrics, rooms);
     Ok(())
 }
 

@@ -17,30 +17,74 @@ use std::sync::Arc;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo, TransportType};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tickstorm_shared::admin::ADMIN_NAMESPACE;
 use tickstorm_shared::protocol::GAME_NAMESPACE;
 
+use crate::cluster::bus::Bus;
+use crate::cluster::router::RoomRouter;
 use crate::config::{Config, ParserKind, Transports};
 use crate::metrics::ServerMetrics;
 use crate::room::RoomHub;
 
+/// The Socket.IO adapter: socketioxide's Redis adapter on our [`Bus`]. On a single node the bus
+/// is local and sends nothing, so the adapter delivers to this process's sockets only, as
+/// socketioxide's `LocalAdapter` would (one type either way, so the handlers are not generic).
+pub type Adapter = CustomRedisAdapter<socketioxide::adapter::Emitter, Bus>;
+/// The Socket.IO handle of this server.
+pub type Io = SocketIo<Adapter>;
+/// A connected socket of this server.
+pub type GameSocket = socketioxide::extract::SocketRef<Adapter>;
+/// An ack to send back.
+pub type Ack = socketioxide::extract::AckSender<Adapter>;
+
+/// What the Socket.IO layer is built from.
+#[derive(Debug)]
+pub struct SocketIoParts {
+    /// This node's rooms.
+    pub hub: RoomHub,
+    /// Where room requests go (this node, or the room's node).
+    pub router: RoomRouter,
+    /// The bus the adapter runs on, and its channel prefix.
+    pub bus: (Bus, String),
+    /// The server's metrics.
+    pub metrics: Arc<ServerMetrics>,
+    /// Admin token check.
+    pub admin: admin::AdminState,
+    /// Connection limits.
+    pub admission: Arc<admission::Admission>,
+    /// Requests being handled.
+    pub in_flight: game::InFlight,
+}
+
 /// Builds the Socket.IO layer from the configuration and registers namespaces `/game` and
-/// `/admin`.
-pub fn socket_io(
+/// `/admin` (with a cluster, once the adapter has subscribed to its Redis channels).
+pub async fn socket_io(
     config: &Config,
-    hub: RoomHub,
-    metrics: Arc<ServerMetrics>,
-    admin: admin::AdminState,
-    admission: Arc<admission::Admission>,
-    in_flight: game::InFlight,
-) -> (SocketIoLayer, SocketIo) {
+    parts: SocketIoParts,
+) -> anyhow::Result<(SocketIoLayer<Adapter>, Io)> {
+    let SocketIoParts {
+        hub,
+        router,
+        bus: (bus, prefix),
+        metrics,
+        admin,
+        admission,
+        in_flight,
+    } = parts;
+    let adapter = RedisAdapterCtr::new_with_driver(
+        bus,
+        RedisAdapterConfig::new().with_prefix(format!("{prefix}-socket.io")),
+    );
     let builder = SocketIo::builder()
+        .with_adapter::<Adapter>(adapter)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
         .max_payload(config.max_payload)
         .ws_max_message_size(config.ws_max_message_size)
         .ws_read_buffer_size(config.ws_read_buffer_size)
         .with_state(hub)
+        .with_state(router)
         .with_state(metrics.clone())
         .with_state(config.rate_limits())
         .with_state(admission)
@@ -60,8 +104,12 @@ pub fn socket_io(
     io.ns(
         GAME_NAMESPACE,
         game::GameConnect.with(handshake::authenticate),
-    );
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot set up the {GAME_NAMESPACE} namespace on Redis: {e}"))?;
     // Registered even when admin is off, so a dashboard hears why instead of "Invalid namespace".
-    io.ns(ADMIN_NAMESPACE, admin::connected.with(admin::authenticate));
-    (layer, io)
+    io.ns(ADMIN_NAMESPACE, admin::connected.with(admin::authenticate))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot set up the {ADMIN_NAMESPACE} namespace on Redis: {e}"))?;
+    Ok((layer, io))
 }

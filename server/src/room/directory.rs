@@ -27,6 +27,8 @@ struct Published {
 #[derive(Debug, Default)]
 pub struct RoomDirectory {
     published: RwLock<Published>,
+    /// Woken on every publish (the cluster heartbeat writes the change to Redis at once).
+    changed: tokio::sync::Notify,
 }
 
 impl RoomDirectory {
@@ -46,6 +48,13 @@ impl RoomDirectory {
             rooms: Arc::new(rooms),
             counts,
         };
+        drop(published);
+        self.changed.notify_one();
+    }
+
+    /// Resolves after the next publish (or at once if one happened since the last call).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Published> {

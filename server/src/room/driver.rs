@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bevy_ecs::entity::Entity;
-use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use tickstorm_shared::admin::{MemberInfo, RoomDetail};
 use tickstorm_shared::protocol::{
@@ -25,10 +24,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{HubInbox, RoomCmd, RoomDirectory, Seat, ServerCounts, ids};
+use super::{Conn, HubInbox, RoomCmd, RoomDirectory, Seat, SeatLink, ServerCounts, ids};
+use crate::cluster::Cluster;
+use crate::cluster::wire::{NodeId, Release};
 use crate::config::Config;
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
+use crate::net::Io;
 use crate::session::Session;
 use crate::sim::{InputQueue, Player, RoomSpec, SimWorld};
 
@@ -71,7 +73,8 @@ impl DriverSettings {
 pub fn spawn_driver(
     settings: DriverSettings,
     inbox: HubInbox,
-    io: SocketIo,
+    io: Io,
+    cluster: Option<Cluster>,
     metrics: Arc<ServerMetrics>,
     shutdown: CancellationToken,
     tracker: &TaskTracker,
@@ -80,7 +83,8 @@ pub fn spawn_driver(
         commands,
         directory,
     } = inbox;
-    let driver = Driver::new(settings, io, directory, metrics);
+    let mut driver = Driver::new(settings, io, directory, metrics);
+    driver.cluster = cluster;
     tracker.spawn(driver.run(commands, shutdown));
 }
 
@@ -122,7 +126,7 @@ struct SeatRecord {
     room_id: RoomId,
     token: String,
     /// The connection holding the seat; `None` while inside the rejoin grace period.
-    sid: Option<Sid>,
+    conn: Option<Conn>,
     disconnected_at: Option<Instant>,
 }
 
@@ -134,7 +138,11 @@ enum Timer {
 
 struct Driver {
     settings: DriverSettings,
-    io: SocketIo,
+    io: Io,
+    /// Set on a node of a cluster: seats held through other nodes are released through it.
+    cluster: Option<Cluster>,
+    /// No new rooms; rooms close as they empty.
+    draining: bool,
     directory: Arc<RoomDirectory>,
     directory_dirty: bool,
     metrics: Arc<ServerMetrics>,
@@ -153,13 +161,15 @@ struct Driver {
 impl Driver {
     fn new(
         settings: DriverSettings,
-        io: SocketIo,
+        io: Io,
         directory: Arc<RoomDirectory>,
         metrics: Arc<ServerMetrics>,
     ) -> Self {
         Self {
             settings,
             io,
+            cluster: None,
+            draining: false,
             directory,
             directory_dirty: true,
             metrics,
@@ -234,14 +244,16 @@ impl Driver {
             RoomCmd::Join {
                 room_id,
                 name,
-                sid,
+                conn,
                 reply,
             } => {
-                let _ = reply.send(self.join(room_id, name, sid));
+                let _ = reply.send(self.join(room_id, name, conn));
             }
-            RoomCmd::Rejoin { token, sid, reply } => {
-                let _ = reply.send(self.rejoin(&token, sid));
+            RoomCmd::Rejoin { token, conn, reply } => {
+                let _ = reply.send(self.rejoin(&token, conn));
             }
+            RoomCmd::Drain => self.drain().await,
+            RoomCmd::NodeLost { node } => self.node_lost(&node).await,
             RoomCmd::Leave { player_id, reason } => self.remove_player(player_id, reason).await,
             RoomCmd::Kick { player_id, reply } => {
                 let result = if self.players.contains_key(&player_id) {
@@ -283,6 +295,11 @@ impl Driver {
     }
 
     fn create_room(&mut self, request: CreateRoomRequest) -> Result<(RoomId, Entity), GameError> {
+        if self.draining {
+            return Err(GameError::ServerFull(
+                "this node is draining and takes no new rooms".into(),
+            ));
+        }
         if self.rooms.len() >= self.settings.max_rooms {
             return Err(GameError::ServerFull(format!(
                 "the server hosts its maximum of {} rooms",
@@ -356,7 +373,7 @@ impl Driver {
         }
     }
 
-    fn join(&mut self, room_id: Option<RoomId>, name: String, sid: Sid) -> Result<Seat, GameError> {
+    fn join(&mut self, room_id: Option<RoomId>, name: String, conn: Conn) -> Result<Seat, GameError> {
         let room_id = match room_id {
             Some(id) if self.rooms.contains_key(&id) => id,
             Some(id) => return Err(GameError::RoomNotFound(id)),
@@ -378,25 +395,25 @@ impl Driver {
         room.players.push(player_id);
         room.online += 1;
         room.empty_since = None;
-        let token = ids::rejoin_token();
+        let token = ids::rejoin_token(&room_id);
         self.tokens.insert(token.clone(), player_id);
+        self.subscribe(&conn, &room_id);
         self.players.insert(
             player_id,
             SeatRecord {
                 entity,
                 room_id: room_id.clone(),
                 token: token.clone(),
-                sid: Some(sid),
+                conn: Some(conn),
                 disconnected_at: None,
             },
         );
         self.directory_dirty = true;
-        self.subscribe(sid, &room_id);
         tracing::debug!(room = %room_id, player = player_id, %name, "player joined");
         Ok(self.seat_for(player_id, token))
     }
 
-    fn rejoin(&mut self, token: &str, sid: Sid) -> Result<Seat, GameError> {
+    fn rejoin(&mut self, token: &str, conn: Conn) -> Result<Seat, GameError> {
         let player_id = *self.tokens.get(token).ok_or(GameError::RejoinExpired)?;
         let grace = self.settings.rejoin_grace;
         let record = self
@@ -407,7 +424,7 @@ impl Driver {
             // The grace timer is about to fire; do not hand out a seat that is already forfeit.
             return Err(GameError::RejoinExpired);
         }
-        let previous = record.sid.replace(sid);
+        let previous = record.conn.replace(conn.clone());
         record.disconnected_at = None;
         self.directory_dirty = true;
         if previous.is_none()
@@ -416,17 +433,17 @@ impl Driver {
             room.online += 1;
         }
         // Each token works once: a rejoin hands out a fresh one.
-        let token = ids::rejoin_token();
-        let old_token = std::mem::replace(&mut record.token, token.clone());
         let room_id = record.room_id.clone();
+        let token = ids::rejoin_token(&room_id);
+        let old_token = std::mem::replace(&mut record.token, token.clone());
         self.tokens.remove(&old_token);
         self.tokens.insert(token.clone(), player_id);
-        if let Some(old_sid) = previous.filter(|old| *old != sid) {
+        if let Some(old) = previous.filter(|old| old.sid != conn.sid) {
             // The player came back on a new connection before the old one was noticed dead:
             // the new connection takes the seat, the old one is closed.
-            self.evict_connection(old_sid, &room_id);
+            self.release_connection(player_id, &old, &room_id, None, true);
         }
-        self.subscribe(sid, &room_id);
+        self.subscribe(&conn, &room_id);
         tracing::debug!(room = %room_id, player = player_id, "player rejoined");
         Ok(self.seat_for(player_id, token))
     }
@@ -437,10 +454,12 @@ impl Driver {
         Seat {
             room: room.info(&record.room_id),
             player_id,
-            player: record.entity,
+            link: SeatLink::Local {
+                player: record.entity,
+                inputs: room.inputs.clone(),
+            },
             tick: self.sim.room_tick(room.entity).unwrap_or_default(),
             rejoin_token,
-            inputs: room.inputs.clone(),
             members: self
                 .seated(room)
                 .map(|(player_id, _, player)| PlayerJoined {
@@ -473,11 +492,14 @@ impl Driver {
         let Some(record) = self.players.get_mut(&player_id) else {
             return;
         };
-        if record.sid != Some(sid) {
+        if record.conn.as_ref().is_none_or(|c| c.sid != sid) {
             return; // the seat already moved to a newer connection
         }
         let now = Instant::now();
-        record.sid = None;
+        if let (Some(cluster), Some(Conn { node: Some(_), .. })) = (&self.cluster, &record.conn) {
+            cluster.forget_remote_seat(player_id);
+        }
+        record.conn = None;
         record.disconnected_at = Some(now);
         self.directory_dirty = true;
         let (entity, room_id) = (record.entity, record.room_id.clone());
@@ -505,14 +527,17 @@ impl Driver {
         let Some(record) = self.players.remove(&player_id) else {
             return;
         };
+        let mut empty_while_draining = false;
         self.tokens.remove(&record.token);
         self.sim.despawn_player(record.entity);
         if let Some(room) = self.rooms.get_mut(&record.room_id) {
             room.players.retain(|&p| p != player_id);
-            if record.sid.is_some() {
+            if record.conn.is_some() {
                 room.online = room.online.saturating_sub(1);
             }
-            if room.players.is_empty() {
+            if room.players.is_empty() && self.draining {
+                empty_while_draining = true;
+            } else if room.players.is_empty() {
                 let now = Instant::now();
                 room.empty_since = Some(now);
                 self.timers.push(Reverse((
@@ -521,10 +546,14 @@ impl Driver {
                 )));
             }
         }
-        if reason == LeaveReason::Kicked
-            && let Some(sid) = record.sid
-        {
-            self.evict_connection(sid, &record.room_id);
+        if let Some(conn) = &record.conn {
+            // A kicked player's connection is closed. One that left keeps its connection and has
+            // cleared its own side already (on its own node, for a remote one).
+            if reason == LeaveReason::Kicked {
+                self.release_connection(player_id, conn, &record.room_id, None, true);
+            } else {
+                self.forget_remote(player_id, conn);
+            }
         }
         self.directory_dirty = true;
         tracing::debug!(room = %record.room_id, player = player_id, ?reason, "player left");
@@ -534,26 +563,31 @@ impl Driver {
             &PlayerLeft { player_id, reason },
         )
         .await;
+        if empty_while_draining {
+            self.close_room(&record.room_id, CloseReason::Shutdown).await;
+        }
     }
 
     async fn close_room(&mut self, room_id: &RoomId, reason: CloseReason) {
         let Some(room) = self.rooms.remove(room_id) else {
             return;
         };
-        self.emit_to_room(
-            room_id,
-            events::ROOM_CLOSED,
-            &RoomClosed {
-                room_id: room_id.clone(),
-                reason,
-            },
-        )
-        .await;
+        // Only this node's connections hear the broadcast; each remote one is told by its own
+        // node when the release below arrives, so nobody hears it twice or misses it.
+        let closed = RoomClosed {
+            room_id: room_id.clone(),
+            reason,
+        };
+        if let Some(namespace) = self.io.of(GAME_NAMESPACE)
+            && let Err(e) = namespace.local().to(room_id.clone()).emit(events::ROOM_CLOSED, &closed).await
+        {
+            tracing::debug!(room = %room_id, error = %e, "room:closed broadcast failed for some members");
+        }
         for player_id in &room.players {
             if let Some(record) = self.players.remove(player_id) {
                 self.tokens.remove(&record.token);
-                if let Some(sid) = record.sid {
-                    self.release_connection(sid, room_id);
+                if let Some(conn) = &record.conn {
+                    self.release_connection(*player_id, conn, room_id, Some(reason), false);
                 }
             }
         }
@@ -564,29 +598,96 @@ impl Driver {
     }
 
     /// Puts a connection into the room's broadcasts as it is seated: joining here, in the same
-    /// step that lists the members for the ack, means nobody seated later can be missed.
-    fn subscribe(&self, sid: Sid, room_id: &RoomId) {
-        if let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(sid)) {
+    /// step that lists the members for the ack, means nobody seated later can be missed. A
+    /// connection to another node is joined by that node when the seat reaches it.
+    fn subscribe(&self, conn: &Conn, room_id: &RoomId) {
+        if conn.node.is_some() {
+            return;
+        }
+        if let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(conn.sid)) {
             socket.join(room_id.clone());
         }
     }
 
-    /// Clears the seat a connection holds in `room_id` and takes it out of the broadcast room.
-    fn release_connection(&self, sid: Sid, room_id: &RoomId) {
-        let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(sid)) else {
+    /// Clears the seat a connection holds in `room_id` and takes it out of the broadcast room;
+    /// tells it the room closed when `closed` is set, and closes the connection when `evict`.
+    /// A connection to another node is released by that node.
+    fn release_connection(
+        &self,
+        player_id: PlayerId,
+        conn: &Conn,
+        room_id: &RoomId,
+        closed: Option<CloseReason>,
+        evict: bool,
+    ) {
+        if let Some(node) = &conn.node {
+            self.forget_remote(player_id, conn);
+            if let Some(cluster) = &self.cluster {
+                cluster.release(
+                    node,
+                    Release {
+                        sid: conn.sid,
+                        room_id: room_id.clone(),
+                        closed,
+                        evict,
+                    },
+                );
+            }
+            return;
+        }
+        let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(conn.sid)) else {
             return;
         };
         if let Some(session) = socket.extensions.get::<Arc<Session>>() {
             session.take_seat_in(room_id);
         }
         socket.leave(room_id.clone());
+        if evict {
+            let _ = socket.disconnect();
+        }
     }
 
-    /// Releases the seat and closes the connection.
-    fn evict_connection(&self, sid: Sid, room_id: &RoomId) {
-        self.release_connection(sid, room_id);
-        if let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(sid)) {
-            let _ = socket.disconnect();
+    /// Drops the owner-side record of a seat held through another node (its inputs stop).
+    fn forget_remote(&self, player_id: PlayerId, conn: &Conn) {
+        if conn.node.is_some()
+            && let Some(cluster) = &self.cluster
+        {
+            cluster.forget_remote_seat(player_id);
+        }
+    }
+
+    /// Draining: no new rooms from now on, and rooms nobody sits in close at once.
+    async fn drain(&mut self) {
+        self.draining = true;
+        self.directory_dirty = true;
+        let empty: Vec<RoomId> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| r.players.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        tracing::info!(rooms = self.rooms.len(), closing_empty = empty.len(), "draining: no new rooms");
+        for room_id in empty {
+            self.close_room(&room_id, CloseReason::Shutdown).await;
+        }
+    }
+
+    /// Seats held through a lost node become held seats, as if their connections dropped: the
+    /// players can rejoin through any other node within the grace period.
+    async fn node_lost(&mut self, node: &NodeId) {
+        let held: Vec<(PlayerId, Sid)> = self
+            .players
+            .iter()
+            .filter_map(|(&id, r)| {
+                let conn = r.conn.as_ref()?;
+                (conn.node.as_ref() == Some(node)).then_some((id, conn.sid))
+            })
+            .collect();
+        if !held.is_empty() {
+            tracing::warn!(%node, players = held.len(), "node lost: holding its players' seats for rejoin");
+        }
+        for (player_id, sid) in held {
+            self.disconnect(player_id, sid).await;
         }
     }
 
@@ -665,7 +766,7 @@ impl Driver {
                         player_id,
                         name: player.name.clone(),
                         score: player.score,
-                        connected: record.sid.is_some(),
+                        connected: record.conn.is_some(),
                     })
                     .collect(),
             })
@@ -727,7 +828,7 @@ impl Driver {
         let counts = ServerCounts {
             rooms: self.rooms.len(),
             players: self.players.len(),
-            disconnected: self.players.values().filter(|p| p.sid.is_none()).count(),
+            disconnected: self.players.values().filter(|p| p.conn.is_none()).count(),
         };
         self.metrics.set_counts(counts);
         self.directory.publish(rooms, counts);

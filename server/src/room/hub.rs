@@ -10,6 +10,7 @@ use tickstorm_shared::{PlayerId, RoomId, RoomInfo, Tick};
 use tokio::sync::{mpsc, oneshot};
 
 use super::RoomDirectory;
+use crate::cluster::wire::NodeId;
 use crate::error::GameError;
 use crate::sim::InputQueue;
 
@@ -20,16 +21,48 @@ pub struct Seat {
     pub room: RoomInfo,
     /// The player's public id.
     pub player_id: PlayerId,
-    /// The player's entity in the simulation (inputs are queued by entity).
-    pub player: Entity,
+    /// Where the room runs, and so where inputs go.
+    pub link: SeatLink,
     /// The room's latest completed tick at the time of joining.
     pub tick: Tick,
     /// Token for `room:rejoin` after a disconnect.
     pub rejoin_token: String,
-    /// The room's input queue.
-    pub inputs: Arc<InputQueue>,
     /// Everyone seated in the room (this player included), in join order.
     pub members: Vec<PlayerJoined>,
+}
+
+/// Where a seat's room runs.
+#[derive(Debug, Clone)]
+pub enum SeatLink {
+    /// On this node: inputs go straight into the room's queue.
+    Local {
+        /// The player's entity in the simulation (inputs are queued by entity).
+        player: Entity,
+        /// The room's input queue.
+        inputs: Arc<InputQueue>,
+    },
+    /// On another node of the cluster: inputs and seat changes are sent to it.
+    Remote {
+        /// The node that runs the room.
+        owner: NodeId,
+    },
+}
+
+/// The connection that holds (or asks for) a seat: its id, and the node it is connected to
+/// when that is not this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conn {
+    /// The Socket.IO session id (unique across nodes).
+    pub sid: Sid,
+    /// `None` for a connection to this node.
+    pub node: Option<NodeId>,
+}
+
+impl Conn {
+    /// A connection to this node.
+    pub fn local(sid: Sid) -> Self {
+        Conn { sid, node: None }
+    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, GameError>>;
@@ -51,7 +84,7 @@ pub enum RoomCmd {
         /// Display name.
         name: String,
         /// The connection that will hold the seat.
-        sid: Sid,
+        conn: Conn,
         /// Where the answer goes.
         reply: Reply<Seat>,
     },
@@ -60,7 +93,7 @@ pub enum RoomCmd {
         /// The token from the join ack.
         token: String,
         /// The new connection.
-        sid: Sid,
+        conn: Conn,
         /// Where the answer goes.
         reply: Reply<Seat>,
     },
@@ -92,6 +125,14 @@ pub enum RoomCmd {
         room_id: RoomId,
         /// Where the answer goes.
         reply: Reply<()>,
+    },
+    /// Stop taking new rooms; close rooms as they empty (a draining node of a cluster).
+    Drain,
+    /// Another node is gone: the seats its connections held are held for rejoin, like any
+    /// dropped connection's.
+    NodeLost {
+        /// The lost node.
+        node: NodeId,
     },
     /// Every room with its members, for the admin's room table.
     Details {
@@ -155,21 +196,31 @@ impl RoomHub {
         &self,
         room_id: Option<RoomId>,
         name: String,
-        sid: Sid,
+        conn: Conn,
     ) -> Result<Seat, GameError> {
         self.ask(|reply| RoomCmd::Join {
             room_id,
             name,
-            sid,
+            conn,
             reply,
         })
         .await
     }
 
     /// Takes back a held seat.
-    pub async fn rejoin(&self, token: String, sid: Sid) -> Result<Seat, GameError> {
-        self.ask(|reply| RoomCmd::Rejoin { token, sid, reply })
+    pub async fn rejoin(&self, token: String, conn: Conn) -> Result<Seat, GameError> {
+        self.ask(|reply| RoomCmd::Rejoin { token, conn, reply })
             .await
+    }
+
+    /// Starts draining: no new rooms, rooms close as they empty.
+    pub fn drain(&self) {
+        self.send(RoomCmd::Drain);
+    }
+
+    /// Reports a lost node.
+    pub fn node_lost(&self, node: NodeId) {
+        self.send(RoomCmd::NodeLost { node });
     }
 
     /// Closes a room.

@@ -12,10 +12,22 @@ pub fn room_id() -> String {
         .collect()
 }
 
-/// A 128-bit rejoin token as 32 hex characters, from the OS-seeded thread RNG (a CSPRNG).
-pub fn rejoin_token() -> String {
+/// A default node id for a cluster: `node-` and 8 random characters.
+pub fn node_id() -> String {
+    format!("node-{}", room_id())
+}
+
+/// A rejoin token: the room id, a dot, then 128 random bits as 32 hex characters from the
+/// OS-seeded thread RNG (a CSPRNG). The room id lets any node of a cluster route a rejoin to the
+/// node that runs the room.
+pub fn rejoin_token(room_id: &str) -> String {
     let value: u128 = rand::rng().random();
-    format!("{value:032x}")
+    format!("{room_id}.{value:032x}")
+}
+
+/// The room a rejoin token belongs to, if it has the shape [`rejoin_token`] gives.
+pub fn token_room(token: &str) -> Option<&str> {
+    token.split_once('.').map(|(room, _)| room).filter(|r| !r.is_empty())
 }
 
 #[cfg(test)]
@@ -25,8 +37,10 @@ mod tests {
         let id = super::room_id();
         assert_eq!(id.len(), 8);
         assert!(id.bytes().all(|b| super::ALPHABET.contains(&b)));
-        let token = super::rejoin_token();
-        assert_eq!(token.len(), 32);
-        assert_ne!(token, super::rejoin_token());
+        let token = super::rejoin_token(&id);
+        assert_eq!(token.len(), 8 + 1 + 32);
+        assert_eq!(super::token_room(&token), Some(id.as_str()));
+        assert_ne!(token, super::rejoin_token(&id));
+        assert_eq!(super::token_room("no-dot"), None);
     }
 }

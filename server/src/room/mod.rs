@@ -13,4 +13,5 @@ mod ids;
 
 pub use directory::{RoomDirectory, ServerCounts};
 pub use driver::{DriverSettings, spawn_driver};
-pub use hub::{HubInbox, RoomCmd, RoomHub, Seat};
+pub use hub::{Conn, HubInbox, RoomCmd, RoomHub, Seat, SeatLink};
+pub use ids::{node_id, token_room};

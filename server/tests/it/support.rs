@@ -35,7 +35,9 @@ impl TestServer {
             .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let shutdown = CancellationToken::new();
-        let (handle, server) = tickstorm_server::start(config, listener, shutdown.clone());
+        let (handle, server) = tickstorm_server::start(config, listener, shutdown.clone())
+            .await
+            .expect("server starts");
         let task = tokio::spawn(server);
         Self {
             url,

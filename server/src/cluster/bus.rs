@@ -1,0 +1,285 @@
+//! `Bus`: the one Redis connection of a node, used by socketioxide's Redis adapter (it implements
+//! the adapter's [`Driver`]) and by our own node-to-node messages and room directory.
+//!
+//! Why not the adapter's stock `RedisDriver`: it holds a plain multiplexed connection, which stays
+//! dead after Redis restarts, and its `publish` is awaited inside every broadcast, so a Redis
+//! stall would stall the room driver's ticks. This driver differs in two ways:
+//! - a [`ConnectionManager`] reconnects with backoff and resubscribes every channel;
+//! - `publish` only queues the message for one publisher task, which sends in order, pipelined.
+//!   A broadcast never waits for Redis, and while Redis is down messages are dropped and counted
+//!   (the adapter then still delivers to this node's own sockets), instead of piling up.
+//!
+//! Without `--redis-url` the bus is [`Bus::local`]: publishing and subscribing do nothing, so
+//! the adapter behaves as socketioxide's local adapter and no external service is needed.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{PushInfo, PushKind};
+use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
+use tokio::sync::mpsc;
+
+/// Messages waiting for the publisher task; beyond this a message is dropped (and counted).
+const OUTBOX_CAPACITY: usize = 65_536;
+/// Most PUBLISH commands sent in one pipeline.
+const PIPELINE_MAX: usize = 512;
+/// How long a Redis command may take before the connection counts as lost.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The counters a bus keeps (registered with the server's metrics).
+#[derive(Debug, Clone, Default)]
+pub struct BusMetrics {
+    /// 1 while Redis answers, 0 while it does not.
+    pub up: Gauge,
+    /// Redis commands that failed.
+    pub errors: Counter,
+    /// Messages dropped because Redis was down or the outbox was full.
+    pub dropped: Counter,
+    /// Messages published.
+    pub published: Counter,
+}
+
+/// A handle on the node's Redis connection (cheap to clone), or the no-op local bus.
+#[derive(Clone)]
+pub struct Bus(Option<Arc<Inner>>);
+
+struct Inner {
+    conn: ConnectionManager,
+    handlers: Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>,
+    outbox: mpsc::Sender<ChanItem>,
+    up: Arc<AtomicBool>,
+    metrics: BusMetrics,
+}
+
+impl fmt::Debug for Bus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            None => f.write_str("Bus(local)"),
+            Some(inner) => write!(f, "Bus(redis, up: {})", inner.up.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+/// Why the bus could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BusError(#[from] redis::RedisError);
+
+impl Bus {
+    /// The single-node bus: nothing leaves the process.
+    pub fn local() -> Self {
+        Bus(None)
+    }
+
+    /// Connects to Redis (RESP3, needed for pub/sub on a multiplexed connection) and starts the
+    /// publisher task. Fails if Redis cannot be reached now: a node that starts without its
+    /// cluster would serve a lobby that silently misses every other node.
+    pub async fn connect(url: &str, metrics: BusMetrics) -> Result<Self, BusError> {
+        use redis::IntoConnectionInfo;
+        let info = url.into_connection_info()?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(redis::ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings))?;
+        let handlers: Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>> = Arc::default();
+        let up = Arc::new(AtomicBool::new(true));
+        let push_handlers = handlers.clone();
+        let push_up = up.clone();
+        let push_metrics = metrics.clone();
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(3)
+            .set_max_delay(Duration::from_secs(1))
+            .set_automatic_resubscription()
+            .set_push_sender(move |push: PushInfo| {
+                route_push(push, &push_handlers, &push_up, &push_metrics);
+                Ok::<(), std::convert::Infallible>(())
+            });
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let (outbox, queued) = mpsc::channel(OUTBOX_CAPACITY);
+        metrics.up.set(1);
+        let inner = Arc::new(Inner {
+            conn,
+            handlers,
+            outbox,
+            up,
+            metrics,
+        });
+        tokio::spawn(publish_loop(inner.conn.clone(), queued, Arc::downgrade(&inner)));
+        Ok(Bus(Some(inner)))
+    }
+
+    /// True without Redis, or while Redis answers.
+    pub fn is_up(&self) -> bool {
+        self.0.as_ref().is_none_or(|i| i.up.load(Ordering::Relaxed))
+    }
+
+    /// True when this node is part of a cluster.
+    pub fn is_clustered(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// A connection for plain commands (directory reads and writes); `None` on the local bus.
+    pub fn commands(&self) -> Option<ConnectionManager> {
+        self.0.as_ref().map(|i| i.conn.clone())
+    }
+
+    /// Records the outcome of a Redis command: a failure marks Redis down (logged once), a
+    /// success after a failure marks it back up.
+    pub fn record<T>(&self, result: &redis::RedisResult<T>) {
+        let Some(inner) = &self.0 else { return };
+        match result {
+            Ok(_) => mark_up(&inner.up, &inner.metrics),
+            Err(e) => {
+                inner.metrics.errors.inc();
+                mark_down(&inner.up, &inner.metrics, e);
+            }
+        }
+    }
+
+    /// Queues a message for publishing; never waits. Dropped (and counted) while Redis is down
+    /// or when the outbox is full.
+    pub fn send(&self, channel: String, payload: Vec<u8>) {
+        let Some(inner) = &self.0 else { return };
+        if !inner.up.load(Ordering::Relaxed) {
+            inner.metrics.dropped.inc();
+            return;
+        }
+        if inner.outbox.try_send((channel, payload)).is_err() {
+            inner.metrics.dropped.inc();
+        }
+    }
+}
+
+fn mark_up(up: &AtomicBool, metrics: &BusMetrics) {
+    if !up.swap(true, Ordering::Relaxed) {
+        metrics.up.set(1);
+        tracing::info!("redis connection restored");
+    }
+}
+
+fn mark_down(up: &AtomicBool, metrics: &BusMetrics, error: &dyn fmt::Display) {
+    if up.swap(false, Ordering::Relaxed) {
+        metrics.up.set(0);
+        tracing::warn!(%error, "redis connection lost: serving this node's own rooms only until it is back");
+    }
+}
+
+/// Hands a pub/sub message to the subscriber of its channel (the adapter's streams or ours).
+fn route_push(
+    push: PushInfo,
+    handlers: &RwLock<HashMap<String, mpsc::Sender<ChanItem>>>,
+    up: &AtomicBool,
+    metrics: &BusMetrics,
+) {
+    match push.kind {
+        PushKind::Message => {
+            let mut data = push.data.into_iter();
+            let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
+                return;
+            };
+            let (Ok(channel), Ok(payload)) = (
+                redis::from_redis_value::<String>(channel),
+                redis::from_redis_value::<Vec<u8>>(payload),
+            ) else {
+                tracing::warn!("unreadable pub/sub message from redis");
+                return;
+            };
+            let handlers = handlers.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(tx) = handlers.get(&channel)
+                && tx.try_send((channel, payload)).is_err()
+            {
+                metrics.dropped.inc();
+            }
+        }
+        PushKind::Disconnection => mark_down(up, metrics, &"disconnected"),
+        _ => {}
+    }
+}
+
+/// Sends queued messages in order, many per round trip. While Redis is down, drops what is
+/// queued: stale snapshots and inputs are worth nothing once Redis is back.
+async fn publish_loop(
+    mut conn: ConnectionManager,
+    mut queued: mpsc::Receiver<ChanItem>,
+    inner: std::sync::Weak<Inner>,
+) {
+    let mut batch = Vec::with_capacity(PIPELINE_MAX);
+    while queued.recv_many(&mut batch, PIPELINE_MAX).await > 0 {
+        let Some(inner) = inner.upgrade() else { return };
+        if !inner.up.load(Ordering::Relaxed) {
+            inner.metrics.dropped.inc_by(batch.len() as u64);
+            batch.clear();
+            continue;
+        }
+        let mut pipe = redis::pipe();
+        for (channel, payload) in batch.drain(..) {
+            pipe.publish(channel, payload).ignore();
+        }
+        let sent = pipe.len() as u64;
+        let result: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
+        match &result {
+            Ok(()) => inner.metrics.published.inc_by(sent),
+            Err(_) => inner.metrics.dropped.inc_by(sent),
+        };
+        Bus(Some(inner)).record(&result);
+    }
+}
+
+impl Driver for Bus {
+    type Error = BusError;
+
+    async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
+        // Never fails: an error here would make the adapter skip this node's own sockets too.
+        self.send(chan, val);
+        Ok(())
+    }
+
+    async fn subscribe(&self, chan: String, size: usize) -> Result<MessageStream<ChanItem>, Self::Error> {
+        let Some(inner) = &self.0 else {
+            return Ok(MessageStream::new_empty());
+        };
+        let (tx, rx) = mpsc::channel(size);
+        inner
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(chan.clone(), tx);
+        let result = inner.conn.clone().subscribe(chan.as_str()).await;
+        self.record(&result);
+        result?;
+        Ok(MessageStream::new(rx))
+    }
+
+    async fn unsubscribe(&self, chan: String) -> Result<(), Self::Error> {
+        let Some(inner) = &self.0 else { return Ok(()) };
+        inner
+            .handlers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&chan);
+        let result = inner.conn.clone().unsubscribe(chan).await;
+        self.record(&result);
+        Ok(result?)
+    }
+
+    async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
+        let Some(inner) = &self.0 else { return Ok(1) };
+        let mut conn = inner.conn.clone();
+        let result: redis::RedisResult<(String, u16)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(chan)
+            .query_async(&mut conn)
+            .await;
+        self.record(&result);
+        Ok(result?.1)
+    }
+}

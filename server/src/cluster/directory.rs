@@ -1,0 +1,237 @@
+//! The cluster's room directory: each node's record in Redis, and this node's cached view of all
+//! of them.
+//!
+//! Every node writes `{prefix}:node:{id}` (JSON, so `redis-cli GET` is readable) once a second
+//! and whenever its rooms change, with a TTL of [`RECORD_TTL`], and publishes the same record on
+//! `{prefix}:directory` so the others see a new room at once. A node that dies stops refreshing
+//! its key; once the key is gone and the node has not been seen for the TTL, every other node
+//! treats it as lost.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tickstorm_shared::{RoomId, RoomInfo};
+use tokio::time::Instant;
+
+use super::wire::NodeId;
+
+/// How often a node rewrites its record and rereads everyone's.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a record outlives its last write.
+pub const RECORD_TTL: Duration = Duration::from_secs(3);
+
+/// What a node publishes about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRecord {
+    /// The node's id.
+    pub node_id: NodeId,
+    /// The address it serves on (informational).
+    pub addr: String,
+    /// Draining nodes take no new rooms.
+    pub draining: bool,
+    /// Open `/game` connections.
+    pub connections: usize,
+    /// Seats taken in its rooms (all nodes' players).
+    pub players: usize,
+    /// Its rooms, oldest first.
+    pub rooms: Vec<RoomInfo>,
+    /// Unix milliseconds of the write.
+    pub written_ms: u64,
+}
+
+impl NodeRecord {
+    /// What quick match compares: fewer is less loaded.
+    pub fn load(&self) -> (usize, usize) {
+        (self.players, self.rooms.len())
+    }
+}
+
+#[derive(Debug)]
+struct Known {
+    record: NodeRecord,
+    seen: Instant,
+}
+
+/// This node's view of the other nodes.
+#[derive(Debug)]
+pub struct ClusterDirectory {
+    me: NodeId,
+    nodes: RwLock<HashMap<NodeId, Known>>,
+}
+
+impl ClusterDirectory {
+    /// An empty view for node `me` (its own record is never kept: its driver knows better).
+    pub fn new(me: NodeId) -> Self {
+        ClusterDirectory {
+            me,
+            nodes: RwLock::default(),
+        }
+    }
+
+    /// A record pushed on the directory channel or read from Redis.
+    pub fn upsert(&self, record: NodeRecord) {
+        if record.node_id == self.me {
+            return;
+        }
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        nodes.insert(
+            record.node_id.clone(),
+            Known {
+                record,
+                seen: Instant::now(),
+            },
+        );
+    }
+
+    /// Takes a complete read of Redis: records in it are refreshed, and nodes missing from it
+    /// that have not been seen for the TTL are dropped and returned (they are lost).
+    pub fn reconcile(&self, records: Vec<NodeRecord>) -> Vec<NodeId> {
+        for record in records {
+            self.upsert(record);
+        }
+        let now = Instant::now();
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        let lost: Vec<NodeId> = nodes
+            .iter()
+            .filter(|(_, known)| now - known.seen > RECORD_TTL)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &lost {
+            nodes.remove(id);
+        }
+        lost
+    }
+
+    /// Every other node's record.
+    pub fn others(&self) -> Vec<NodeRecord> {
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        let mut records: Vec<NodeRecord> = nodes.values().map(|k| k.record.clone()).collect();
+        records.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        records
+    }
+
+    /// The node that runs `room_id`, if another node does.
+    pub fn owner_of(&self, room_id: &RoomId) -> Option<NodeId> {
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        nodes
+            .values()
+            .find(|k| k.record.rooms.iter().any(|r| &r.id == room_id))
+            .map(|k| k.record.node_id.clone())
+    }
+
+    /// True while `node` is known (not lost).
+    pub fn knows(&self, node: &NodeId) -> bool {
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        nodes.contains_key(node)
+    }
+}
+
+/// Where quick match sends a player, given this node's record and the others'.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuickTarget {
+    /// This node: join its fullest open room, or create one here.
+    Here,
+    /// Another node: let it pick (it has an open room, or it is the least loaded).
+    Node(NodeId),
+    /// Nobody takes new players (every node draining or full).
+    Nowhere,
+}
+
+/// Quick match across nodes: an open room on this node first (no extra hop); else the node with
+/// the fullest open room, so rooms fill up; else a new room on the least loaded node (this node
+/// wins ties). Draining nodes are skipped.
+pub fn quick_target(me: &NodeRecord, others: &[NodeRecord]) -> QuickTarget {
+    let has_open = |r: &NodeRecord| r.rooms.iter().any(|room| room.players < room.max_players);
+    if !me.draining && has_open(me) {
+        return QuickTarget::Here;
+    }
+    let live: Vec<&NodeRecord> = others.iter().filter(|r| !r.draining).collect();
+    let fullest_open = live
+        .iter()
+        .flat_map(|r| r.rooms.iter().map(move |room| (r, room)))
+        .filter(|(_, room)| room.players < room.max_players)
+        .max_by_key(|(_, room)| room.players);
+    if let Some((node, _)) = fullest_open {
+        return QuickTarget::Node(node.node_id.clone());
+    }
+    let least = live.iter().min_by_key(|r| (r.load(), r.node_id.clone()));
+    match (me.draining, least) {
+        (false, Some(other)) if other.load() < me.load() => QuickTarget::Node(other.node_id.clone()),
+        (false, _) => QuickTarget::Here,
+        (true, Some(other)) => QuickTarget::Node(other.node_id.clone()),
+        (true, None) => QuickTarget::Nowhere,
+    }
+}
+
+/// Where a new room goes when this node is draining: the least loaded live node.
+pub fn placement_elsewhere(others: &[NodeRecord]) -> Option<NodeId> {
+    others
+        .iter()
+        .filter(|r| !r.draining)
+        .min_by_key(|r| (r.load(), r.node_id.clone()))
+        .map(|r| r.node_id.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, rooms: &[(u32, u32)], draining: bool) -> NodeRecord {
+        NodeRecord {
+            node_id: id.into(),
+            addr: String::new(),
+            draining,
+            connections: 0,
+            players: rooms.iter().map(|(p, _)| *p as usize).sum(),
+            rooms: rooms
+                .iter()
+                .enumerate()
+                .map(|(i, &(players, max_players))| RoomInfo {
+                    id: format!("{id}-{i}"),
+                    name: String::new(),
+                    players,
+                    max_players,
+                    tick_rate: 30,
+                })
+                .collect(),
+            written_ms: 0,
+        }
+    }
+
+    #[test]
+    fn quick_match_prefers_here_then_the_fullest_room_then_the_least_loaded_node() {
+        let me = record("a", &[(2, 8)], false);
+        assert_eq!(quick_target(&me, &[record("b", &[(7, 8)], false)]), QuickTarget::Here);
+        let me_full = record("a", &[(8, 8)], false);
+        let others = [record("b", &[(3, 8)], false), record("c", &[(5, 8)], false)];
+        assert_eq!(quick_target(&me_full, &others), QuickTarget::Node("c".into()));
+        // No open room anywhere: the least loaded node, this one on a tie.
+        let others = [record("b", &[(8, 8), (8, 8)], false), record("c", &[(8, 8)], false)];
+        assert_eq!(quick_target(&me_full, &others), QuickTarget::Here);
+        let me_busy = record("a", &[(8, 8), (8, 8)], false);
+        assert_eq!(quick_target(&me_busy, &others), QuickTarget::Node("c".into()));
+    }
+
+    #[test]
+    fn draining_nodes_take_no_new_players() {
+        let me = record("a", &[(1, 8)], true);
+        let others = [record("b", &[(1, 8)], true), record("c", &[], false)];
+        assert_eq!(quick_target(&me, &others), QuickTarget::Node("c".into()));
+        assert_eq!(placement_elsewhere(&others), Some("c".into()));
+        assert_eq!(quick_target(&me, &others[..1]), QuickTarget::Nowhere);
+        assert_eq!(placement_elsewhere(&others[..1]), None);
+    }
+
+    #[test]
+    fn a_node_is_lost_only_after_it_was_missing_for_the_ttl() {
+        let directory = ClusterDirectory::new("a".into());
+        directory.upsert(record("a", &[], false));
+        directory.upsert(record("b", &[(1, 8)], false));
+        assert!(directory.others().iter().all(|r| r.node_id != "a"), "own record is not cached");
+        // A read without b right after it was seen (Redis just restarted, say): not lost yet.
+        assert!(directory.reconcile(Vec::new()).is_empty());
+        assert_eq!(directory.owner_of(&"b-0".to_string()), Some("b".into()));
+    }
+}

@@ -1,0 +1,512 @@
+//! Scale-out: several nodes joined through Redis (`--redis-url`).
+//!
+//! - [`bus`]: the node's Redis connection; socketioxide's Redis adapter runs on it, so a room's
+//!   snapshots and events reach its members on every node.
+//! - [`directory`]: each node's record (rooms, load, draining) in Redis with a TTL, and this
+//!   node's view of the others; a node whose record expires is lost.
+//! - [`wire`]: requests between nodes. Each room runs on exactly one node, its *owner*; a player
+//!   connected to another node (the *edge*) is seated, and plays, by requests to the owner.
+//! - [`router`]: what the `/game` handlers call: this node's rooms directly, others' by request.
+//!
+//! [`Cluster`] holds it together. Without `--redis-url` there is none, and nothing here runs.
+
+pub mod bus;
+pub mod directory;
+pub mod router;
+pub mod wire;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use socketioxide_redis::drivers::Driver;
+use tickstorm_shared::PlayerId;
+use tickstorm_shared::protocol::{CloseReason, GAME_NAMESPACE, RoomClosed, events};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::error::GameError;
+use crate::metrics::ServerMetrics;
+use crate::net::Io;
+use crate::net::admission::Admission;
+use crate::room::{Conn, RoomHub, Seat, SeatLink};
+use crate::session::Session;
+use bus::Bus;
+use directory::{ClusterDirectory, NodeRecord};
+use wire::{Body, Envelope, NodeId, NodeReply, NodeRequest, Release, WireError};
+
+/// How long an edge node waits for the owner's answer before telling the client `unavailable`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// Request id of a message that wants no answer.
+const NO_REPLY: u64 = 0;
+
+type Pending = oneshot::Sender<Result<NodeReply, WireError>>;
+
+/// This node's membership of the cluster (cheap to clone).
+#[derive(Clone)]
+pub struct Cluster(Arc<Shared>);
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node", &self.0.node_id)
+            .field("bus", &self.0.bus)
+            .finish()
+    }
+}
+
+struct Shared {
+    node_id: NodeId,
+    addr: String,
+    prefix: String,
+    bus: Bus,
+    directory: ClusterDirectory,
+    metrics: Arc<ServerMetrics>,
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_request: AtomicU64,
+    /// Owner side: seats in this node's rooms held by connections to other nodes, by player.
+    remote_seats: Mutex<HashMap<PlayerId, RemoteSeat>>,
+    draining: AtomicBool,
+}
+
+/// A seat in one of this node's rooms held through another node.
+struct RemoteSeat {
+    seat: Arc<Seat>,
+    sid: socketioxide::socket::Sid,
+}
+
+impl Cluster {
+    /// Joins the cluster through the Redis at `url`: fails when Redis cannot be reached.
+    pub async fn connect(
+        url: &str,
+        node_id: NodeId,
+        prefix: String,
+        addr: String,
+        metrics: Arc<ServerMetrics>,
+    ) -> Result<Cluster, bus::BusError> {
+        let bus = Bus::connect(url, metrics.redis.clone()).await?;
+        Ok(Cluster(Arc::new(Shared {
+            directory: ClusterDirectory::new(node_id.clone()),
+            node_id,
+            addr,
+            prefix,
+            bus,
+            metrics,
+            pending: Mutex::default(),
+            next_request: AtomicU64::new(1),
+            remote_seats: Mutex::default(),
+            draining: AtomicBool::new(false),
+        })))
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &NodeId {
+        &self.0.node_id
+    }
+
+    /// The bus, for socketioxide's Redis adapter.
+    pub fn bus(&self) -> Bus {
+        self.0.bus.clone()
+    }
+
+    /// The other nodes, as last seen.
+    pub fn directory(&self) -> &ClusterDirectory {
+        &self.0.directory
+    }
+
+    /// The channel prefix the adapter uses too, so clusters sharing a Redis stay apart.
+    pub fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+
+    /// Marks this node draining in its next record (others stop placing rooms here).
+    pub fn set_draining(&self) {
+        self.0.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// True once draining.
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::Relaxed)
+    }
+
+    fn node_channel(&self, node: &str) -> String {
+        format!("{}:node:{node}", self.0.prefix)
+    }
+
+    fn directory_channel(&self) -> String {
+        format!("{}:directory", self.0.prefix)
+    }
+
+    fn send(&self, node: &str, body: Body) {
+        let envelope = Envelope {
+            from: self.0.node_id.clone(),
+            body,
+        };
+        self.0.bus.send(self.node_channel(node), wire::encode(&envelope));
+    }
+
+    /// Asks `node`; the future is its answer: `unavailable` when Redis is down or the node does
+    /// not answer in time. The request is queued before this returns, so requests made one
+    /// after another leave in that order.
+    pub fn request(
+        &self,
+        node: &NodeId,
+        request: NodeRequest,
+    ) -> impl Future<Output = Result<NodeReply, GameError>> + Send + 'static {
+        let cluster = self.clone();
+        let node = node.clone();
+        let sent = self.0.bus.is_up().then(|| {
+            let id = self.0.next_request.fetch_add(1, Ordering::Relaxed);
+            let (reply, answer) = oneshot::channel();
+            self.pending().insert(id, reply);
+            self.0.metrics.node_requests.inc();
+            self.send(&node, Body::Request { id, request });
+            (id, answer)
+        });
+        async move {
+            let Some((id, answer)) = sent else {
+                return Err(GameError::Unavailable(
+                    "the cluster's Redis is unreachable from this node; try again shortly".into(),
+                ));
+            };
+            let outcome = tokio::time::timeout(REQUEST_TIMEOUT, answer).await;
+            cluster.pending().remove(&id);
+            match outcome {
+                Ok(Ok(result)) => result.map_err(GameError::from),
+                Ok(Err(_)) | Err(_) => {
+                    cluster.0.metrics.node_request_timeouts.inc();
+                    Err(GameError::Unavailable(format!(
+                        "node {node}, which runs the room, did not answer; try again"
+                    )))
+                }
+            }
+        }
+    }
+
+    /// Tells `node` something that needs no answer (a player left or dropped).
+    pub fn tell(&self, node: &NodeId, request: NodeRequest) {
+        self.0.metrics.node_requests.inc();
+        self.send(node, Body::Request { id: NO_REPLY, request });
+    }
+
+    /// Owner side: tells the edge node of a connection that its seat is gone.
+    pub fn release(&self, node: &NodeId, release: Release) {
+        self.send(node, Body::Released(release));
+    }
+
+    /// Owner side: stops taking inputs for a seat held through another node.
+    pub fn forget_remote_seat(&self, player_id: PlayerId) {
+        self.remote_seats().remove(&player_id);
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Pending>> {
+        self.0.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remote_seats(&self) -> std::sync::MutexGuard<'_, HashMap<PlayerId, RemoteSeat>> {
+        self.0.remote_seats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the node's cluster tasks: answering other nodes, following the directory channel,
+    /// and the heartbeat that writes this node's record and notices lost nodes. They stop when
+    /// `stop` fires; the record is then deleted so the others forget this node at once.
+    pub async fn spawn(
+        &self,
+        hub: RoomHub,
+        io: Io,
+        admission: Arc<Admission>,
+        stop: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> Result<(), bus::BusError> {
+        let bus = self.bus();
+        let mut inbox = bus.subscribe(self.node_channel(&self.0.node_id), 4096).await?;
+        let mut records = bus.subscribe(self.directory_channel(), 256).await?;
+        let cluster = self.clone();
+        let (serve_hub, serve_io, serve_stop) = (hub.clone(), io.clone(), stop.clone());
+        tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = serve_stop.cancelled() => break,
+                    message = inbox.next() => {
+                        let Some((_, bytes)) = message else { break };
+                        cluster.on_message(&bytes, &serve_hub, &serve_io);
+                    }
+                }
+            }
+        });
+        let cluster = self.clone();
+        let records_stop = stop.clone();
+        tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = records_stop.cancelled() => break,
+                    message = records.next() => {
+                        let Some((_, bytes)) = message else { break };
+                        match serde_json::from_slice::<NodeRecord>(&bytes) {
+                            Ok(record) => cluster.0.directory.upsert(record),
+                            Err(e) => tracing::warn!(error = %e, "unreadable node record on the directory channel"),
+                        }
+                    }
+                }
+            }
+        });
+        let cluster = self.clone();
+        tracker.spawn(async move { cluster.heartbeat(hub, io, admission, stop).await });
+        Ok(())
+    }
+
+    fn on_message(&self, bytes: &[u8], hub: &RoomHub, io: &Io) {
+        let envelope = match wire::decode(bytes) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable message from another node; ignored");
+                return;
+            }
+        };
+        match envelope.body {
+            Body::Reply { id, result } => {
+                if let Some(waiting) = self.pending().remove(&id) {
+                    let _ = waiting.send(result);
+                }
+            }
+            Body::Request { id, request } => self.serve(envelope.from, id, request, hub),
+            Body::Released(release) => release_here(io, release),
+        }
+    }
+
+    /// Owner side: carries out a request from an edge node. Inputs, leaves and disconnects are
+    /// handled right here, in arrival order (a player's inputs stay in sequence); requests that
+    /// wait for the room driver run on their own task.
+    fn serve(&self, from: NodeId, id: u64, request: NodeRequest, hub: &RoomHub) {
+        match request {
+            NodeRequest::Input { player_id, sid, input } => {
+                let seat = self.remote_seats().get(&player_id).filter(|r| r.sid == sid).map(|r| r.seat.clone());
+                let result = match seat.as_deref() {
+                    Some(Seat { link: SeatLink::Local { player, inputs }, .. }) => {
+                        crate::net::game::queue_input(*player, inputs, input).map(NodeReply::Input)
+                    }
+                    _ => Err(GameError::NotInRoom),
+                };
+                self.reply(&from, id, result);
+            }
+            NodeRequest::Leave { player_id, sid } => {
+                if self.take_remote_seat(player_id, sid) {
+                    hub.leave(player_id, tickstorm_shared::protocol::LeaveReason::Left);
+                }
+                self.reply(&from, id, Ok(NodeReply::Done));
+            }
+            NodeRequest::Disconnect { player_id, sid } => {
+                self.take_remote_seat(player_id, sid);
+                hub.disconnect(player_id, sid);
+                self.reply(&from, id, Ok(NodeReply::Done));
+            }
+            NodeRequest::Create(request) => {
+                let (cluster, hub) = (self.clone(), hub.clone());
+                tokio::spawn(async move {
+                    let result = async {
+                        let request = crate::net::payload::create_room(request)?;
+                        hub.create(request).await.map(NodeReply::Room)
+                    };
+                    cluster.reply(&from, id, result.await);
+                });
+            }
+            NodeRequest::Join { room_id, name, sid } => {
+                let (cluster, hub) = (self.clone(), hub.clone());
+                let conn = Conn { sid, node: Some(from.clone()) };
+                tokio::spawn(async move {
+                    let seat = hub.join(room_id, name, conn).await;
+                    let result = seat.map(|seat| cluster.grant(seat, sid));
+                    cluster.reply(&from, id, result);
+                });
+            }
+            NodeRequest::Rejoin { token, sid } => {
+                let (cluster, hub) = (self.clone(), hub.clone());
+                let conn = Conn { sid, node: Some(from.clone()) };
+                tokio::spawn(async move {
+                    let seat = hub.rejoin(token, conn).await;
+                    let result = seat.map(|seat| cluster.grant(seat, sid));
+                    cluster.reply(&from, id, result);
+                });
+            }
+        }
+    }
+
+    fn reply(&self, to: &NodeId, id: u64, result: Result<NodeReply, GameError>) {
+        if id != NO_REPLY {
+            let result = result.map_err(|e| WireError::from(&e));
+            self.send(to, Body::Reply { id, result });
+        }
+    }
+
+    /// Keeps a seat granted to a remote connection (for its inputs) and describes it for the edge.
+    fn grant(&self, seat: Seat, sid: socketioxide::socket::Sid) -> NodeReply {
+        let grant = wire::SeatGrant {
+            room: seat.room.clone(),
+            player_id: seat.player_id,
+            tick: seat.tick,
+            rejoin_token: seat.rejoin_token.clone(),
+            members: seat.members.clone(),
+        };
+        self.remote_seats().insert(
+            seat.player_id,
+            RemoteSeat {
+                seat: Arc::new(seat),
+                sid,
+            },
+        );
+        NodeReply::Seat(grant)
+    }
+
+    /// Drops a remote seat if `sid` still holds it; true if it did.
+    fn take_remote_seat(&self, player_id: PlayerId, sid: socketioxide::socket::Sid) -> bool {
+        let mut seats = self.remote_seats();
+        if seats.get(&player_id).is_some_and(|r| r.sid == sid) {
+            seats.remove(&player_id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// This node's record, from its driver's published directory.
+    fn own_record(&self, hub: &RoomHub, admission: &Admission) -> NodeRecord {
+        let directory = hub.directory();
+        NodeRecord {
+            node_id: self.0.node_id.clone(),
+            addr: self.0.addr.clone(),
+            draining: self.is_draining(),
+            connections: admission.counts().0,
+            players: directory.counts().players,
+            rooms: directory.rooms().to_vec(),
+            written_ms: crate::net::game::unix_ms(),
+        }
+    }
+
+    /// Writes this node's record every [`directory::HEARTBEAT`] and soon after each change, and
+    /// rereads everyone's once per heartbeat. A failing Redis is logged once and counted; the
+    /// loop keeps trying, which is also what notices Redis coming back.
+    async fn heartbeat(self, hub: RoomHub, io: Io, admission: Arc<Admission>, stop: CancellationToken) {
+        let Some(mut conn) = self.0.bus.commands() else { return };
+        let key = self.node_channel(&self.0.node_id);
+        let mut last_read = tokio::time::Instant::now() - directory::HEARTBEAT;
+        loop {
+            let record = self.own_record(&hub, &admission);
+            let json = serde_json::to_vec(&record).unwrap_or_default();
+            let written: redis::RedisResult<()> = redis::pipe()
+                .set(&key, &json)
+                .arg("PX")
+                .arg(directory::RECORD_TTL.as_millis() as u64)
+                .ignore()
+                .publish(self.directory_channel(), &json)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            self.0.bus.record(&written);
+            if last_read.elapsed() >= directory::HEARTBEAT {
+                last_read = tokio::time::Instant::now();
+                match self.read_records(&mut conn).await {
+                    Ok(records) => {
+                        for node in self.0.directory.reconcile(records) {
+                            self.on_node_lost(&node, &hub, &io);
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "directory read failed"),
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(directory::HEARTBEAT) => {}
+                _ = hub.directory().changed() => {
+                    // Let a burst of changes settle into one write.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        let deleted: redis::RedisResult<()> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+        self.0.bus.record(&deleted);
+    }
+
+    async fn read_records(&self, conn: &mut redis::aio::ConnectionManager) -> redis::RedisResult<Vec<NodeRecord>> {
+        let pattern = format!("{}:node:*", self.0.prefix);
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(conn)
+                .await
+                .inspect_err(|e| self.0.bus.record::<()>(&Err(e.clone())))?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(conn)
+            .await
+            .inspect_err(|e| self.0.bus.record::<()>(&Err(e.clone())))?;
+        Ok(values
+            .into_iter()
+            .flatten()
+            .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+            .collect())
+    }
+
+    /// A node stopped refreshing its record. As owner: the seats its connections held are held
+    /// for rejoin. As edge: this node's players in its rooms are told `room:closed {node_lost}`.
+    fn on_node_lost(&self, node: &NodeId, hub: &RoomHub, io: &Io) {
+        tracing::warn!(%node, "node lost: its record expired");
+        self.0.metrics.nodes_lost.inc();
+        hub.node_lost(node.clone());
+        let Some(namespace) = io.of(GAME_NAMESPACE) else { return };
+        for socket in namespace.sockets() {
+            let Some(session) = socket.extensions.get::<Arc<Session>>() else { continue };
+            let Some(seat) = session.seat() else { continue };
+            if !matches!(&seat.link, SeatLink::Remote { owner } if owner == node) {
+                continue;
+            }
+            release_here(
+                io,
+                Release {
+                    sid: socket.id,
+                    room_id: seat.room.id.clone(),
+                    closed: Some(CloseReason::NodeLost),
+                    evict: false,
+                },
+            );
+        }
+    }
+}
+
+/// Edge side: a seat one of this node's connections held is gone (see [`Release`]).
+fn release_here(io: &Io, release: Release) {
+    let Some(socket) = io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(release.sid)) else {
+        return;
+    };
+    if let Some(session) = socket.extensions.get::<Arc<Session>>() {
+        session.take_seat_in(&release.room_id);
+    }
+    socket.leave(release.room_id.clone());
+    if let Some(reason) = release.closed {
+        let closed = RoomClosed {
+            room_id: release.room_id,
+            reason,
+        };
+        let _ = socket.emit(events::ROOM_CLOSED, &closed);
+    }
+    if release.evict {
+        let _ = socket.disconnect();
+    }
+}

@@ -1,0 +1,220 @@
+//! `RoomRouter`: where a `/game` request about a room goes. On a single node, always to this
+//! node's room driver. In a cluster, to the driver of the node that runs the room (its owner):
+//! directly when that is this node, else as a request over Redis, whose answer comes back here.
+
+use std::future::Future;
+
+use socketioxide::socket::Sid;
+use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, InputRequest, LeaveReason};
+use tickstorm_shared::{RoomId, RoomInfo};
+
+use super::Cluster;
+use super::directory::{self, NodeRecord, QuickTarget};
+use super::wire::{NodeId, NodeReply, NodeRequest, SeatGrant};
+use crate::error::GameError;
+use crate::room::{Conn, RoomHub, Seat, SeatLink, token_room};
+
+/// The `/game` handlers' way to the rooms (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct RoomRouter {
+    hub: RoomHub,
+    cluster: Option<Cluster>,
+}
+
+impl RoomRouter {
+    /// Routes to `hub` only, or across `cluster` too.
+    pub fn new(hub: RoomHub, cluster: Option<Cluster>) -> Self {
+        RoomRouter { hub, cluster }
+    }
+
+    /// This node's rooms.
+    pub fn hub(&self) -> &RoomHub {
+        &self.hub
+    }
+
+    /// Every room of the cluster: this node's first, then the others' by node.
+    pub fn lobby(&self) -> Vec<RoomInfo> {
+        let mut rooms = self.hub.directory().rooms().to_vec();
+        if let Some(cluster) = &self.cluster {
+            for node in cluster.directory().others() {
+                rooms.extend(node.rooms);
+            }
+        }
+        rooms
+    }
+
+    fn is_local(&self, room_id: &str) -> bool {
+        self.hub.directory().rooms().iter().any(|r| r.id == room_id)
+    }
+
+    /// The node that runs `room_id`, when another node does.
+    fn owner_elsewhere(&self, room_id: &str) -> Option<(&Cluster, NodeId)> {
+        let cluster = self.cluster.as_ref()?;
+        if self.is_local(room_id) {
+            return None;
+        }
+        let owner = cluster.directory().owner_of(&room_id.to_owned())?;
+        Some((cluster, owner))
+    }
+
+    /// Creates a room (already validated): here, or on the least loaded node while this one
+    /// drains.
+    pub async fn create(&self, request: CreateRoomRequest) -> Result<RoomInfo, GameError> {
+        let Some(cluster) = self.cluster.as_ref().filter(|c| c.is_draining()) else {
+            return self.hub.create(request).await;
+        };
+        let Some(node) = directory::placement_elsewhere(&cluster.directory().others()) else {
+            return Err(GameError::ServerFull(
+                "this node is draining and no other node takes rooms".into(),
+            ));
+        };
+        match cluster.request(&node, NodeRequest::Create(request)).await? {
+            NodeReply::Room(room) => Ok(room),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Seats a player in `room_id`, or quick matches across the cluster when `None`.
+    pub async fn join(
+        &self,
+        room_id: Option<RoomId>,
+        name: String,
+        sid: Sid,
+    ) -> Result<Seat, GameError> {
+        let local = |room_id| self.hub.join(room_id, name.clone(), Conn::local(sid));
+        let Some(cluster) = &self.cluster else {
+            return local(room_id).await;
+        };
+        let target = match &room_id {
+            Some(id) => match self.owner_elsewhere(id) {
+                Some((_, owner)) => QuickTarget::Node(owner),
+                // Here, or nowhere: this node's driver answers `room_not_found`.
+                None => QuickTarget::Here,
+            },
+            None => directory::quick_target(&self.own_record(cluster), &cluster.directory().others()),
+        };
+        match target {
+            QuickTarget::Here => local(room_id).await,
+            QuickTarget::Node(owner) => {
+                let request = NodeRequest::Join {
+                    room_id,
+                    name: name.clone(),
+                    sid,
+                };
+                remote_seat(cluster.request(&owner, request).await?, owner)
+            }
+            QuickTarget::Nowhere => Err(GameError::ServerFull(
+                "every node is draining; try again shortly".into(),
+            )),
+        }
+    }
+
+    /// Takes back a held seat, on whichever node runs its room (the token names the room).
+    pub async fn rejoin(&self, token: String, sid: Sid) -> Result<Seat, GameError> {
+        let owner = token_room(&token).and_then(|room| self.owner_elsewhere(room));
+        match owner {
+            Some((cluster, owner)) => {
+                let request = NodeRequest::Rejoin { token, sid };
+                remote_seat(cluster.request(&owner, request).await?, owner)
+            }
+            None => self.hub.rejoin(token, Conn::local(sid)).await,
+        }
+    }
+
+    /// Frees a seat the player gives up.
+    pub fn leave(&self, seat: &Seat, sid: Sid, reason: LeaveReason) {
+        match (&seat.link, &self.cluster) {
+            (SeatLink::Remote { owner }, Some(cluster)) => cluster.tell(
+                owner,
+                NodeRequest::Leave {
+                    player_id: seat.player_id,
+                    sid,
+                },
+            ),
+            _ => self.hub.leave(seat.player_id, reason),
+        }
+    }
+
+    /// Reports that the connection holding `seat` dropped.
+    pub fn disconnect(&self, seat: &Seat, sid: Sid) {
+        match (&seat.link, &self.cluster) {
+            (SeatLink::Remote { owner }, Some(cluster)) => cluster.tell(
+                owner,
+                NodeRequest::Disconnect {
+                    player_id: seat.player_id,
+                    sid,
+                },
+            ),
+            _ => self.hub.disconnect(seat.player_id, sid),
+        }
+    }
+
+    /// Sends an input (already rate limited and validated here) to the node that runs the
+    /// seat's room. Sent before this returns, so one connection's inputs keep their order;
+    /// the future is the owner's ack.
+    pub fn forward_input(
+        &self,
+        owner: &NodeId,
+        seat: &Seat,
+        sid: Sid,
+        input: InputRequest,
+    ) -> impl Future<Output = Result<InputAck, GameError>> + Send + 'static {
+        let sent = self.cluster.as_ref().map(|cluster| {
+            cluster.request(
+                owner,
+                NodeRequest::Input {
+                    player_id: seat.player_id,
+                    sid,
+                    input,
+                },
+            )
+        });
+        async move {
+            let Some(sent) = sent else {
+                return Err(GameError::Internal("remote seat without a cluster".into()));
+            };
+            match sent.await? {
+                NodeReply::Input(ack) => Ok(ack),
+                other => Err(unexpected(&other)),
+            }
+        }
+    }
+
+    fn own_record(&self, cluster: &Cluster) -> NodeRecord {
+        let directory = self.hub.directory();
+        NodeRecord {
+            node_id: cluster.node_id().clone(),
+            addr: String::new(),
+            draining: cluster.is_draining(),
+            connections: 0,
+            players: directory.counts().players,
+            rooms: directory.rooms().to_vec(),
+            written_ms: 0,
+        }
+    }
+}
+
+fn remote_seat(reply: NodeReply, owner: NodeId) -> Result<Seat, GameError> {
+    let NodeReply::Seat(SeatGrant {
+        room,
+        player_id,
+        tick,
+        rejoin_token,
+        members,
+    }) = reply
+    else {
+        return Err(unexpected(&reply));
+    };
+    Ok(Seat {
+        room,
+        player_id,
+        link: SeatLink::Remote { owner },
+        tick,
+        rejoin_token,
+        members,
+    })
+}
+
+fn unexpected(reply: &NodeReply) -> GameError {
+    GameError::Internal(format!("unexpected answer from the room's node: {reply:?}"))
+}

@@ -1,0 +1,199 @@
+//! What nodes say to each other on their Redis channels (`{prefix}:node:{id}`), as MessagePack
+//! maps: requests from the node a player is connected to (the *edge*) to the node that runs the
+//! room (the *owner*), the owner's replies, and the owner's notices about seats it freed.
+//!
+//! Snapshots and room events do not pass here: they go through socketioxide's Redis adapter.
+
+use serde::{Deserialize, Serialize};
+use socketioxide::socket::Sid;
+use tickstorm_shared::protocol::{CloseReason, CreateRoomRequest, InputAck, InputRequest, PlayerJoined};
+use tickstorm_shared::{ErrorCode, PlayerId, RoomId, RoomInfo, Tick};
+
+use crate::error::GameError;
+
+/// A node's id in the cluster.
+pub type NodeId = String;
+
+/// One message on a node's channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The sending node (replies go to its channel).
+    pub from: NodeId,
+    /// What it says.
+    pub body: Body,
+}
+
+/// Requests, replies and notices.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Body {
+    /// Asks the receiving node to do something; answered by a `Reply` with the same id.
+    Request {
+        /// Chosen by the sender, unique among its open requests.
+        id: u64,
+        /// What to do.
+        request: NodeRequest,
+    },
+    /// The answer to a request.
+    Reply {
+        /// The request's id.
+        id: u64,
+        /// The outcome.
+        result: Result<NodeReply, WireError>,
+    },
+    /// Tells a node that a seat one of its connections held is gone; not answered.
+    Released(Release),
+}
+
+/// What an edge node asks a room's owner.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum NodeRequest {
+    /// Create a room here (a draining node places new rooms elsewhere).
+    Create(CreateRoomRequest),
+    /// Seat a player (quick match on the owner when `room_id` is `None`).
+    Join {
+        /// The room, or quick match.
+        room_id: Option<RoomId>,
+        /// Display name.
+        name: String,
+        /// The player's connection on the edge node.
+        sid: Sid,
+    },
+    /// Give a held seat back.
+    Rejoin {
+        /// The token from the join ack.
+        token: String,
+        /// The new connection on the edge node.
+        sid: Sid,
+    },
+    /// One input, already rate limited by the edge.
+    Input {
+        /// Who.
+        player_id: PlayerId,
+        /// Their connection (must be the one holding the seat).
+        sid: Sid,
+        /// The request as the client sent it (validated again here).
+        input: InputRequest,
+    },
+    /// The player left the room.
+    Leave {
+        /// Who.
+        player_id: PlayerId,
+        /// Their connection.
+        sid: Sid,
+    },
+    /// The player's connection dropped: hold the seat.
+    Disconnect {
+        /// Who.
+        player_id: PlayerId,
+        /// The connection that dropped.
+        sid: Sid,
+    },
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum NodeReply {
+    /// The room created.
+    Room(RoomInfo),
+    /// A seat, for join and rejoin.
+    Seat(SeatGrant),
+    /// The input's ack.
+    Input(InputAck),
+    /// Done, nothing to say.
+    Done,
+}
+
+/// A seat granted by the owner, as the edge node needs it for the join ack.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeatGrant {
+    /// The room, as it was when the seat was taken.
+    pub room: RoomInfo,
+    /// The player's id.
+    pub player_id: PlayerId,
+    /// The room's latest tick.
+    pub tick: Tick,
+    /// For `room:rejoin`.
+    pub rejoin_token: String,
+    /// Everyone seated.
+    pub members: Vec<PlayerJoined>,
+}
+
+/// A seat the owner freed on its own (room closed, player kicked, replaced by a rejoin).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Release {
+    /// The connection that held it, on the receiving node.
+    pub sid: Sid,
+    /// The room.
+    pub room_id: RoomId,
+    /// Set when the room closed: the edge tells its connection with `room:closed` (the owner's
+    /// broadcast of it stays on the owner, so each connection hears it exactly once).
+    pub closed: Option<CloseReason>,
+    /// Close the connection too (kick, or the seat moved to a newer connection).
+    pub evict: bool,
+}
+
+/// An error as it crosses the wire: code and message, shown to the client unchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireError {
+    /// The error code.
+    pub code: ErrorCode,
+    /// The message.
+    pub message: String,
+}
+
+impl From<&GameError> for WireError {
+    fn from(error: &GameError) -> Self {
+        WireError {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<WireError> for GameError {
+    fn from(error: WireError) -> Self {
+        GameError::Relayed {
+            code: error.code,
+            message: error.message,
+        }
+    }
+}
+
+/// Encodes with field names, so optional fields the protocol types skip stay unambiguous.
+pub fn encode(envelope: &Envelope) -> Vec<u8> {
+    // Serializing these plain types into a Vec cannot fail.
+    rmp_serde::to_vec_named(envelope).unwrap_or_default()
+}
+
+/// Decodes a message from another node.
+pub fn decode(bytes: &[u8]) -> Result<Envelope, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_survive_the_wire() {
+        let sent = Envelope {
+            from: "node-a".into(),
+            body: Body::Reply {
+                id: 7,
+                result: Ok(NodeReply::Input(InputAck {
+                    ok: true,
+                    seq: 3,
+                    tick: 99,
+                    stale: false,
+                })),
+            },
+        };
+        let got = decode(&encode(&sent)).expect("decodes");
+        assert_eq!(got.from, "node-a");
+        let Body::Reply { id: 7, result: Ok(NodeReply::Input(ack)) } = got.body else {
+            panic!("wrong body: {:?}", got.body);
+        };
+        assert_eq!((ack.seq, ack.tick, ack.stale), (3, 99, false));
+        assert!(decode(b"\x93garbage").is_err());
+    }
+}
