@@ -206,7 +206,8 @@ fn encode_event<T: serde::Serialize + ?Sized>(
 async fn handshake(
     config: ClientConfig,
 ) -> Result<(Client, UnboundedReceiver<Event>), ClientError> {
-    let endpoint = Endpoint::parse(&config.url)?;
+    let mut endpoint = Endpoint::parse(&config.url)?;
+    endpoint.local_ip = config.local_ip;
     let nsp = config.wire_namespace();
     let counters = Arc::new(ByteCounters::default());
     let (mut sink, mut source, open) =

@@ -49,6 +49,9 @@ pub struct ClientConfig {
     /// Limit for the whole connect sequence (TCP, WebSocket, Engine.IO open, namespace CONNECT).
     /// Default: 5 s.
     pub connect_timeout: Duration,
+    /// Local address to connect from (e.g. `127.0.0.2`), so a load balancer that hashes the
+    /// client address spreads loopback test clients over its nodes. Default: the OS picks.
+    pub local_ip: Option<std::net::IpAddr>,
 }
 
 impl ClientConfig {
@@ -61,7 +64,14 @@ impl ClientConfig {
             parser: ParserKind::Common,
             transport: TransportKind::WebSocket,
             connect_timeout: Duration::from_secs(5),
+            local_ip: None,
         }
+    }
+
+    /// Sets the local address to connect from.
+    pub fn with_local_ip(mut self, ip: Option<std::net::IpAddr>) -> Self {
+        self.local_ip = ip;
+        self
     }
 
     /// Sets the handshake auth object.
@@ -108,6 +118,37 @@ pub(crate) struct Endpoint {
     pub authority: String,
     /// Path prefix without a trailing `/` (usually empty).
     prefix: String,
+    /// Local address to connect from, if set.
+    pub local_ip: Option<std::net::IpAddr>,
+}
+
+impl Endpoint {
+    /// Opens a TCP connection to the endpoint, from `local_ip` when set.
+    pub(crate) async fn open_tcp(&self) -> std::io::Result<tokio::net::TcpStream> {
+        open_tcp(&self.host, self.port, self.local_ip).await
+    }
+}
+
+/// Opens a TCP connection to `host:port`, from `local` when set.
+pub(crate) async fn open_tcp(
+    host: &str,
+    port: u16,
+    local: Option<std::net::IpAddr>,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(local) = local else {
+        return tokio::net::TcpStream::connect((host, port)).await;
+    };
+    let remote = tokio::net::lookup_host((host, port))
+        .await?
+        .find(|a| a.is_ipv4() == local.is_ipv4())
+        .ok_or_else(|| std::io::Error::other("no server address of the local address's family"))?;
+    let socket = if local.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(local, 0))?;
+    socket.connect(remote).await
 }
 
 impl Endpoint {
@@ -152,6 +193,7 @@ impl Endpoint {
             port,
             authority: authority.to_owned(),
             prefix: path.trim_end_matches('/').to_owned(),
+            local_ip: None,
         })
     }
 

@@ -84,7 +84,7 @@ pub(crate) async fn connect(
 ) -> Result<(FrameSink, FrameSource, OpenInfo), ClientError> {
     match kind {
         TransportKind::WebSocket => {
-            let tcp = TcpStream::connect((endpoint.host.as_str(), endpoint.port)).await?;
+            let tcp = endpoint.open_tcp().await?;
             tcp.set_nodelay(true)?;
             let ws_config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
             let (ws, _response) = tokio_tungstenite::client_async_with_config(

@@ -143,6 +143,8 @@ pub async fn start(
 
     let http_state = net::http::HttpState {
         hub: hub.clone(),
+        rooms: cluster::router::RoomRouter::new(hub.clone(), cluster.clone()),
+        cluster: cluster.clone(),
         metrics: metrics.clone(),
         parser: config.parser,
     };

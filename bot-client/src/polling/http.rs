@@ -33,6 +33,7 @@ pub(crate) struct Response {
 pub(crate) struct HttpConn {
     host: String,
     port: u16,
+    local_ip: Option<std::net::IpAddr>,
     authority: String,
     stream: Option<TcpStream>,
     /// Whether the request in flight went out on a connection that had served one before.
@@ -49,6 +50,7 @@ impl HttpConn {
         Self {
             host: endpoint.host.clone(),
             port: endpoint.port,
+            local_ip: endpoint.local_ip,
             authority: endpoint.authority.clone(),
             stream: None,
             reused: false,
@@ -148,7 +150,7 @@ impl HttpConn {
         self.reused = usable;
         if !usable {
             self.buf.clear();
-            let stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
+            let stream = crate::config::open_tcp(&self.host, self.port, self.local_ip).await?;
             stream.set_nodelay(true)?;
             self.stream = Some(stream);
         }

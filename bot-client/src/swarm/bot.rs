@@ -201,7 +201,9 @@ impl Bot {
 
     async fn connect(&self) -> Option<(Client, UnboundedReceiver<Event>)> {
         let config = &self.shared.config;
-        let client_config = ClientConfig::new(config.url.clone(), "/game")
+        let (url, local_ip) = config.endpoint_for(self.index);
+        let client_config = ClientConfig::new(url, "/game")
+            .with_local_ip(local_ip)
             .with_auth(json!({ "name": format!("bot{}", self.index) }))
             .with_parser(config.client_parser())
             .with_transport(config.client_transport());

@@ -59,6 +59,16 @@ pub struct SwarmConfig {
     )]
     pub url: String,
 
+    /// More server URLs (repeatable): bot i connects to URL i mod n of `--url` and these, so the
+    /// bots spread over several nodes of a cluster without a load balancer.
+    #[arg(long = "also-url", value_name = "URL")]
+    pub also_urls: Vec<String>,
+
+    /// Local addresses to connect from, round robin (repeatable, e.g. `--local-ip 127.0.0.2`): a
+    /// load balancer that hashes the client address then spreads loopback bots over its nodes.
+    #[arg(long = "local-ip", value_name = "IP")]
+    pub local_ips: Vec<std::net::IpAddr>,
+
     /// Number of bots.
     #[arg(long, default_value_t = 100)]
     pub bots: usize,
@@ -139,6 +149,16 @@ impl Default for SwarmConfig {
 }
 
 impl SwarmConfig {
+    /// The server URL and local address bot `index` uses (round robin over each list).
+    pub fn endpoint_for(&self, index: usize) -> (&str, Option<std::net::IpAddr>) {
+        let url = match index % (1 + self.also_urls.len()) {
+            0 => self.url.as_str(),
+            i => self.also_urls[i - 1].as_str(),
+        };
+        let ip = (!self.local_ips.is_empty()).then(|| self.local_ips[index % self.local_ips.len()]);
+        (url, ip)
+    }
+
     /// The client library's parser.
     pub fn client_parser(&self) -> ParserKind {
         match self.parser {

@@ -59,6 +59,8 @@ struct Known {
 pub struct ClusterDirectory {
     me: NodeId,
     nodes: RwLock<HashMap<NodeId, Known>>,
+    /// Woken on every update, for [`ClusterDirectory::wait_for_owner`].
+    updated: tokio::sync::Notify,
 }
 
 impl ClusterDirectory {
@@ -67,6 +69,7 @@ impl ClusterDirectory {
         ClusterDirectory {
             me,
             nodes: RwLock::default(),
+            updated: tokio::sync::Notify::new(),
         }
     }
 
@@ -83,6 +86,8 @@ impl ClusterDirectory {
                 seen: Instant::now(),
             },
         );
+        drop(nodes);
+        self.updated.notify_waiters();
     }
 
     /// Takes a complete read of Redis: records in it are refreshed, and nodes missing from it
@@ -119,6 +124,23 @@ impl ClusterDirectory {
             .values()
             .find(|k| k.record.rooms.iter().any(|r| &r.id == room_id))
             .map(|k| k.record.node_id.clone())
+    }
+
+    /// Like [`owner_of`](Self::owner_of), but waits up to `timeout` for a record that names the
+    /// room. A room created on another node a moment ago reaches this node's view in a few
+    /// milliseconds, and a player told its id (the bot swarm's room groups, a friend's link) can
+    /// be faster than that.
+    pub async fn wait_for_owner(&self, room_id: &RoomId, timeout: Duration) -> Option<NodeId> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let updated = self.updated.notified();
+            if let Some(owner) = self.owner_of(room_id) {
+                return Some(owner);
+            }
+            if tokio::time::timeout_at(deadline, updated).await.is_err() {
+                return None;
+            }
+        }
     }
 
     /// True while `node` is known (not lost).

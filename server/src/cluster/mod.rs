@@ -421,7 +421,7 @@ impl Cluster {
                 _ = tokio::time::sleep(directory::HEARTBEAT) => {}
                 _ = hub.directory().changed() => {
                     // Let a burst of changes settle into one write.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
         }

@@ -3,6 +3,7 @@
 //! directly when that is this node, else as a request over Redis, whose answer comes back here.
 
 use std::future::Future;
+use std::time::Duration;
 
 use socketioxide::socket::Sid;
 use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, InputRequest, LeaveReason};
@@ -13,6 +14,9 @@ use super::directory::{self, NodeRecord, QuickTarget};
 use super::wire::{NodeId, NodeReply, NodeRequest, SeatGrant};
 use crate::error::GameError;
 use crate::room::{Conn, RoomHub, Seat, SeatLink, token_room};
+
+/// How long a join or rejoin waits for an unknown room to appear in the cluster's directory.
+const UNKNOWN_ROOM_WAIT: Duration = Duration::from_millis(500);
 
 /// The `/game` handlers' way to the rooms (cheap to clone).
 #[derive(Debug, Clone)]
@@ -47,13 +51,17 @@ impl RoomRouter {
         self.hub.directory().rooms().iter().any(|r| r.id == room_id)
     }
 
-    /// The node that runs `room_id`, when another node does.
-    fn owner_elsewhere(&self, room_id: &str) -> Option<(&Cluster, NodeId)> {
+    /// The node that runs `room_id`, when another node does (waiting a moment for a room this
+    /// node has not heard of yet).
+    async fn owner_elsewhere(&self, room_id: &str) -> Option<(&Cluster, NodeId)> {
         let cluster = self.cluster.as_ref()?;
         if self.is_local(room_id) {
             return None;
         }
-        let owner = cluster.directory().owner_of(&room_id.to_owned())?;
+        let owner = cluster
+            .directory()
+            .wait_for_owner(&room_id.to_owned(), UNKNOWN_ROOM_WAIT)
+            .await?;
         Some((cluster, owner))
     }
 
@@ -86,7 +94,7 @@ impl RoomRouter {
             return local(room_id).await;
         };
         let target = match &room_id {
-            Some(id) => match self.owner_elsewhere(id) {
+            Some(id) => match self.owner_elsewhere(id).await {
                 Some((_, owner)) => QuickTarget::Node(owner),
                 // Here, or nowhere: this node's driver answers `room_not_found`.
                 None => QuickTarget::Here,
@@ -111,7 +119,10 @@ impl RoomRouter {
 
     /// Takes back a held seat, on whichever node runs its room (the token names the room).
     pub async fn rejoin(&self, token: String, sid: Sid) -> Result<Seat, GameError> {
-        let owner = token_room(&token).and_then(|room| self.owner_elsewhere(room));
+        let owner = match token_room(&token) {
+            Some(room) => self.owner_elsewhere(room).await,
+            None => None,
+        };
         match owner {
             Some((cluster, owner)) => {
                 let request = NodeRequest::Rejoin { token, sid };

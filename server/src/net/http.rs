@@ -15,6 +15,9 @@ use tickstorm_shared::RoomInfo;
 use tower_http::compression::CompressionLayer;
 
 use super::assets;
+use crate::cluster::Cluster;
+use crate::cluster::directory::NodeRecord;
+use crate::cluster::router::RoomRouter;
 use crate::config::ParserKind;
 use crate::metrics::ServerMetrics;
 use crate::room::{RoomHub, ServerCounts};
@@ -22,8 +25,12 @@ use crate::room::{RoomHub, ServerCounts};
 /// What the HTTP handlers read.
 #[derive(Debug, Clone)]
 pub struct HttpState {
-    /// Room list and counts.
+    /// This node's room list and counts.
     pub hub: RoomHub,
+    /// Every node's rooms.
+    pub rooms: RoomRouter,
+    /// This node's cluster membership, if any.
+    pub cluster: Option<Cluster>,
     /// The metrics registry.
     pub metrics: Arc<ServerMetrics>,
     /// The Socket.IO parser, so a web client can tell it cannot talk to a msgpack server.
@@ -45,6 +52,7 @@ pub fn routes(state: HttpState, assets_dir: Option<PathBuf>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/rooms", get(rooms))
+        .route("/api/cluster", get(cluster))
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(assets::routes(assets_dir))
@@ -64,8 +72,34 @@ async fn healthz(State(state): State<HttpState>) -> Json<Health> {
     })
 }
 
+/// Every room this node can seat players in: its own, and in a cluster every node's.
 async fn rooms(State(state): State<HttpState>) -> Json<Vec<RoomInfo>> {
-    Json(state.hub.directory().rooms().to_vec())
+    Json(state.rooms.lobby())
+}
+
+/// `GET /api/cluster` body: which node this is and what it knows of the others.
+#[derive(Debug, Serialize)]
+struct ClusterView {
+    /// `None` on a single node.
+    node_id: Option<String>,
+    /// Redis answering (always true on a single node).
+    redis_up: bool,
+    draining: bool,
+    /// This node's rooms.
+    rooms: Vec<RoomInfo>,
+    /// The other nodes, as last seen.
+    others: Vec<NodeRecord>,
+}
+
+async fn cluster(State(state): State<HttpState>) -> Json<ClusterView> {
+    let cluster = state.cluster.as_ref();
+    Json(ClusterView {
+        node_id: cluster.map(|c| c.node_id().clone()),
+        redis_up: cluster.is_none_or(|c| c.bus().is_up()),
+        draining: cluster.is_some_and(Cluster::is_draining),
+        rooms: state.hub.directory().rooms().to_vec(),
+        others: cluster.map(|c| c.directory().others()).unwrap_or_default(),
+    })
 }
 
 /// Prometheus scrape endpoint (OpenMetrics text, which Prometheus reads natively).
