@@ -215,10 +215,14 @@ pub struct RedisUrl(pub String);
 impl std::str::FromStr for RedisUrl {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, String> {
-        if raw.starts_with("redis://") || raw.starts_with("rediss://") || raw.starts_with("unix://") {
+        if raw.starts_with("redis://") || raw.starts_with("rediss://") || raw.starts_with("unix://")
+        {
             Ok(RedisUrl(raw.to_owned()))
         } else {
-            Err(format!("`{}` is not a redis:// URL", RedisUrl(raw.to_owned()).redacted()))
+            Err(format!(
+                "`{}` is not a redis:// URL",
+                RedisUrl(raw.to_owned()).redacted()
+            ))
         }
     }
 }
@@ -245,7 +249,9 @@ impl std::fmt::Debug for RedisUrl {
 fn parse_node_id(raw: &str) -> Result<String, String> {
     let ok = !raw.is_empty()
         && raw.len() <= 64
-        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(raw.to_owned())
     } else {

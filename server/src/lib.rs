@@ -117,21 +117,23 @@ pub async fn start(
         stop.clone(),
         &tracker,
     );
-    net::admin::spawn_metrics_push(
-        io.clone(),
-        admin,
-        metrics.clone(),
-        stop.clone(),
-        &tracker,
-    );
+    net::admin::spawn_metrics_push(io.clone(), admin, metrics.clone(), stop.clone(), &tracker);
     if let Some(cluster) = &cluster {
         cluster
-            .spawn(hub.clone(), io.clone(), admission.clone(), stop.clone(), &tracker)
+            .spawn(
+                hub.clone(),
+                io.clone(),
+                admission.clone(),
+                stop.clone(),
+                &tracker,
+            )
             .await
             .context("cannot subscribe to the cluster's Redis channels")?;
     }
     tracker.close();
-    let drain_timeout = cluster.as_ref().map_or(Duration::ZERO, |_| config.drain_timeout);
+    let drain_timeout = cluster
+        .as_ref()
+        .map_or(Duration::ZERO, |_| config.drain_timeout);
     tokio::spawn(drain_then_stop(
         shutdown,
         stop.clone(),
@@ -255,7 +257,10 @@ async fn drain_then_stop(
         .await;
         match emptied {
             Ok(()) => tracing::info!("drained: every room has emptied"),
-            Err(_) => tracing::info!(rooms = hub.directory().counts().rooms, "drain timeout: closing the rooms still open"),
+            Err(_) => tracing::info!(
+                rooms = hub.directory().counts().rooms,
+                "drain timeout: closing the rooms still open"
+            ),
         }
     }
     stop.cancel();

@@ -147,7 +147,7 @@ impl ServerMetrics {
         );
         r.register(
             "redis_errors",
-            "Redis commands that failed",
+            "Redis commands that failed and connections Redis dropped",
             m.redis.errors.clone(),
         );
         r.register(
@@ -170,7 +170,11 @@ impl ServerMetrics {
             "Requests to other nodes left unanswered",
             m.node_request_timeouts.clone(),
         );
-        r.register("nodes_lost", "Other nodes declared lost", m.nodes_lost.clone());
+        r.register(
+            "nodes_lost",
+            "Other nodes declared lost",
+            m.nodes_lost.clone(),
+        );
         r.register(
             "players",
             "Seats taken, including held seats",

@@ -37,7 +37,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct BusMetrics {
     /// 1 while Redis answers, 0 while it does not.
     pub up: Gauge,
-    /// Redis commands that failed.
+    /// Redis commands that failed, and connections Redis dropped.
     pub errors: Counter,
     /// Messages dropped because Redis was down or the outbox was full.
     pub dropped: Counter,
@@ -113,7 +113,11 @@ impl Bus {
             up,
             metrics,
         });
-        tokio::spawn(publish_loop(inner.conn.clone(), queued, Arc::downgrade(&inner)));
+        tokio::spawn(publish_loop(
+            inner.conn.clone(),
+            queued,
+            Arc::downgrade(&inner),
+        ));
         Ok(Bus(Some(inner)))
     }
 
@@ -200,7 +204,10 @@ fn route_push(
                 metrics.dropped.inc();
             }
         }
-        PushKind::Disconnection => mark_down(up, metrics, &"disconnected"),
+        PushKind::Disconnection => {
+            metrics.errors.inc();
+            mark_down(up, metrics, &"disconnected");
+        }
         _ => {}
     }
 }
@@ -243,7 +250,11 @@ impl Driver for Bus {
         Ok(())
     }
 
-    async fn subscribe(&self, chan: String, size: usize) -> Result<MessageStream<ChanItem>, Self::Error> {
+    async fn subscribe(
+        &self,
+        chan: String,
+        size: usize,
+    ) -> Result<MessageStream<ChanItem>, Self::Error> {
         let Some(inner) = &self.0 else {
             return Ok(MessageStream::new_empty());
         };

@@ -180,7 +180,9 @@ pub fn quick_target(me: &NodeRecord, others: &[NodeRecord]) -> QuickTarget {
     }
     let least = live.iter().min_by_key(|r| (r.load(), r.node_id.clone()));
     match (me.draining, least) {
-        (false, Some(other)) if other.load() < me.load() => QuickTarget::Node(other.node_id.clone()),
+        (false, Some(other)) if other.load() < me.load() => {
+            QuickTarget::Node(other.node_id.clone())
+        }
         (false, _) => QuickTarget::Here,
         (true, Some(other)) => QuickTarget::Node(other.node_id.clone()),
         (true, None) => QuickTarget::Nowhere,
@@ -225,15 +227,27 @@ mod tests {
     #[test]
     fn quick_match_prefers_here_then_the_fullest_room_then_the_least_loaded_node() {
         let me = record("a", &[(2, 8)], false);
-        assert_eq!(quick_target(&me, &[record("b", &[(7, 8)], false)]), QuickTarget::Here);
+        assert_eq!(
+            quick_target(&me, &[record("b", &[(7, 8)], false)]),
+            QuickTarget::Here
+        );
         let me_full = record("a", &[(8, 8)], false);
         let others = [record("b", &[(3, 8)], false), record("c", &[(5, 8)], false)];
-        assert_eq!(quick_target(&me_full, &others), QuickTarget::Node("c".into()));
+        assert_eq!(
+            quick_target(&me_full, &others),
+            QuickTarget::Node("c".into())
+        );
         // No open room anywhere: the least loaded node, this one on a tie.
-        let others = [record("b", &[(8, 8), (8, 8)], false), record("c", &[(8, 8)], false)];
+        let others = [
+            record("b", &[(8, 8), (8, 8)], false),
+            record("c", &[(8, 8)], false),
+        ];
         assert_eq!(quick_target(&me_full, &others), QuickTarget::Here);
         let me_busy = record("a", &[(8, 8), (8, 8)], false);
-        assert_eq!(quick_target(&me_busy, &others), QuickTarget::Node("c".into()));
+        assert_eq!(
+            quick_target(&me_busy, &others),
+            QuickTarget::Node("c".into())
+        );
     }
 
     #[test]
@@ -251,7 +265,10 @@ mod tests {
         let directory = ClusterDirectory::new("a".into());
         directory.upsert(record("a", &[], false));
         directory.upsert(record("b", &[(1, 8)], false));
-        assert!(directory.others().iter().all(|r| r.node_id != "a"), "own record is not cached");
+        assert!(
+            directory.others().iter().all(|r| r.node_id != "a"),
+            "own record is not cached"
+        );
         // A read without b right after it was seen (Redis just restarted, say): not lost yet.
         assert!(directory.reconcile(Vec::new()).is_empty());
         assert_eq!(directory.owner_of(&"b-0".to_string()), Some("b".into()));

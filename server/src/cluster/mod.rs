@@ -145,7 +145,9 @@ impl Cluster {
             from: self.0.node_id.clone(),
             body,
         };
-        self.0.bus.send(self.node_channel(node), wire::encode(&envelope));
+        self.0
+            .bus
+            .send(self.node_channel(node), wire::encode(&envelope));
     }
 
     /// Asks `node`; the future is its answer: `unavailable` when Redis is down or the node does
@@ -189,7 +191,13 @@ impl Cluster {
     /// Tells `node` something that needs no answer (a player left or dropped).
     pub fn tell(&self, node: &NodeId, request: NodeRequest) {
         self.0.metrics.node_requests.inc();
-        self.send(node, Body::Request { id: NO_REPLY, request });
+        self.send(
+            node,
+            Body::Request {
+                id: NO_REPLY,
+                request,
+            },
+        );
     }
 
     /// Owner side: tells the edge node of a connection that its seat is gone.
@@ -207,7 +215,10 @@ impl Cluster {
     }
 
     fn remote_seats(&self) -> std::sync::MutexGuard<'_, HashMap<PlayerId, RemoteSeat>> {
-        self.0.remote_seats.lock().unwrap_or_else(|e| e.into_inner())
+        self.0
+            .remote_seats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts the node's cluster tasks: answering other nodes, following the directory channel,
@@ -222,7 +233,9 @@ impl Cluster {
         tracker: &TaskTracker,
     ) -> Result<(), bus::BusError> {
         let bus = self.bus();
-        let mut inbox = bus.subscribe(self.node_channel(&self.0.node_id), 4096).await?;
+        let mut inbox = bus
+            .subscribe(self.node_channel(&self.0.node_id), 4096)
+            .await?;
         let mut records = bus.subscribe(self.directory_channel(), 256).await?;
         let cluster = self.clone();
         let (serve_hub, serve_io, serve_stop) = (hub.clone(), io.clone(), stop.clone());
@@ -282,10 +295,21 @@ impl Cluster {
     /// wait for the room driver run on their own task.
     fn serve(&self, from: NodeId, id: u64, request: NodeRequest, hub: &RoomHub) {
         match request {
-            NodeRequest::Input { player_id, sid, input } => {
-                let seat = self.remote_seats().get(&player_id).filter(|r| r.sid == sid).map(|r| r.seat.clone());
+            NodeRequest::Input {
+                player_id,
+                sid,
+                input,
+            } => {
+                let seat = self
+                    .remote_seats()
+                    .get(&player_id)
+                    .filter(|r| r.sid == sid)
+                    .map(|r| r.seat.clone());
                 let result = match seat.as_deref() {
-                    Some(Seat { link: SeatLink::Local { player, inputs }, .. }) => {
+                    Some(Seat {
+                        link: SeatLink::Local { player, inputs },
+                        ..
+                    }) => {
                         crate::net::game::queue_input(*player, inputs, input).map(NodeReply::Input)
                     }
                     _ => Err(GameError::NotInRoom),
@@ -315,7 +339,10 @@ impl Cluster {
             }
             NodeRequest::Join { room_id, name, sid } => {
                 let (cluster, hub) = (self.clone(), hub.clone());
-                let conn = Conn { sid, node: Some(from.clone()) };
+                let conn = Conn {
+                    sid,
+                    node: Some(from.clone()),
+                };
                 tokio::spawn(async move {
                     let seat = hub.join(room_id, name, conn).await;
                     let result = seat.map(|seat| cluster.grant(seat, sid));
@@ -324,7 +351,10 @@ impl Cluster {
             }
             NodeRequest::Rejoin { token, sid } => {
                 let (cluster, hub) = (self.clone(), hub.clone());
-                let conn = Conn { sid, node: Some(from.clone()) };
+                let conn = Conn {
+                    sid,
+                    node: Some(from.clone()),
+                };
                 tokio::spawn(async move {
                     let seat = hub.rejoin(token, conn).await;
                     let result = seat.map(|seat| cluster.grant(seat, sid));
@@ -388,8 +418,16 @@ impl Cluster {
     /// Writes this node's record every [`directory::HEARTBEAT`] and soon after each change, and
     /// rereads everyone's once per heartbeat. A failing Redis is logged once and counted; the
     /// loop keeps trying, which is also what notices Redis coming back.
-    async fn heartbeat(self, hub: RoomHub, io: Io, admission: Arc<Admission>, stop: CancellationToken) {
-        let Some(mut conn) = self.0.bus.commands() else { return };
+    async fn heartbeat(
+        self,
+        hub: RoomHub,
+        io: Io,
+        admission: Arc<Admission>,
+        stop: CancellationToken,
+    ) {
+        let Some(mut conn) = self.0.bus.commands() else {
+            return;
+        };
         let key = self.node_channel(&self.0.node_id);
         let mut last_read = tokio::time::Instant::now() - directory::HEARTBEAT;
         loop {
@@ -425,11 +463,15 @@ impl Cluster {
                 }
             }
         }
-        let deleted: redis::RedisResult<()> = redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+        let deleted: redis::RedisResult<()> =
+            redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
         self.0.bus.record(&deleted);
     }
 
-    async fn read_records(&self, conn: &mut redis::aio::ConnectionManager) -> redis::RedisResult<Vec<NodeRecord>> {
+    async fn read_records(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+    ) -> redis::RedisResult<Vec<NodeRecord>> {
         let pattern = format!("{}:node:*", self.0.prefix);
         let mut keys: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
@@ -470,9 +512,13 @@ impl Cluster {
         tracing::warn!(%node, "node lost: its record expired");
         self.0.metrics.nodes_lost.inc();
         hub.node_lost(node.clone());
-        let Some(namespace) = io.of(GAME_NAMESPACE) else { return };
+        let Some(namespace) = io.of(GAME_NAMESPACE) else {
+            return;
+        };
         for socket in namespace.sockets() {
-            let Some(session) = socket.extensions.get::<Arc<Session>>() else { continue };
+            let Some(session) = socket.extensions.get::<Arc<Session>>() else {
+                continue;
+            };
             let Some(seat) = session.seat() else { continue };
             if !matches!(&seat.link, SeatLink::Remote { owner } if owner == node) {
                 continue;
@@ -492,7 +538,10 @@ impl Cluster {
 
 /// Edge side: a seat one of this node's connections held is gone (see [`Release`]).
 fn release_here(io: &Io, release: Release) {
-    let Some(socket) = io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(release.sid)) else {
+    let Some(socket) = io
+        .of(GAME_NAMESPACE)
+        .and_then(|ns| ns.get_socket(release.sid))
+    else {
         return;
     };
     if let Some(session) = socket.extensions.get::<Arc<Session>>() {

@@ -99,7 +99,9 @@ impl RoomRouter {
                 // Here, or nowhere: this node's driver answers `room_not_found`.
                 None => QuickTarget::Here,
             },
-            None => directory::quick_target(&self.own_record(cluster), &cluster.directory().others()),
+            None => {
+                directory::quick_target(&self.own_record(cluster), &cluster.directory().others())
+            }
         };
         match target {
             QuickTarget::Here => local(room_id).await,

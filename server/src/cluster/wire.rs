@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 use socketioxide::socket::Sid;
-use tickstorm_shared::protocol::{CloseReason, CreateRoomRequest, InputAck, InputRequest, PlayerJoined};
+use tickstorm_shared::protocol::{
+    CloseReason, CreateRoomRequest, InputAck, InputRequest, PlayerJoined,
+};
 use tickstorm_shared::{ErrorCode, PlayerId, RoomId, RoomInfo, Tick};
 
 use crate::error::GameError;
@@ -190,7 +192,11 @@ mod tests {
         };
         let got = decode(&encode(&sent)).expect("decodes");
         assert_eq!(got.from, "node-a");
-        let Body::Reply { id: 7, result: Ok(NodeReply::Input(ack)) } = got.body else {
+        let Body::Reply {
+            id: 7,
+            result: Ok(NodeReply::Input(ack)),
+        } = got.body
+        else {
             panic!("wrong body: {:?}", got.body);
         };
         assert_eq!((ack.seq, ack.tick, ack.stale), (3, 99, false));

@@ -170,11 +170,7 @@ async fn room_close(
     send_ack(ack, result.await);
 }
 
-async fn player_kick(
-    ack: Ack,
-    State(hub): State<RoomHub>,
-    TryData(data): TryData<KickRequest>,
-) {
+async fn player_kick(ack: Ack, State(hub): State<RoomHub>, TryData(data): TryData<KickRequest>) {
     let result = async {
         let request = data.map_err(|e| payload::malformed(events::PLAYER_KICK, e))?;
         hub.kick(request.player_id).await?;

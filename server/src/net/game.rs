@@ -17,11 +17,11 @@ use tickstorm_shared::protocol::{
 };
 use tickstorm_shared::rules;
 
-use super::{Ack, Adapter, GameSocket as SocketRef, payload};
 use super::rate_limit::{Kind, Verdict};
+use super::{Ack, Adapter, GameSocket as SocketRef, payload};
+use crate::cluster::router::RoomRouter;
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
-use crate::cluster::router::RoomRouter;
 use crate::room::{Seat, SeatLink};
 use crate::session::Session;
 use crate::sim::PendingInput;
@@ -320,7 +320,12 @@ impl MessageHandler<Adapter, InlineInput> for InlineInput {
         self.metrics.inputs.inc();
         match input(&SocketRef::from(socket), data) {
             Routed::Here(result) => reply(ack, &self.metrics, result),
-            Routed::Owner { owner, seat, request, sid } => {
+            Routed::Owner {
+                owner,
+                seat,
+                request,
+                sid,
+            } => {
                 let answer = self.rooms.forward_input(&owner, &seat, sid, request);
                 let metrics = self.metrics.clone();
                 tokio::spawn(async move { reply(ack, &metrics, answer.await) });

@@ -110,6 +110,8 @@ pub async fn socket_io(
     // Registered even when admin is off, so a dashboard hears why instead of "Invalid namespace".
     io.ns(ADMIN_NAMESPACE, admin::connected.with(admin::authenticate))
         .await
-        .map_err(|e| anyhow::anyhow!("cannot set up the {ADMIN_NAMESPACE} namespace on Redis: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!("cannot set up the {ADMIN_NAMESPACE} namespace on Redis: {e}")
+        })?;
     Ok((layer, io))
 }

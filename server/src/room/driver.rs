@@ -373,7 +373,12 @@ impl Driver {
         }
     }
 
-    fn join(&mut self, room_id: Option<RoomId>, name: String, conn: Conn) -> Result<Seat, GameError> {
+    fn join(
+        &mut self,
+        room_id: Option<RoomId>,
+        name: String,
+        conn: Conn,
+    ) -> Result<Seat, GameError> {
         let room_id = match room_id {
             Some(id) if self.rooms.contains_key(&id) => id,
             Some(id) => return Err(GameError::RoomNotFound(id)),
@@ -564,7 +569,8 @@ impl Driver {
         )
         .await;
         if empty_while_draining {
-            self.close_room(&record.room_id, CloseReason::Shutdown).await;
+            self.close_room(&record.room_id, CloseReason::Shutdown)
+                .await;
         }
     }
 
@@ -579,7 +585,11 @@ impl Driver {
             reason,
         };
         if let Some(namespace) = self.io.of(GAME_NAMESPACE)
-            && let Err(e) = namespace.local().to(room_id.clone()).emit(events::ROOM_CLOSED, &closed).await
+            && let Err(e) = namespace
+                .local()
+                .to(room_id.clone())
+                .emit(events::ROOM_CLOSED, &closed)
+                .await
         {
             tracing::debug!(room = %room_id, error = %e, "room:closed broadcast failed for some members");
         }
@@ -604,7 +614,11 @@ impl Driver {
         if conn.node.is_some() {
             return;
         }
-        if let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(conn.sid)) {
+        if let Some(socket) = self
+            .io
+            .of(GAME_NAMESPACE)
+            .and_then(|ns| ns.get_socket(conn.sid))
+        {
             socket.join(room_id.clone());
         }
     }
@@ -635,7 +649,11 @@ impl Driver {
             }
             return;
         }
-        let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(conn.sid)) else {
+        let Some(socket) = self
+            .io
+            .of(GAME_NAMESPACE)
+            .and_then(|ns| ns.get_socket(conn.sid))
+        else {
             return;
         };
         if let Some(session) = socket.extensions.get::<Arc<Session>>() {
@@ -666,7 +684,11 @@ impl Driver {
             .filter(|(_, r)| r.players.is_empty())
             .map(|(id, _)| id.clone())
             .collect();
-        tracing::info!(rooms = self.rooms.len(), closing_empty = empty.len(), "draining: no new rooms");
+        tracing::info!(
+            rooms = self.rooms.len(),
+            closing_empty = empty.len(),
+            "draining: no new rooms"
+        );
         for room_id in empty {
             self.close_room(&room_id, CloseReason::Shutdown).await;
         }

@@ -27,7 +27,10 @@ pub fn rejoin_token(room_id: &str) -> String {
 
 /// The room a rejoin token belongs to, if it has the shape [`rejoin_token`] gives.
 pub fn token_room(token: &str) -> Option<&str> {
-    token.split_once('.').map(|(room, _)| room).filter(|r| !r.is_empty())
+    token
+        .split_once('.')
+        .map(|(room, _)| room)
+        .filter(|r| !r.is_empty())
 }
 
 #[cfg(test)]

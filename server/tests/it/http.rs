@@ -12,10 +12,10 @@ use tokio::net::TcpStream;
 use crate::support::{TestClient, TestServer, WAIT, eventually};
 
 /// A response read off the wire: status, lower-cased headers, body bytes.
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
@@ -25,13 +25,13 @@ impl Reply {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
 /// One HTTP/1.1 GET with `Connection: close` (enough for these checks, no client library).
-async fn get(base: &str, path: &str, extra_headers: &[(&str, &str)]) -> Reply {
+pub(crate) async fn get(base: &str, path: &str, extra_headers: &[(&str, &str)]) -> Reply {
     send(base, "GET", path, extra_headers, "").await
 }
 

@@ -7,25 +7,11 @@ use std::time::Duration;
 use serde_json::Value;
 use tickstorm_shared::protocol::events;
 
+use crate::procs::{free_port, listening};
 use crate::support::TestClient;
 
-/// A loopback port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 async fn healthy(url: &str) -> bool {
-    let addr = url.trim_start_matches("http://").to_owned();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
+    listening(url.trim_start_matches("http://")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,404 @@
+//! Scale-out with real processes: two or three server nodes (the real binary) on one real
+//! `redis-server`. Rooms of every node show on every node; players connected to any node play
+//! in any room; a killed node, a draining node, a Redis restart and a missing Redis each do
+//! what docs/operations.md says.
+
+use std::time::Duration;
+
+use clap::Parser;
+use serde_json::{Value, json};
+use tickstorm_bot_client::swarm::{self, SwarmConfig};
+use tickstorm_shared::protocol::events;
+
+use crate::procs::{Node, Redis, agreed_rooms, free_port, signal, until};
+use crate::support::{TestClient, WAIT};
+
+/// Long enough for a killed node's record to expire (3 s TTL) and be noticed (1 s heartbeat).
+const NODE_LOSS: Duration = Duration::from_secs(10);
+
+async fn create(client: &TestClient) -> String {
+    let ack: Value = client.ack(events::ROOM_CREATE, json!({})).await;
+    assert_eq!(ack["ok"], true, "create failed: {ack}");
+    ack["room"]["id"].as_str().expect("room id").to_owned()
+}
+
+async fn join(client: &TestClient, room_id: &str) -> Value {
+    let ack: Value = client
+        .ack(events::ROOM_JOIN, json!({ "room_id": room_id }))
+        .await;
+    assert_eq!(ack["ok"], true, "join of {room_id} failed: {ack}");
+    ack
+}
+
+async fn input(client: &TestClient, seq: u32, movement: [f32; 2]) -> Value {
+    client
+        .ack(
+            events::INPUT,
+            json!({ "seq": seq, "move": movement, "buttons": 0 }),
+        )
+        .await
+}
+
+/// Which node's record lists `room_id`, as `node` sees the cluster (itself included).
+async fn owner_seen_from(node: &Node, room_id: &str) -> Option<String> {
+    let view = node.cluster_view().await;
+    let holds = |rooms: &Value| {
+        rooms
+            .as_array()
+            .is_some_and(|r| r.iter().any(|room| room["id"] == room_id))
+    };
+    if holds(&view["rooms"]) {
+        return view["node_id"].as_str().map(str::to_owned);
+    }
+    view["others"].as_array()?.iter().find_map(|other| {
+        holds(&other["rooms"]).then(|| other["node_id"].as_str().unwrap_or_default().to_owned())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it() {
+    let redis = Redis::start().await;
+    let nodes = Node::cluster(&redis.url(), "play", &["a", "b", "c"], &[]).await;
+    let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
+    let room = create(&ana).await;
+    let ana_join = join(&ana, &room).await;
+
+    // Every node's lobby and /api/rooms list the room, and agree.
+    assert_eq!(agreed_rooms(&nodes, WAIT).await, vec![room.clone()]);
+    let lobby: Value = bob.ack(events::LOBBY_LIST, json!({})).await;
+    assert_eq!(lobby["rooms"][0]["id"], room.as_str(), "{lobby}");
+
+    // bob, on node b, joins the room that node a runs: ana is in the ack, ana hears of bob.
+    let bob_join = join(&bob, &room).await;
+    let bob_id = bob_join["player_id"].as_u64().expect("player id");
+    let members: Vec<&str> = bob_join["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(members, ["ana", "bob"]);
+    let joined: Value = ana.next(events::PLAYER_JOINED).await;
+    assert_eq!(joined["player_id"], bob_id);
+
+    // His inputs cross to node a and are acked from there; the snapshots that come back
+    // through the adapter show him moving, to him and to ana.
+    let start = bob
+        .snapshot_where(|s| s.players.iter().any(|p| p.id as u64 == bob_id))
+        .await;
+    let x0 = start
+        .players
+        .iter()
+        .find(|p| p.id as u64 == bob_id)
+        .expect("bob")
+        .x;
+    for seq in 1..=20 {
+        let ack = input(&bob, seq, [1.0, 0.0]).await;
+        assert_eq!(ack["ok"], true, "input {seq}: {ack}");
+        assert_eq!(ack["seq"], seq);
+        assert!(ack["tick"].as_u64().is_some(), "{ack}");
+    }
+    let moved = |s: &tickstorm_shared::Snapshot| {
+        s.players
+            .iter()
+            .any(|p| p.id as u64 == bob_id && p.x > x0 + 20.0)
+    };
+    bob.snapshot_where(moved).await;
+    ana.snapshot_where(moved).await;
+
+    // Chat crosses nodes both ways; leaving is seen on the owner.
+    let ok: Value = bob.ack(events::CHAT, json!({ "text": "hi from b" })).await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let chat: Value = ana.next(events::CHAT).await;
+    assert_eq!(chat["text"], "hi from b");
+    let ok: Value = bob.ack(events::ROOM_LEAVE, json!({})).await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let left: Value = ana.next(events::PLAYER_LEFT).await;
+    assert_eq!(
+        (left["player_id"].as_u64(), left["reason"].as_str()),
+        (Some(bob_id), Some("left"))
+    );
+    let after = input(&bob, 21, [1.0, 0.0]).await;
+    assert_eq!(after["error"]["code"], "not_in_room", "{after}");
+
+    // A room id nobody runs is refused quickly, not waited on forever.
+    let missing: Value = bob
+        .ack(events::ROOM_JOIN, json!({ "room_id": "zzzzzzzz" }))
+        .await;
+    assert_eq!(missing["error"]["code"], "room_not_found", "{missing}");
+    assert_eq!(ana_join["members"][0]["name"], "ana");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
+    let redis = Redis::start().await;
+    let nodes = Node::cluster(&redis.url(), "swarm", &["a", "b", "c"], &[]).await;
+    // Every 4 consecutive bots share a room its first bot creates; consecutive bots connect to
+    // different nodes, so each room has players on three nodes, and the rooms' creators (bots
+    // 0, 4, 8, ...) are on every node.
+    let config = SwarmConfig::parse_from([
+        "tickstorm-bots",
+        "--url",
+        &nodes[0].url,
+        "--also-url",
+        &nodes[1].url,
+        "--also-url",
+        &nodes[2].url,
+        "--bots",
+        "36",
+        "--room-size",
+        "4",
+        "--duration",
+        "4s",
+        "--scenario",
+        "chat",
+        "--quiet",
+    ]);
+    let report = swarm::run(config).await.expect("swarm runs");
+    assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    assert_eq!(report.bots_connected_peak, 36);
+    assert_eq!(
+        report.snapshots.missed, 0,
+        "delivery {}",
+        report.snapshots.ratio
+    );
+    assert!(
+        report.snapshots.expected > 36 * 60,
+        "{:?}",
+        report.snapshots
+    );
+    assert!(
+        report.inputs_acked + 36 >= report.inputs_sent,
+        "acked {} of {}",
+        report.inputs_acked,
+        report.inputs_sent
+    );
+    // Each chat line reaches the 4 members of its room, wherever they are connected.
+    assert!(report.chat_sent > 0);
+    assert!(
+        report.chat_received + 36 * 4 >= report.chat_sent * 4,
+        "chat {} sent, {} received",
+        report.chat_sent,
+        report.chat_received
+    );
+    // The 9 rooms really are spread: every node runs some (the group creators are on all three).
+    for node in &nodes {
+        let view = node.cluster_view().await;
+        assert!(
+            view["rooms"].as_array().is_some_and(|r| !r.is_empty()),
+            "node {} runs no room: {view}",
+            node.id
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_closes_its_rooms_for_players_elsewhere_and_holds_their_seats_elsewhere() {
+    let redis = Redis::start().await;
+    let mut nodes = Node::cluster(&redis.url(), "kill", &["a", "b"], &[]).await;
+    let node_b = nodes.pop().expect("b");
+    let node_a = nodes.pop().expect("a");
+    // Room ra runs on a; cid plays it from b. Room rb runs on b; dan plays it from a.
+    let ana = TestClient::connect(&node_a.url, "ana").await;
+    let mut cid = TestClient::connect(&node_b.url, "cid").await;
+    let bea = TestClient::connect(&node_b.url, "bea").await;
+    let dan = TestClient::connect(&node_a.url, "dan").await;
+    let ra = create(&ana).await;
+    join(&ana, &ra).await;
+    join(&cid, &ra).await;
+    let rb = create(&bea).await;
+    join(&bea, &rb).await;
+    let dan_join = join(&dan, &rb).await;
+    let dan_token = dan_join["rejoin_token"].as_str().expect("token").to_owned();
+    cid.snapshot_where(|_| true).await;
+
+    node_a.kill().await;
+
+    // cid hears that his room's node is gone, and can play elsewhere at once.
+    let deadline = tokio::time::Instant::now() + NODE_LOSS;
+    let closed: Value = loop {
+        match tokio::time::timeout_at(deadline, cid.events.recv()).await {
+            Ok(Some(event)) if event.name == events::ROOM_CLOSED => {
+                break tickstorm_bot_client::decode_value(event.args[0].clone()).expect("payload");
+            }
+            Ok(Some(_)) => continue,
+            other => panic!("no room:closed for cid after the node died: {other:?}"),
+        }
+    };
+    assert_eq!(
+        (closed["room_id"].as_str(), closed["reason"].as_str()),
+        (Some(ra.as_str()), Some("node_lost"))
+    );
+    let again: Value = cid.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(again["ok"], true, "{again}");
+
+    // b lists ra no more, and says the node was lost.
+    assert!(
+        until(NODE_LOSS, || async {
+            !node_b.room_ids().await.contains(&ra)
+        })
+        .await,
+        "b still lists the dead node's room"
+    );
+    assert_eq!(node_b.metric("tickstorm_nodes_lost_total").await, 1.0);
+
+    // dan's connection died with node a, but his seat in rb (on b) was held: he reconnects to
+    // b and takes it back, same player.
+    let dan_again = TestClient::connect(&node_b.url, "dan").await;
+    let rejoin: Value = dan_again
+        .ack(events::ROOM_REJOIN, json!({ "token": dan_token }))
+        .await;
+    assert_eq!(rejoin["ok"], true, "{rejoin}");
+    assert_eq!(rejoin["player_id"], dan_join["player_id"]);
+    assert_eq!(rejoin["room"]["id"], rb.as_str());
+    let ack = input(&dan_again, 1, [0.0, 1.0]).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers() {
+    let mut redis = Redis::start().await;
+    let nodes = Node::cluster(&redis.url(), "restart", &["a", "b"], &[]).await;
+    let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
+    let room = create(&ana).await;
+    join(&ana, &room).await;
+    let bob_id = join(&bob, &room).await["player_id"].as_u64().expect("id");
+    bob.snapshot_where(|_| true).await;
+
+    redis.kill().await;
+
+    // Node a serves its own room on: ana's inputs are acked, her snapshots keep coming.
+    assert!(
+        until(WAIT, || async {
+            nodes[0].metric("tickstorm_redis_up").await == 0.0
+                && nodes[0].metric("tickstorm_redis_errors_total").await >= 1.0
+        })
+        .await,
+        "node a notices and counts that Redis is gone"
+    );
+    ana.drain();
+    for seq in 1..=5 {
+        let ack = input(&ana, seq, [1.0, 0.0]).await;
+        assert_eq!(
+            ack["ok"], true,
+            "ana's input {seq} while Redis is down: {ack}"
+        );
+    }
+    let first = ana.next_snapshot().await.tick;
+    let later = ana.snapshot_where(|s| s.tick >= first + 15).await;
+    assert!(later.tick > first);
+    // bob's node cannot reach the owner: a clear error, not a hang.
+    let cut_off = input(&bob, 1, [1.0, 0.0]).await;
+    assert_eq!(cut_off["ok"], false, "{cut_off}");
+    assert_eq!(cut_off["error"]["code"], "unavailable", "{cut_off}");
+
+    redis.restart().await;
+
+    // Both nodes reconnect and resubscribe by themselves: bob plays again, with snapshots
+    // through the adapter, and the directory is whole again.
+    assert!(
+        until(Duration::from_secs(15), || async {
+            nodes[1].metric("tickstorm_redis_up").await == 1.0
+                && nodes[1].room_ids().await.contains(&room)
+        })
+        .await,
+        "node b is back in the cluster"
+    );
+    let mut ok = false;
+    for seq in 2..=40 {
+        let ack = input(&bob, seq, [0.0, 1.0]).await;
+        if ack["ok"] == true {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "bob's inputs are acked again");
+    bob.drain();
+    let snapshot = bob.next_snapshot().await;
+    assert!(
+        snapshot.players.iter().any(|p| p.id as u64 == bob_id),
+        "bob is still seated"
+    );
+    let ack = input(&ana, 6, [1.0, 0.0]).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_unavailable_at_start_is_a_clear_error_and_a_failed_exit() {
+    let closed_port = free_port();
+    let redis_url = format!("redis://127.0.0.1:{closed_port}");
+    let mut node = Node::spawn_unchecked(&redis_url, "absent", "a");
+    assert!(
+        !node.exited_ok(Duration::from_secs(20)).await,
+        "exit status is not 0"
+    );
+    let stderr = node.stderr().await;
+    assert!(
+        stderr.contains(&format!("cannot reach Redis at {redis_url}")),
+        "stderr: {stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_node_places_new_rooms_elsewhere_and_exits_once_its_rooms_empty() {
+    let redis = Redis::start().await;
+    let mut nodes = Node::cluster(
+        &redis.url(),
+        "drain",
+        &["a", "b"],
+        &["--drain-timeout", "60s"],
+    )
+    .await;
+    let ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let room = create(&ana).await;
+    join(&ana, &room).await;
+
+    signal(nodes[0].process(), "TERM");
+
+    // a says it drains; its room plays on.
+    assert!(
+        until(WAIT, || async {
+            nodes[1].cluster_view().await["others"][0]["draining"] == true
+        })
+        .await,
+        "b sees a draining"
+    );
+    let ack = input(&ana, 1, [1.0, 0.0]).await;
+    assert_eq!(
+        ack["ok"], true,
+        "the draining node still serves its room: {ack}"
+    );
+    // A new room asked of a goes to b; a quick match on a also lands on b.
+    let eve = TestClient::connect(&nodes[0].url, "eve").await;
+    let placed = create(&eve).await;
+    assert_eq!(
+        owner_seen_from(&nodes[1], &placed).await.as_deref(),
+        Some("b")
+    );
+    let quick: Value = eve.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(quick["ok"], true, "{quick}");
+    let quick_room = quick["room"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        owner_seen_from(&nodes[1], &quick_room).await.as_deref(),
+        Some("b")
+    );
+    let ack = input(&eve, 1, [1.0, 0.0]).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+
+    // Once ana leaves, a's last room closes and a exits cleanly, long before the timeout,
+    // and b's directory forgets it.
+    let ok: Value = ana.ack(events::ROOM_LEAVE, json!({})).await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let mut node_a = nodes.remove(0);
+    assert!(node_a.exited_ok(Duration::from_secs(20)).await, "a exits 0");
+    assert!(
+        until(NODE_LOSS, || async {
+            !nodes[0].room_ids().await.contains(&room)
+        })
+        .await,
+        "b forgets a's room"
+    );
+}

@@ -1,0 +1,286 @@
+//! Real processes for the tests that need them: the server binary, `redis-server` and `nginx`,
+//! each on its own loopback port, killed when dropped. `.ci/run` installs Redis and nginx; a
+//! machine without them fails these tests with a message saying so.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits until something accepts TCP connections on `addr` (up to 10 s).
+pub async fn listening(addr: &str) -> bool {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+fn spawn(program: &str, args: &[String], what: &str) -> Child {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what} (`{program}`): {e}; `.ci/run` installs it (apt-get install {what})"))
+}
+
+/// Sends a signal with kill(1).
+pub fn signal(child: &Child, name: &str) {
+    let pid = child.id().expect("the process is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid])
+        .status()
+        .expect("kill(1) is available");
+    assert!(status.success(), "kill -{name} failed");
+}
+
+/// A throwaway `redis-server` (no persistence) on its own port.
+pub struct Redis {
+    /// Its port.
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    /// Starts one and waits until it listens.
+    pub async fn start() -> Self {
+        let mut redis = Redis {
+            port: free_port(),
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (SIGKILL: no goodbye to the clients).
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        let args: Vec<String> = [
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        self.child = Some(spawn("redis-server", &args, "redis-server"));
+        assert!(
+            listening(&format!("127.0.0.1:{}", self.port)).await,
+            "redis-server listens"
+        );
+    }
+}
+
+/// One server node of a cluster, running the real binary.
+pub struct Node {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its node id.
+    pub id: String,
+    child: Child,
+}
+
+impl Node {
+    /// Starts node `id` on the Redis at `redis_url` with key prefix `prefix` (one per test, so
+    /// tests sharing a Redis stay apart) and `extra` flags; waits until it listens.
+    pub async fn start(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> Self {
+        let node = Self::spawn_with(redis_url, prefix, id, extra);
+        let addr = node.url.trim_start_matches("http://").to_owned();
+        assert!(listening(&addr).await, "node {id} listens");
+        node
+    }
+
+    /// Starts the process without waiting for it to listen (for a node that must fail).
+    pub fn spawn_unchecked(redis_url: &str, prefix: &str, id: &str) -> Self {
+        Self::spawn_with(redis_url, prefix, id, &[])
+    }
+
+    fn spawn_with(redis_url: &str, prefix: &str, id: &str, extra: &[&str]) -> Self {
+        let port = free_port();
+        let mut args: Vec<String> = vec![
+            "--addr".into(),
+            format!("127.0.0.1:{port}"),
+            "--redis-url".into(),
+            redis_url.into(),
+            "--redis-prefix".into(),
+            prefix.into(),
+            "--node-id".into(),
+            id.into(),
+            "--log".into(),
+            "warn".into(),
+            "--rejoin-grace".into(),
+            "20s".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = spawn(
+            env!("CARGO_BIN_EXE_tickstorm-server"),
+            &args,
+            "tickstorm-server",
+        );
+        Node {
+            url: format!("http://127.0.0.1:{port}"),
+            id: id.into(),
+            child,
+        }
+    }
+
+    /// Starts `ids.len()` nodes and waits until each sees all the others.
+    pub async fn cluster(redis_url: &str, prefix: &str, ids: &[&str], extra: &[&str]) -> Vec<Node> {
+        let mut nodes = Vec::new();
+        for id in ids {
+            nodes.push(Node::start(redis_url, prefix, id, extra).await);
+        }
+        for node in &nodes {
+            node.wait_for_others(ids.len() - 1).await;
+        }
+        nodes
+    }
+
+    /// Waits until this node knows exactly `n` other nodes.
+    pub async fn wait_for_others(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let known = self.cluster_view().await["others"]
+                .as_array()
+                .map_or(0, Vec::len);
+            if known == n {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {} knows {known} other nodes, expected {n}",
+                self.id
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `GET /api/cluster`.
+    pub async fn cluster_view(&self) -> Value {
+        get_json(&self.url, "/api/cluster").await
+    }
+
+    /// `GET /api/rooms`: ids of every room this node lists.
+    pub async fn room_ids(&self) -> Vec<String> {
+        let rooms = get_json(&self.url, "/api/rooms").await;
+        rooms
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|r| r["id"].as_str().expect("id").to_owned())
+            .collect()
+    }
+
+    /// One sample of a metric from `/metrics` (the first line starting with `name`).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = crate::http::get(&self.url, "/metrics", &[]).await.text();
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("metric {name} not in /metrics"))
+    }
+
+    /// The process, for signals.
+    pub fn process(&self) -> &Child {
+        &self.child
+    }
+
+    /// SIGKILL: the node vanishes without a goodbye.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Waits for the process to exit (up to `timeout`) and returns whether it exited 0.
+    pub async fn exited_ok(&mut self, timeout: Duration) -> bool {
+        let status = tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .expect("the node exits in time")
+            .expect("exit status");
+        status.success()
+    }
+
+    /// Everything the process wrote to stderr so far (after it exited).
+    pub async fn stderr(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut text = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut text).await;
+        }
+        text
+    }
+}
+
+/// A GET whose body is JSON.
+pub async fn get_json(base: &str, path: &str) -> Value {
+    let reply = crate::http::get(base, path, &[]).await;
+    serde_json::from_slice(&reply.body).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
+}
+
+/// Waits until every node lists exactly the same set of rooms, and returns it.
+pub async fn agreed_rooms(nodes: &[Node], timeout: Duration) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut views = Vec::new();
+        for node in nodes {
+            let mut ids = node.room_ids().await;
+            ids.sort();
+            views.push(ids);
+        }
+        if views.windows(2).all(|w| w[0] == w[1]) {
+            return views.swap_remove(0);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the nodes' room lists never agreed: {views:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls `condition` (async) every 50 ms until it holds or `timeout` passes.
+pub async fn until<F, Fut>(timeout: Duration, mut condition: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
