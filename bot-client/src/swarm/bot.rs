@@ -231,9 +231,11 @@ impl Bot {
                 let group = &self.shared.rooms[self.index / size];
                 let room_id = group
                     .get_or_try_init(|| async {
-                        let created = self
-                            .ask(&client, events::ROOM_CREATE, json!({ "max_players": size }))
-                            .await?;
+                        let create = json!({ "max_players": size });
+                        let created = match &self.shared.config.rooms_on {
+                            None => self.ask(&client, events::ROOM_CREATE, create).await?,
+                            Some(url) => self.create_on(url, create).await?,
+                        };
                         created["room"]["id"]
                             .as_str()
                             .map(str::to_owned)
@@ -302,6 +304,24 @@ impl Bot {
                 .unwrap_or("malformed_ack")
                 .to_owned())
         }
+    }
+
+    /// Creates a room through a connection of its own to `url` (`--rooms-on`), closed after.
+    async fn create_on(
+        &self,
+        url: &str,
+        create: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let config = ClientConfig::new(url, "/game")
+            .with_auth(json!({ "name": format!("roommaker{}", self.index) }))
+            .with_parser(self.shared.config.client_parser());
+        let (client, _events) = Client::connect(config).await.map_err(|e| {
+            tracing::debug!(bot = self.index, error = %e, "rooms-on connect failed");
+            "connect_failed".to_owned()
+        })?;
+        let created = self.ask(&client, events::ROOM_CREATE, create).await;
+        client.close().await;
+        created
     }
 
     /// Drops the connection state, reconnects and takes the seat back with `room:rejoin`.

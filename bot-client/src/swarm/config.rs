@@ -64,6 +64,12 @@ pub struct SwarmConfig {
     #[arg(long = "also-url", value_name = "URL")]
     pub also_urls: Vec<String>,
 
+    /// With `--room-size`: create each group's room through a short connection to this URL
+    /// instead of through the first bot's own. With the bots on other nodes of a cluster, every
+    /// player then plays through a node that does not run its room (to measure that cost).
+    #[arg(long, value_name = "URL")]
+    pub rooms_on: Option<String>,
+
     /// Local addresses to connect from, round robin (repeatable, e.g. `--local-ip 127.0.0.2`): a
     /// load balancer that hashes the client address then spreads loopback bots over its nodes.
     #[arg(long = "local-ip", value_name = "IP")]
