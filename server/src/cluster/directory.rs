@@ -109,6 +109,16 @@ impl ClusterDirectory {
         lost
     }
 
+    /// Counts every known node as seen now. Called when Redis answers again after an outage:
+    /// nobody could refresh a record meanwhile, so an old `seen` says nothing about a node.
+    pub fn touch_all(&self) {
+        let now = Instant::now();
+        let mut nodes = self.nodes.write().unwrap_or_else(|e| e.into_inner());
+        for known in nodes.values_mut() {
+            known.seen = now;
+        }
+    }
+
     /// Every other node's record.
     pub fn others(&self) -> Vec<NodeRecord> {
         let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());

@@ -69,8 +69,14 @@ struct Shared {
     next_request: AtomicU64,
     /// Owner side: seats in this node's rooms held by connections to other nodes, by player.
     remote_seats: Mutex<HashMap<PlayerId, RemoteSeat>>,
+    /// Leaves, disconnects and releases told while Redis was down, sent once it is back (else
+    /// an owner would keep those seats as connected, or an edge a seat in a closed room).
+    deferred: Mutex<Vec<(NodeId, Body)>>,
     draining: AtomicBool,
 }
+
+/// Most deferred messages kept while Redis is down (beyond that the oldest are dropped).
+const DEFERRED_MAX: usize = 100_000;
 
 /// A seat in one of this node's rooms held through another node.
 struct RemoteSeat {
@@ -98,6 +104,7 @@ impl Cluster {
             pending: Mutex::default(),
             next_request: AtomicU64::new(1),
             remote_seats: Mutex::default(),
+            deferred: Mutex::default(),
             draining: AtomicBool::new(false),
         })))
     }
@@ -188,10 +195,11 @@ impl Cluster {
         }
     }
 
-    /// Tells `node` something that needs no answer (a player left or dropped).
+    /// Tells `node` something that needs no answer (a player left or dropped); kept for later
+    /// while Redis is down.
     pub fn tell(&self, node: &NodeId, request: NodeRequest) {
         self.0.metrics.node_requests.inc();
-        self.send(
+        self.send_or_defer(
             node,
             Body::Request {
                 id: NO_REPLY,
@@ -200,9 +208,36 @@ impl Cluster {
         );
     }
 
+    fn send_or_defer(&self, node: &NodeId, body: Body) {
+        if self.0.bus.is_up() {
+            self.send(node, body);
+            return;
+        }
+        let mut deferred = self.0.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        if deferred.len() >= DEFERRED_MAX {
+            deferred.remove(0);
+        }
+        deferred.push((node.clone(), body));
+    }
+
+    /// Sends what [`tell`](Self::tell) kept while Redis was down.
+    fn flush_deferred(&self) {
+        let deferred =
+            std::mem::take(&mut *self.0.deferred.lock().unwrap_or_else(|e| e.into_inner()));
+        if !deferred.is_empty() {
+            tracing::info!(
+                messages = deferred.len(),
+                "redis is back: sending the leaves and disconnects held meanwhile"
+            );
+        }
+        for (node, body) in deferred {
+            self.send_or_defer(&node, body);
+        }
+    }
+
     /// Owner side: tells the edge node of a connection that its seat is gone.
     pub fn release(&self, node: &NodeId, release: Release) {
-        self.send(node, Body::Released(release));
+        self.send_or_defer(node, Body::Released(release));
     }
 
     /// Owner side: stops taking inputs for a seat held through another node.
@@ -430,6 +465,7 @@ impl Cluster {
         };
         let key = self.node_channel(&self.0.node_id);
         let mut last_read = tokio::time::Instant::now() - directory::HEARTBEAT;
+        let mut was_up = true;
         loop {
             let record = self.own_record(&hub, &admission);
             let json = serde_json::to_vec(&record).unwrap_or_default();
@@ -443,6 +479,13 @@ impl Cluster {
                 .query_async(&mut conn)
                 .await;
             self.0.bus.record(&written);
+            let up = written.is_ok();
+            if up && !was_up {
+                // Back after an outage: nobody could refresh a record meanwhile.
+                self.0.directory.touch_all();
+                self.flush_deferred();
+            }
+            was_up = up;
             if last_read.elapsed() >= directory::HEARTBEAT {
                 last_read = tokio::time::Instant::now();
                 match self.read_records(&mut conn).await {

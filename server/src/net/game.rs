@@ -15,7 +15,7 @@ use tickstorm_shared::protocol::{
     InputRequest, JoinAck, JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined,
     RejoinRequest, TimeAck, TimeRequest, events,
 };
-use tickstorm_shared::rules;
+use tickstorm_shared::{ErrorCode, rules};
 
 use super::rate_limit::{Kind, Verdict};
 use super::{Ack, Adapter, GameSocket as SocketRef, payload};
@@ -318,7 +318,8 @@ impl MessageHandler<Adapter, InlineInput> for InlineInput {
             TryData::<InputRequest>::from_message_parts(&socket, &mut value, &ack_id);
         let Ok(ack) = Ack::from_message_parts(&socket, &mut value, &ack_id);
         self.metrics.inputs.inc();
-        match input(&SocketRef::from(socket), data) {
+        let socket = SocketRef::from(socket);
+        match input(&socket, data) {
             Routed::Here(result) => reply(ack, &self.metrics, result),
             Routed::Owner {
                 owner,
@@ -328,7 +329,21 @@ impl MessageHandler<Adapter, InlineInput> for InlineInput {
             } => {
                 let answer = self.rooms.forward_input(&owner, &seat, sid, request);
                 let metrics = self.metrics.clone();
-                tokio::spawn(async move { reply(ack, &metrics, answer.await) });
+                tokio::spawn(async move {
+                    let answer = answer.await;
+                    if answer
+                        .as_ref()
+                        .is_err_and(|e| e.code() == ErrorCode::NotInRoom)
+                    {
+                        // The owner no longer has this seat (its room closed while Redis was
+                        // down, say): drop it here too, so the player can join again.
+                        if let Ok(session) = session(&socket) {
+                            session.take_seat_in(&seat.room.id);
+                        }
+                        socket.leave(seat.room.id.clone());
+                    }
+                    reply(ack, &metrics, answer)
+                });
             }
         }
     }
