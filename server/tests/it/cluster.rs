@@ -55,6 +55,15 @@ async fn owner_seen_from(node: &Node, room_id: &str) -> Option<String> {
     })
 }
 
+/// Waits until `node` sees `room_id` run by node `owner`.
+async fn assert_owner(node: &Node, room_id: &str, owner: &str) {
+    let seen = until(WAIT, || async {
+        owner_seen_from(node, room_id).await.as_deref() == Some(owner)
+    })
+    .await;
+    assert!(seen, "{} never saw room {room_id} on node {owner}", node.id);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it() {
     let redis = Redis::start().await;
@@ -182,7 +191,9 @@ async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
         report.chat_sent,
         report.chat_received
     );
-    // The 9 rooms really are spread: every node runs some (the group creators are on all three).
+    // Every node lists the same 9 rooms, and they really are spread: every node runs some (the
+    // group creators are on all three).
+    assert_eq!(agreed_rooms(&nodes, WAIT).await.len(), 9);
     for node in &nodes {
         let view = node.cluster_view().await;
         assert!(
@@ -191,6 +202,50 @@ async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
             node.id
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_match_fills_open_rooms_first_and_puts_new_rooms_on_the_least_loaded_node() {
+    let redis = Redis::start().await;
+    let nodes = Node::cluster(&redis.url(), "quick", &["a", "b"], &[]).await;
+    // Node a has one full room (one seat, taken); node b has nothing.
+    let ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let ack: Value = ana
+        .ack(events::ROOM_CREATE, json!({ "max_players": 1 }))
+        .await;
+    let full = ack["room"]["id"].as_str().expect("id").to_owned();
+    join(&ana, &full).await;
+    assert!(
+        until(WAIT, || async {
+            nodes[1].cluster_view().await["others"][0]["players"] == 1
+        })
+        .await,
+        "b sees a's player"
+    );
+    // No open room anywhere, and b is less loaded: the new room goes to b.
+    let bob = TestClient::connect(&nodes[0].url, "bob").await;
+    let first: Value = bob.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(first["ok"], true, "{first}");
+    let placed = first["room"]["id"].as_str().expect("id").to_owned();
+    assert_owner(&nodes[0], &placed, "b").await;
+    // Now b has an open room: the next quick match on a fills it instead of opening another.
+    assert!(
+        until(WAIT, || async {
+            nodes[0].room_ids().await.contains(&placed)
+        })
+        .await,
+        "a lists the new room"
+    );
+    let cid = TestClient::connect(&nodes[0].url, "cid").await;
+    let second: Value = cid.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(second["room"]["id"], placed.as_str(), "{second}");
+    let names: Vec<&str> = second["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["bob", "cid"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,17 +429,11 @@ async fn a_draining_node_places_new_rooms_elsewhere_and_exits_once_its_rooms_emp
     // A new room asked of a goes to b; a quick match on a also lands on b.
     let eve = TestClient::connect(&nodes[0].url, "eve").await;
     let placed = create(&eve).await;
-    assert_eq!(
-        owner_seen_from(&nodes[1], &placed).await.as_deref(),
-        Some("b")
-    );
+    assert_owner(&nodes[1], &placed, "b").await;
     let quick: Value = eve.ack(events::ROOM_JOIN, json!({})).await;
     assert_eq!(quick["ok"], true, "{quick}");
     let quick_room = quick["room"]["id"].as_str().expect("id").to_owned();
-    assert_eq!(
-        owner_seen_from(&nodes[1], &quick_room).await.as_deref(),
-        Some("b")
-    );
+    assert_owner(&nodes[1], &quick_room, "b").await;
     let ack = input(&eve, 1, [1.0, 0.0]).await;
     assert_eq!(ack["ok"], true, "{ack}");
 
