@@ -59,8 +59,8 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_MAX_CONNECTIONS_PER_IP", default_value_t = 32)]
     pub max_connections_per_ip: usize,
 
-    /// Take the client address from the first `X-Forwarded-For` entry (only behind a proxy that
-    /// sets it; otherwise clients could pick their own address).
+    /// Take the client address from the last `X-Forwarded-For` entry, the one the proxy added
+    /// (only behind a proxy that sets it; otherwise clients could pick their own address).
     #[arg(long, env = "TICKSTORM_TRUST_PROXY")]
     pub trust_proxy: bool,
 

@@ -66,7 +66,7 @@ impl Drop for Slot {
 
 impl Admission {
     /// Limits: `max_per_ip` 0 means no per-address limit; `trust_proxy` takes the client
-    /// address from the first `X-Forwarded-For` entry.
+    /// address from the last `X-Forwarded-For` entry (the one the trusted proxy added).
     pub fn new(max_total: usize, max_per_ip: usize, trust_proxy: bool) -> Arc<Self> {
         Arc::new(Self {
             max_total,
@@ -83,8 +83,10 @@ impl Admission {
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|first| first.trim().parse().ok())
+                // The last entry is the one the trusted proxy added; earlier ones are whatever
+                // the client sent (a proxy that appends, like Debian's proxy_params, keeps them).
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|last| last.trim().parse().ok())
         {
             return Some(ip);
         }
@@ -179,6 +181,7 @@ mod tests {
         let direct = Admission::new(1, 1, false).client_ip(&parts);
         let proxied = Admission::new(1, 1, true).client_ip(&parts);
         assert_eq!(direct, Some("127.0.0.1".parse().expect("ip")));
-        assert_eq!(proxied, Some("203.0.113.7".parse().expect("ip")));
+        // The last entry is the proxy's own; the first could be anything the client sent.
+        assert_eq!(proxied, Some("10.0.0.1".parse().expect("ip")));
     }
 }
