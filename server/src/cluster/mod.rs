@@ -71,7 +71,7 @@ struct Shared {
     remote_seats: Mutex<HashMap<PlayerId, RemoteSeat>>,
     /// Leaves, disconnects and releases told while Redis was down, sent once it is back (else
     /// an owner would keep those seats as connected, or an edge a seat in a closed room).
-    deferred: Mutex<Vec<(NodeId, Body)>>,
+    deferred: Mutex<std::collections::VecDeque<(NodeId, Body)>>,
     draining: AtomicBool,
 }
 
@@ -82,7 +82,13 @@ const DEFERRED_MAX: usize = 100_000;
 struct RemoteSeat {
     seat: Arc<Seat>,
     sid: socketioxide::socket::Sid,
+    node: NodeId,
+    granted: tokio::time::Instant,
 }
+
+/// A remote seat missing from its edge's lease is held for rejoin only once it is this old, so
+/// a seat whose grant is still on its way to the edge is not taken back.
+const LEASE_GRACE: Duration = Duration::from_secs(5);
 
 impl Cluster {
     /// Joins the cluster through the Redis at `url`: fails when Redis cannot be reached.
@@ -215,9 +221,9 @@ impl Cluster {
         }
         let mut deferred = self.0.deferred.lock().unwrap_or_else(|e| e.into_inner());
         if deferred.len() >= DEFERRED_MAX {
-            deferred.remove(0);
+            deferred.pop_front();
         }
-        deferred.push((node.clone(), body));
+        deferred.push_back((node.clone(), body));
     }
 
     /// Sends what [`tell`](Self::tell) kept while Redis was down.
@@ -238,6 +244,21 @@ impl Cluster {
     /// Owner side: tells the edge node of a connection that its seat is gone.
     pub fn release(&self, node: &NodeId, release: Release) {
         self.send_or_defer(node, Body::Released(release));
+    }
+
+    /// Owner side: starts taking inputs for a seat the driver just gave a connection to `node`.
+    /// Called by the driver in the step that seats the player, so a close or kick that follows
+    /// always finds it.
+    pub fn keep_remote_seat(&self, seat: Seat, sid: socketioxide::socket::Sid, node: NodeId) {
+        self.remote_seats().insert(
+            seat.player_id,
+            RemoteSeat {
+                seat: Arc::new(seat),
+                sid,
+                node,
+                granted: tokio::time::Instant::now(),
+            },
+        );
     }
 
     /// Owner side: stops taking inputs for a seat held through another node.
@@ -268,39 +289,27 @@ impl Cluster {
         tracker: &TaskTracker,
     ) -> Result<(), bus::BusError> {
         let bus = self.bus();
-        let mut inbox = bus
+        let inbox = bus
             .subscribe(self.node_channel(&self.0.node_id), 4096)
             .await?;
-        let mut records = bus.subscribe(self.directory_channel(), 256).await?;
+        let records = bus.subscribe(self.directory_channel(), 256).await?;
         let cluster = self.clone();
-        let (serve_hub, serve_io, serve_stop) = (hub.clone(), io.clone(), stop.clone());
-        tracker.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = serve_stop.cancelled() => break,
-                    message = inbox.next() => {
-                        let Some((_, bytes)) = message else { break };
-                        cluster.on_message(&bytes, &serve_hub, &serve_io);
-                    }
-                }
-            }
+        let (serve_hub, serve_io) = (hub.clone(), io.clone());
+        spawn_listener(inbox, stop.clone(), tracker, move |bytes| {
+            cluster.on_message(&bytes, &serve_hub, &serve_io);
         });
         let cluster = self.clone();
-        let records_stop = stop.clone();
-        tracker.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = records_stop.cancelled() => break,
-                    message = records.next() => {
-                        let Some((_, bytes)) = message else { break };
-                        match serde_json::from_slice::<NodeRecord>(&bytes) {
-                            Ok(record) => cluster.0.directory.upsert(record),
-                            Err(e) => tracing::warn!(error = %e, "unreadable node record on the directory channel"),
-                        }
-                    }
+        spawn_listener(
+            records,
+            stop.clone(),
+            tracker,
+            move |bytes| match serde_json::from_slice::<NodeRecord>(&bytes) {
+                Ok(record) => cluster.0.directory.upsert(record),
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable node record on the directory channel")
                 }
-            }
-        });
+            },
+        );
         let cluster = self.clone();
         tracker.spawn(async move { cluster.heartbeat(hub, io, admission, stop).await });
         Ok(())
@@ -362,6 +371,7 @@ impl Cluster {
                 hub.disconnect(player_id, sid);
                 self.reply(&from, id, Ok(NodeReply::Done));
             }
+            NodeRequest::Holding { seats } => self.renew_lease(&from, seats, hub),
             NodeRequest::Create(request) => {
                 let (cluster, hub) = (self.clone(), hub.clone());
                 tokio::spawn(async move {
@@ -379,8 +389,7 @@ impl Cluster {
                     node: Some(from.clone()),
                 };
                 tokio::spawn(async move {
-                    let seat = hub.join(room_id, name, conn).await;
-                    let result = seat.map(|seat| cluster.grant(seat, sid));
+                    let result = hub.join(room_id, name, conn).await.map(grant);
                     cluster.reply(&from, id, result);
                 });
             }
@@ -391,8 +400,7 @@ impl Cluster {
                     node: Some(from.clone()),
                 };
                 tokio::spawn(async move {
-                    let seat = hub.rejoin(token, conn).await;
-                    let result = seat.map(|seat| cluster.grant(seat, sid));
+                    let result = hub.rejoin(token, conn).await.map(grant);
                     cluster.reply(&from, id, result);
                 });
             }
@@ -406,23 +414,93 @@ impl Cluster {
         }
     }
 
-    /// Keeps a seat granted to a remote connection (for its inputs) and describes it for the edge.
-    fn grant(&self, seat: Seat, sid: socketioxide::socket::Sid) -> NodeReply {
-        let grant = wire::SeatGrant {
-            room: seat.room.clone(),
-            player_id: seat.player_id,
-            tick: seat.tick,
-            rejoin_token: seat.rejoin_token.clone(),
-            members: seat.members.clone(),
+    /// Owner side: `edge` says which seats in this node's rooms its connections hold. Seats of
+    /// `edge` it no longer lists are held for rejoin (their leave or disconnect was lost); seats
+    /// it lists that this node does not have are released (their room closed, or this node
+    /// restarted, while the notice could not get through).
+    fn renew_lease(
+        &self,
+        edge: &NodeId,
+        listed: Vec<(
+            PlayerId,
+            socketioxide::socket::Sid,
+            tickstorm_shared::RoomId,
+        )>,
+        hub: &RoomHub,
+    ) {
+        let now = tokio::time::Instant::now();
+        let mut unknown = Vec::new();
+        let dropped: Vec<(PlayerId, socketioxide::socket::Sid)> = {
+            let mut seats = self.remote_seats();
+            for (player_id, sid, room_id) in &listed {
+                if seats.get(player_id).is_none_or(|r| r.sid != *sid) {
+                    unknown.push((*sid, room_id.clone()));
+                }
+            }
+            let dropped: Vec<_> = seats
+                .iter()
+                .filter(|(player_id, r)| {
+                    &r.node == edge
+                        && now - r.granted > LEASE_GRACE
+                        && !listed
+                            .iter()
+                            .any(|(p, s, _)| p == *player_id && *s == r.sid)
+                })
+                .map(|(player_id, r)| (*player_id, r.sid))
+                .collect();
+            for (player_id, _) in &dropped {
+                seats.remove(player_id);
+            }
+            dropped
         };
-        self.remote_seats().insert(
-            seat.player_id,
-            RemoteSeat {
-                seat: Arc::new(seat),
-                sid,
-            },
-        );
-        NodeReply::Seat(grant)
+        for (player_id, sid) in dropped {
+            tracing::info!(%edge, player = player_id, "seat missing from its node's lease: held for rejoin");
+            hub.disconnect(player_id, sid);
+        }
+        for (sid, room_id) in unknown {
+            tracing::info!(%edge, room = %room_id, "a node holds a seat this node does not have: released");
+            self.release(
+                edge,
+                Release {
+                    sid,
+                    room_id,
+                    closed: Some(CloseReason::NodeLost),
+                    evict: false,
+                },
+            );
+        }
+    }
+
+    /// Edge side: tells every other node which seats in its rooms this node's connections hold.
+    fn send_leases(&self, io: &Io) {
+        let mut held: HashMap<NodeId, Vec<_>> = self
+            .0
+            .directory
+            .others()
+            .into_iter()
+            .map(|r| (r.node_id, Vec::new()))
+            .collect();
+        if let Some(namespace) = io.of(GAME_NAMESPACE) {
+            for socket in namespace.sockets() {
+                let Some(seat) = socket
+                    .extensions
+                    .get::<Arc<Session>>()
+                    .and_then(|session| session.seat())
+                else {
+                    continue;
+                };
+                if let SeatLink::Remote { owner } = &seat.link {
+                    held.entry(owner.clone()).or_default().push((
+                        seat.player_id,
+                        socket.id,
+                        seat.room.id.clone(),
+                    ));
+                }
+            }
+        }
+        for (owner, seats) in held {
+            self.tell(&owner, NodeRequest::Holding { seats });
+        }
     }
 
     /// Drops a remote seat if `sid` still holds it; true if it did.
@@ -483,9 +561,11 @@ impl Cluster {
             if up && !was_up {
                 // Back after an outage: nobody could refresh a record meanwhile.
                 self.0.directory.touch_all();
-                self.flush_deferred();
             }
             was_up = up;
+            if self.0.bus.is_up() {
+                self.flush_deferred();
+            }
             if last_read.elapsed() >= directory::HEARTBEAT {
                 last_read = tokio::time::Instant::now();
                 match self.read_records(&mut conn).await {
@@ -493,6 +573,7 @@ impl Cluster {
                         for node in self.0.directory.reconcile(records) {
                             self.on_node_lost(&node, &hub, &io);
                         }
+                        self.send_leases(&io);
                     }
                     Err(e) => tracing::debug!(error = %e, "directory read failed"),
                 }
@@ -577,6 +658,37 @@ impl Cluster {
             );
         }
     }
+}
+
+/// Describes a seat the driver granted (and [`Cluster::keep_remote_seat`] kept) for the edge.
+fn grant(seat: Seat) -> NodeReply {
+    NodeReply::Seat(wire::SeatGrant {
+        room: seat.room,
+        player_id: seat.player_id,
+        tick: seat.tick,
+        rejoin_token: seat.rejoin_token,
+        members: seat.members,
+    })
+}
+
+/// Hands each message of a subscription to `handle`, in order, until `stop`.
+fn spawn_listener(
+    mut messages: socketioxide_redis::drivers::MessageStream<socketioxide_redis::drivers::ChanItem>,
+    stop: CancellationToken,
+    tracker: &TaskTracker,
+    mut handle: impl FnMut(Vec<u8>) + Send + 'static,
+) {
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                message = messages.next() => {
+                    let Some((_, bytes)) = message else { break };
+                    handle(bytes);
+                }
+            }
+        }
+    });
 }
 
 /// Edge side: a seat one of this node's connections held is gone (see [`Release`]).

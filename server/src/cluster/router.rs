@@ -13,6 +13,7 @@ use super::Cluster;
 use super::directory::{self, NodeRecord, QuickTarget};
 use super::wire::{NodeId, NodeReply, NodeRequest, SeatGrant};
 use crate::error::GameError;
+use crate::net::GameSocket;
 use crate::room::{Conn, RoomHub, Seat, SeatLink, token_room};
 
 /// How long a join or rejoin waits for an unknown room to appear in the cluster's directory.
@@ -87,8 +88,9 @@ impl RoomRouter {
         &self,
         room_id: Option<RoomId>,
         name: String,
-        sid: Sid,
+        socket: &GameSocket,
     ) -> Result<Seat, GameError> {
+        let sid = socket.id;
         let local = |room_id| self.hub.join(room_id, name.clone(), Conn::local(sid));
         let Some(cluster) = &self.cluster else {
             return local(room_id).await;
@@ -99,6 +101,8 @@ impl RoomRouter {
                 // Here, or nowhere: this node's driver answers `room_not_found`.
                 None => QuickTarget::Here,
             },
+            // Without Redis no other node can be reached: play here.
+            None if !cluster.bus().is_up() => QuickTarget::Here,
             None => {
                 directory::quick_target(&self.own_record(cluster), &cluster.directory().others())
             }
@@ -106,12 +110,17 @@ impl RoomRouter {
         match target {
             QuickTarget::Here => local(room_id).await,
             QuickTarget::Node(owner) => {
+                let known_room = room_id.clone();
                 let request = NodeRequest::Join {
                     room_id,
                     name: name.clone(),
                     sid,
                 };
-                remote_seat(cluster.request(&owner, request).await?, owner)
+                let answer = cluster.request(&owner, request);
+                listening(socket, known_room.as_deref(), async {
+                    remote_seat(answer.await?, owner)
+                })
+                .await
             }
             QuickTarget::Nowhere => Err(GameError::ServerFull(
                 "every node is draining; try again shortly".into(),
@@ -120,15 +129,20 @@ impl RoomRouter {
     }
 
     /// Takes back a held seat, on whichever node runs its room (the token names the room).
-    pub async fn rejoin(&self, token: String, sid: Sid) -> Result<Seat, GameError> {
-        let owner = match token_room(&token) {
+    pub async fn rejoin(&self, token: String, socket: &GameSocket) -> Result<Seat, GameError> {
+        let sid = socket.id;
+        let room = token_room(&token).map(str::to_owned);
+        let owner = match &room {
             Some(room) => self.owner_elsewhere(room).await,
             None => None,
         };
         match owner {
             Some((cluster, owner)) => {
-                let request = NodeRequest::Rejoin { token, sid };
-                remote_seat(cluster.request(&owner, request).await?, owner)
+                let answer = cluster.request(&owner, NodeRequest::Rejoin { token, sid });
+                listening(socket, room.as_deref(), async {
+                    remote_seat(answer.await?, owner)
+                })
+                .await
             }
             None => self.hub.rejoin(token, Conn::local(sid)).await,
         }
@@ -136,29 +150,34 @@ impl RoomRouter {
 
     /// Frees a seat the player gives up.
     pub fn leave(&self, seat: &Seat, sid: Sid, reason: LeaveReason) {
-        match (&seat.link, &self.cluster) {
-            (SeatLink::Remote { owner }, Some(cluster)) => cluster.tell(
-                owner,
-                NodeRequest::Leave {
-                    player_id: seat.player_id,
-                    sid,
-                },
-            ),
-            _ => self.hub.leave(seat.player_id, reason),
+        let request = NodeRequest::Leave {
+            player_id: seat.player_id,
+            sid,
+        };
+        if !self.tell_owner(seat, request) {
+            self.hub.leave(seat.player_id, reason);
         }
     }
 
     /// Reports that the connection holding `seat` dropped.
     pub fn disconnect(&self, seat: &Seat, sid: Sid) {
+        let request = NodeRequest::Disconnect {
+            player_id: seat.player_id,
+            sid,
+        };
+        if !self.tell_owner(seat, request) {
+            self.hub.disconnect(seat.player_id, sid);
+        }
+    }
+
+    /// Tells the owner of a remote seat; false for a seat in this node's rooms.
+    fn tell_owner(&self, seat: &Seat, request: NodeRequest) -> bool {
         match (&seat.link, &self.cluster) {
-            (SeatLink::Remote { owner }, Some(cluster)) => cluster.tell(
-                owner,
-                NodeRequest::Disconnect {
-                    player_id: seat.player_id,
-                    sid,
-                },
-            ),
-            _ => self.hub.disconnect(seat.player_id, sid),
+            (SeatLink::Remote { owner }, Some(cluster)) => {
+                cluster.tell(owner, request);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -205,6 +224,31 @@ impl RoomRouter {
             written_ms: 0,
         }
     }
+}
+
+/// Runs a remote join with the socket already in the room's broadcasts (when the room is known
+/// in advance), as the owner's driver does for its own connections: whoever is seated after
+/// this player, their `player:joined` reaches this connection too. Left again if it fails.
+async fn listening(
+    socket: &GameSocket,
+    room_id: Option<&str>,
+    join: impl Future<Output = Result<Seat, GameError>>,
+) -> Result<Seat, GameError> {
+    if let Some(room_id) = room_id {
+        socket.join(room_id.to_owned());
+    }
+    let seat = join.await;
+    if let (Err(_), Some(room_id)) = (&seat, room_id) {
+        let seated_there = socket
+            .extensions
+            .get::<std::sync::Arc<crate::session::Session>>()
+            .and_then(|session| session.seat())
+            .is_some_and(|held| held.room.id == room_id);
+        if !seated_there {
+            socket.leave(room_id.to_owned());
+        }
+    }
+    seat
 }
 
 fn remote_seat(reply: NodeReply, owner: NodeId) -> Result<Seat, GameError> {

@@ -90,6 +90,14 @@ pub enum NodeRequest {
         /// The connection that dropped.
         sid: Sid,
     },
+    /// The seats the sender's connections hold in the receiver's rooms, sent every heartbeat
+    /// (a lease): the owner holds for rejoin any seat of the sender that is missing, and
+    /// releases any listed seat it does not know. Messages between nodes can be lost (Redis
+    /// pub/sub is at most once); this is what makes both sides agree again.
+    Holding {
+        /// `(player, connection, room)` for each seat.
+        seats: Vec<(PlayerId, Sid, RoomId)>,
+    },
 }
 
 /// A successful answer.

@@ -195,7 +195,7 @@ async fn room_join(
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
         let seat = rooms
-            .join(request.room_id, session.name.clone(), socket.id)
+            .join(request.room_id, session.name.clone(), &socket)
             .await?;
         take_seat(&socket, &rooms, &session, seat).await
     };
@@ -218,7 +218,7 @@ async fn room_rejoin(
         if let Some(seat) = session.seat() {
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
-        let seat = rooms.rejoin(request.token, socket.id).await?;
+        let seat = rooms.rejoin(request.token, &socket).await?;
         let joined = take_seat(&socket, &rooms, &session, seat).await?;
         metrics.rejoins.inc();
         Ok(joined)
@@ -335,12 +335,19 @@ impl MessageHandler<Adapter, InlineInput> for InlineInput {
                         .as_ref()
                         .is_err_and(|e| e.code() == ErrorCode::NotInRoom)
                     {
-                        // The owner no longer has this seat (its room closed while Redis was
-                        // down, say): drop it here too, so the player can join again.
-                        if let Ok(session) = session(&socket) {
-                            session.take_seat_in(&seat.room.id);
+                        // The owner no longer has this seat (its room closed while a notice
+                        // could not get through, say): drop it here too and say so, so the
+                        // player joins again instead of sending inputs into nothing.
+                        if let Ok(session) = session(&socket)
+                            && session.take_seat_in(&seat.room.id).is_some()
+                        {
+                            socket.leave(seat.room.id.clone());
+                            let closed = tickstorm_shared::protocol::RoomClosed {
+                                room_id: seat.room.id.clone(),
+                                reason: tickstorm_shared::protocol::CloseReason::NodeLost,
+                            };
+                            let _ = socket.emit(events::ROOM_CLOSED, &closed);
                         }
-                        socket.leave(seat.room.id.clone());
                     }
                     reply(ack, &metrics, answer)
                 });

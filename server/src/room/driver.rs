@@ -403,6 +403,7 @@ impl Driver {
         let token = ids::rejoin_token(&room_id);
         self.tokens.insert(token.clone(), player_id);
         self.subscribe(&conn, &room_id);
+        let holder = conn.clone();
         self.players.insert(
             player_id,
             SeatRecord {
@@ -415,7 +416,7 @@ impl Driver {
         );
         self.directory_dirty = true;
         tracing::debug!(room = %room_id, player = player_id, %name, "player joined");
-        Ok(self.seat_for(player_id, token))
+        Ok(self.grant(player_id, token, &holder))
     }
 
     fn rejoin(&mut self, token: &str, conn: Conn) -> Result<Seat, GameError> {
@@ -450,7 +451,17 @@ impl Driver {
         }
         self.subscribe(&conn, &room_id);
         tracing::debug!(room = %room_id, player = player_id, "player rejoined");
-        Ok(self.seat_for(player_id, token))
+        Ok(self.grant(player_id, token, &conn))
+    }
+
+    /// The seat for the reply; one held through another node is also kept by the cluster, in
+    /// this same step, for that node's inputs.
+    fn grant(&self, player_id: PlayerId, rejoin_token: String, conn: &Conn) -> Seat {
+        let seat = self.seat_for(player_id, rejoin_token);
+        if let (Some(cluster), Some(node)) = (&self.cluster, &conn.node) {
+            cluster.keep_remote_seat(seat.clone(), conn.sid, node.clone());
+        }
+        seat
     }
 
     fn seat_for(&self, player_id: PlayerId, rejoin_token: String) -> Seat {
@@ -755,8 +766,13 @@ impl Driver {
             }
             // Encoded once above; socketioxide frames it once and hands the same bytes to every
             // member's connection.
-            if let Err(e) = namespace
-                .clone()
+            // A single node broadcasts locally: the Redis adapter would otherwise encode every
+            // snapshot into a request for a bus that sends nothing.
+            let members = match self.cluster {
+                Some(_) => namespace.clone(),
+                None => namespace.clone().local(),
+            };
+            if let Err(e) = members
                 .to(room_id.clone())
                 .emit(events::SNAPSHOT, snapshot)
                 .await

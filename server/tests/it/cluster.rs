@@ -39,6 +39,16 @@ async fn input(client: &TestClient, seq: u32, movement: [f32; 2]) -> Value {
         .await
 }
 
+/// The names in a join ack's `members`, in order.
+fn member_names(ack: &Value) -> Vec<&str> {
+    ack["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| m["name"].as_str().unwrap_or_default())
+        .collect()
+}
+
 /// Which node's record lists `room_id`, as `node` sees the cluster (itself included).
 async fn owner_seen_from(node: &Node, room_id: &str) -> Option<String> {
     let view = node.cluster_view().await;
@@ -81,13 +91,7 @@ async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it() {
     // bob, on node b, joins the room that node a runs: ana is in the ack, ana hears of bob.
     let bob_join = join(&bob, &room).await;
     let bob_id = bob_join["player_id"].as_u64().expect("player id");
-    let members: Vec<&str> = bob_join["members"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .map(|m| m["name"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(members, ["ana", "bob"]);
+    assert_eq!(member_names(&bob_join), ["ana", "bob"]);
     let joined: Value = ana.next(events::PLAYER_JOINED).await;
     assert_eq!(joined["player_id"], bob_id);
 
@@ -239,13 +243,7 @@ async fn quick_match_fills_open_rooms_first_and_puts_new_rooms_on_the_least_load
     let cid = TestClient::connect(&nodes[0].url, "cid").await;
     let second: Value = cid.ack(events::ROOM_JOIN, json!({})).await;
     assert_eq!(second["room"]["id"], placed.as_str(), "{second}");
-    let names: Vec<&str> = second["members"]
-        .as_array()
-        .expect("members")
-        .iter()
-        .map(|m| m["name"].as_str().unwrap_or_default())
-        .collect();
-    assert_eq!(names, ["bob", "cid"]);
+    assert_eq!(member_names(&second), ["bob", "cid"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,6 +306,45 @@ async fn a_killed_node_closes_its_rooms_for_players_elsewhere_and_holds_their_se
     assert_eq!(rejoin["player_id"], dan_join["player_id"]);
     assert_eq!(rejoin["room"]["id"], rb.as_str());
     let ack = input(&dan_again, 1, [0.0, 1.0]).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_under_its_old_id_has_its_players_seats_held_by_the_lease() {
+    let redis = Redis::start().await;
+    let mut nodes = Node::cluster(&redis.url(), "lease", &["a", "b"], &[]).await;
+    let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let bob = TestClient::connect(&nodes[1].url, "bob").await;
+    let room = create(&ana).await;
+    join(&ana, &room).await;
+    let bob_join = join(&bob, &room).await;
+    let bob_id = bob_join["player_id"].as_u64().expect("id");
+    let token = bob_join["rejoin_token"].as_str().expect("token").to_owned();
+
+    // b dies and is back under the same id before its record expires: a never sees it lost,
+    // and b's goodbye for bob was never sent. The new b's lease does not list bob's seat.
+    nodes.pop().expect("b").kill().await;
+    let node_b = Node::start(&redis.url(), "lease", "b", &[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let left: Value = loop {
+        let left: Value = tokio::time::timeout_at(deadline, ana.next(events::PLAYER_LEFT))
+            .await
+            .expect("a holds bob's seat once b's lease leaves it out");
+        if left["player_id"] == bob_id {
+            break left;
+        }
+    };
+    assert_eq!(left["reason"], "disconnected");
+    assert_eq!(nodes[0].metric("tickstorm_disconnected_players").await, 1.0);
+
+    // Bob comes back through the new b and takes his seat back.
+    let bob_again = TestClient::connect(&node_b.url, "bob").await;
+    let rejoin: Value = bob_again
+        .ack(events::ROOM_REJOIN, json!({ "token": token }))
+        .await;
+    assert_eq!(rejoin["ok"], true, "{rejoin}");
+    assert_eq!(rejoin["player_id"], bob_id);
+    let ack = input(&bob_again, 1, [1.0, 0.0]).await;
     assert_eq!(ack["ok"], true, "{ack}");
 }
 
