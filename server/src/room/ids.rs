@@ -25,7 +25,8 @@ pub fn rejoin_token(room_id: &str) -> String {
     format!("{room_id}.{value:032x}")
 }
 
-/// The room a rejoin token belongs to, if it has the shape [`rejoin_token`] gives.
+/// The room a rejoin token belongs to, if it has the shape the driver gives tokens
+/// (`{room_id}.{hex}`).
 pub fn token_room(token: &str) -> Option<&str> {
     token
         .split_once('.')
