@@ -29,8 +29,10 @@ use tokio::sync::mpsc;
 const OUTBOX_CAPACITY: usize = 65_536;
 /// Most PUBLISH commands sent in one pipeline.
 const PIPELINE_MAX: usize = 512;
-/// How long a Redis command may take before the connection counts as lost.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a Redis command may take before the connection counts as lost. Not shorter: a node
+/// that thinks Redis is down drops every cluster message until the next heartbeat gets through,
+/// so a busy moment must not look like an outage.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The counters a bus keeps (registered with the server's metrics).
 #[derive(Debug, Clone, Default)]

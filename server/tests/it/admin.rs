@@ -11,9 +11,10 @@ use tickstorm_shared::protocol::{RoomClosed, events};
 
 use crate::support::{TestClient, TestServer, WAIT, eventually, refusal};
 
-const TOKEN: &str = "test-admin-token";
+pub(crate) const TOKEN: &str = "test-admin-token";
 
-async fn admin(url: &str, auth: Value) -> Result<TestClient, ClientError> {
+/// An `/admin` connection with `auth`.
+pub(crate) async fn admin(url: &str, auth: Value) -> Result<TestClient, ClientError> {
     let config = ClientConfig::new(url, "/admin").with_auth(auth);
     let (client, events) = Client::connect(config).await?;
     Ok(TestClient { client, events })

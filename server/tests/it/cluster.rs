@@ -419,6 +419,56 @@ async fn redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_closed_while_redis_is_down_reaches_its_remote_players_once_redis_is_back() {
+    let mut redis = Redis::start().await;
+    let admin_flags = ["--admin-token", crate::admin::TOKEN];
+    let nodes = Node::cluster(&redis.url(), "closed", &["a", "b"], &admin_flags).await;
+    let ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
+    let room = create(&ana).await;
+    join(&ana, &room).await;
+    join(&bob, &room).await;
+    bob.snapshot_where(|_| true).await;
+
+    // The room closes on a while a cannot tell b.
+    redis.kill().await;
+    assert!(
+        until(WAIT, || async {
+            nodes[0].metric("tickstorm_redis_up").await == 0.0
+        })
+        .await,
+        "a notices Redis is gone"
+    );
+    let ops = crate::admin::admin(&nodes[0].url, json!({ "token": crate::admin::TOKEN }))
+        .await
+        .expect("admin connects");
+    let closed: Value = ops
+        .ack(
+            tickstorm_shared::admin::events::ROOM_CLOSE,
+            json!({ "room_id": room }),
+        )
+        .await;
+    assert_eq!(closed["ok"], true, "{closed}");
+    redis.restart().await;
+
+    // Once Redis is back, bob hears it (from the held release, or else from the lease), and his
+    // seat is gone on b too: he can join again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let closed: Value = loop {
+        let event = tokio::time::timeout_at(deadline, bob.events.recv())
+            .await
+            .expect("bob hears that his room closed")
+            .expect("bob stays connected");
+        if event.name == events::ROOM_CLOSED {
+            break tickstorm_bot_client::decode_value(event.args[0].clone()).expect("payload");
+        }
+    };
+    assert_eq!(closed["room_id"], room.as_str());
+    let again: Value = bob.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(again["ok"], true, "bob is free to join again: {again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_unavailable_at_start_is_a_clear_error_and_a_failed_exit() {
     let closed_port = free_port();
     let redis_url = format!("redis://127.0.0.1:{closed_port}");

@@ -194,13 +194,16 @@ impl TestClient {
         mut condition: impl FnMut(&Snapshot) -> bool,
     ) -> Snapshot {
         let deadline = tokio::time::Instant::now() + WAIT;
+        let mut last: Option<Snapshot> = None;
         loop {
-            let snapshot = tokio::time::timeout_at(deadline, self.next_snapshot())
-                .await
-                .expect("a matching snapshot arrives in time");
+            let Ok(snapshot) = tokio::time::timeout_at(deadline, self.next_snapshot()).await else {
+                // Say what was seen, so a failure tells "no snapshots" from "never matching".
+                panic!("no matching snapshot within {WAIT:?}; the last one seen: {last:?}");
+            };
             if condition(&snapshot) {
                 return snapshot;
             }
+            last = Some(snapshot);
         }
     }
 
