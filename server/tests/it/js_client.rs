@@ -41,7 +41,7 @@ pub(crate) fn ensure_node_modules() {
     });
 }
 
-async fn run_stock_client(url: &str, parser: &str, transports: &str) {
+pub(crate) async fn run_stock_client(url: &str, parser: &str, transports: &str) {
     ensure_node_modules();
     let output = tokio::process::Command::new("node")
         .arg(js_dir().join("stock_client.mjs"))

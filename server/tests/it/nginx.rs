@@ -1,7 +1,9 @@
 //! The shipped `deploy/nginx.conf` in front of a real cluster: real nginx, two real nodes, a real
 //! Redis. Bots spread over the nodes by source address play across nodes without losing a
-//! snapshot, and a long-polling session stays on one node (the `hash $remote_addr` stickiness
-//! Engine.IO polling needs: a poll reaching another node is "Session ID unknown").
+//! snapshot, a long-polling session stays on one node (the `hash $remote_addr` stickiness
+//! Engine.IO polling needs: a poll reaching another node is "Session ID unknown"), and the
+//! official `socket.io-client` passes its whole check script in a room of the other node, with
+//! either parser.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -339,4 +341,61 @@ async fn long_polling_through_nginx_stays_on_one_node() {
         "the session hit several nodes: {distinct:?}"
     );
     poller.client.close().await;
+}
+
+/// The official `socket.io-client` through nginx, playing a room of the node it is not on: its
+/// whole check script (snapshots, 20 acks, bad and binary payloads, its own reconnection and
+/// `room:rejoin`) passes across the cluster too.
+async fn stock_client_through_nginx_plays_on_the_other_node(
+    prefix: &str,
+    parser: &str,
+    transports: &str,
+) {
+    let redis = Redis::start().await;
+    let flags = ["--trust-proxy", "--parser", parser];
+    let ids = [format!("{prefix}-1"), format!("{prefix}-2")];
+    let nodes = Node::cluster(&redis.url(), prefix, &[&ids[0], &ids[1]], &flags).await;
+    let nginx = Nginx::start(&nodes).await;
+    // The node nginx sends 127.0.0.1 to, and the other one, where the only open room is: quick
+    // match prefers an open room on the player's own node, else the fullest anywhere.
+    let reply = crate::http::get(&nginx.url, "/api/cluster", &[]).await;
+    let view: Value = serde_json::from_slice(&reply.body).expect("cluster view");
+    let edge = view["node_id"].as_str().expect("node id").to_owned();
+    let owner = nodes.iter().find(|n| n.id != edge).expect("the other node");
+    let host = TestClient::connect_with(
+        &owner.url,
+        "host",
+        match parser {
+            "msgpack" => tickstorm_bot_client::ParserKind::MsgPack,
+            _ => tickstorm_bot_client::ParserKind::Common,
+        },
+    )
+    .await;
+    let seated: Value = host.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(seated["ok"], true, "{seated}");
+    agreed_rooms(&nodes, Duration::from_secs(10)).await;
+
+    crate::js_client::run_stock_client(&nginx.url, parser, transports).await;
+
+    let edge_node = nodes.iter().find(|n| n.id == edge).expect("edge");
+    assert!(
+        edge_node.metric("tickstorm_node_requests_total").await > 20.0,
+        "the stock client's requests crossed to the room's node"
+    );
+    assert_eq!(
+        edge_node.metric("tickstorm_rooms").await,
+        0.0,
+        "no room was made on the edge"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_js_client_default_parser_polling_then_upgrade_through_nginx_across_nodes() {
+    stock_client_through_nginx_plays_on_the_other_node("js-common", "common", "polling-upgrade")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_js_client_msgpack_parser_websocket_through_nginx_across_nodes() {
+    stock_client_through_nginx_plays_on_the_other_node("js-msgpack", "msgpack", "websocket").await;
 }
