@@ -82,6 +82,7 @@ pub async fn start(
                 config.redis_prefix.clone(),
                 addr.to_string(),
                 metrics.clone(),
+                admission.clone(),
             )
             .await
             .with_context(|| format!("cannot reach Redis at {}", url.redacted()))?;
@@ -120,13 +121,7 @@ pub async fn start(
     net::admin::spawn_metrics_push(io.clone(), admin, metrics.clone(), stop.clone(), &tracker);
     if let Some(cluster) = &cluster {
         cluster
-            .spawn(
-                hub.clone(),
-                io.clone(),
-                admission.clone(),
-                stop.clone(),
-                &tracker,
-            )
+            .spawn(hub.clone(), io.clone(), stop.clone(), &tracker)
             .await
             .context("cannot subscribe to the cluster's Redis channels")?;
     }

@@ -179,16 +179,16 @@ pub fn quick_target(me: &NodeRecord, others: &[NodeRecord]) -> QuickTarget {
     if !me.draining && has_open(me) {
         return QuickTarget::Here;
     }
-    let live: Vec<&NodeRecord> = others.iter().filter(|r| !r.draining).collect();
-    let fullest_open = live
+    let fullest_open = others
         .iter()
+        .filter(|r| !r.draining)
         .flat_map(|r| r.rooms.iter().map(move |room| (r, room)))
         .filter(|(_, room)| room.players < room.max_players)
         .max_by_key(|(_, room)| room.players);
     if let Some((node, _)) = fullest_open {
         return QuickTarget::Node(node.node_id.clone());
     }
-    let least = live.iter().min_by_key(|r| (r.load(), r.node_id.clone()));
+    let least = least_loaded(others);
     match (me.draining, least) {
         (false, Some(other)) if other.load() < me.load() => {
             QuickTarget::Node(other.node_id.clone())
@@ -201,11 +201,15 @@ pub fn quick_target(me: &NodeRecord, others: &[NodeRecord]) -> QuickTarget {
 
 /// Where a new room goes when this node is draining: the least loaded live node.
 pub fn placement_elsewhere(others: &[NodeRecord]) -> Option<NodeId> {
-    others
+    least_loaded(others).map(|r| r.node_id.clone())
+}
+
+/// The live (not draining) node with the least load; ties go to the smaller node id.
+fn least_loaded(records: &[NodeRecord]) -> Option<&NodeRecord> {
+    records
         .iter()
         .filter(|r| !r.draining)
-        .min_by_key(|r| (r.load(), r.node_id.clone()))
-        .map(|r| r.node_id.clone())
+        .min_by_key(|r| (r.load(), &r.node_id))
 }
 
 #[cfg(test)]

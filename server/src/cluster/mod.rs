@@ -65,6 +65,8 @@ struct Shared {
     bus: Bus,
     directory: ClusterDirectory,
     metrics: Arc<ServerMetrics>,
+    /// For the connection count in this node's record.
+    admission: Arc<Admission>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_request: AtomicU64,
     /// Owner side: seats in this node's rooms held by connections to other nodes, by player.
@@ -98,6 +100,7 @@ impl Cluster {
         prefix: String,
         addr: String,
         metrics: Arc<ServerMetrics>,
+        admission: Arc<Admission>,
     ) -> Result<Cluster, bus::BusError> {
         let bus = Bus::connect(url, metrics.redis.clone()).await?;
         Ok(Cluster(Arc::new(Shared {
@@ -107,6 +110,7 @@ impl Cluster {
             prefix,
             bus,
             metrics,
+            admission,
             pending: Mutex::default(),
             next_request: AtomicU64::new(1),
             remote_seats: Mutex::default(),
@@ -284,7 +288,6 @@ impl Cluster {
         &self,
         hub: RoomHub,
         io: Io,
-        admission: Arc<Admission>,
         stop: CancellationToken,
         tracker: &TaskTracker,
     ) -> Result<(), bus::BusError> {
@@ -311,7 +314,7 @@ impl Cluster {
             },
         );
         let cluster = self.clone();
-        tracker.spawn(async move { cluster.heartbeat(hub, io, admission, stop).await });
+        tracker.spawn(async move { cluster.heartbeat(hub, io, stop).await });
         Ok(())
     }
 
@@ -514,14 +517,15 @@ impl Cluster {
         }
     }
 
-    /// This node's record, from its driver's published directory.
-    fn own_record(&self, hub: &RoomHub, admission: &Admission) -> NodeRecord {
+    /// This node's record, from its driver's published directory (also what quick match weighs
+    /// this node by).
+    pub(crate) fn own_record(&self, hub: &RoomHub) -> NodeRecord {
         let directory = hub.directory();
         NodeRecord {
             node_id: self.0.node_id.clone(),
             addr: self.0.addr.clone(),
             draining: self.is_draining(),
-            connections: admission.counts().0,
+            connections: self.0.admission.counts().0,
             players: directory.counts().players,
             rooms: directory.rooms().to_vec(),
             written_ms: crate::net::game::unix_ms(),
@@ -531,13 +535,7 @@ impl Cluster {
     /// Writes this node's record every [`directory::HEARTBEAT`] and soon after each change, and
     /// rereads everyone's once per heartbeat. A failing Redis is logged once and counted; the
     /// loop keeps trying, which is also what notices Redis coming back.
-    async fn heartbeat(
-        self,
-        hub: RoomHub,
-        io: Io,
-        admission: Arc<Admission>,
-        stop: CancellationToken,
-    ) {
+    async fn heartbeat(self, hub: RoomHub, io: Io, stop: CancellationToken) {
         let Some(mut conn) = self.0.bus.commands() else {
             return;
         };
@@ -545,7 +543,7 @@ impl Cluster {
         let mut last_read = tokio::time::Instant::now() - directory::HEARTBEAT;
         let mut was_up = true;
         loop {
-            let record = self.own_record(&hub, &admission);
+            let record = self.own_record(&hub);
             let json = serde_json::to_vec(&record).unwrap_or_default();
             let written: redis::RedisResult<()> = redis::pipe()
                 .set(&key, &json)
@@ -691,8 +689,9 @@ fn spawn_listener(
     });
 }
 
-/// Edge side: a seat one of this node's connections held is gone (see [`Release`]).
-fn release_here(io: &Io, release: Release) {
+/// A seat one of this node's connections held is gone (see [`Release`]): the edge side of an
+/// owner's notice, and the driver's own way of releasing its local connections.
+pub(crate) fn release_here(io: &Io, release: Release) {
     let Some(socket) = io
         .of(GAME_NAMESPACE)
         .and_then(|ns| ns.get_socket(release.sid))

@@ -10,7 +10,7 @@ use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, InputRequest, Leav
 use tickstorm_shared::{RoomId, RoomInfo};
 
 use super::Cluster;
-use super::directory::{self, NodeRecord, QuickTarget};
+use super::directory::{self, QuickTarget};
 use super::wire::{NodeId, NodeReply, NodeRequest, SeatGrant};
 use crate::error::GameError;
 use crate::net::GameSocket;
@@ -103,9 +103,10 @@ impl RoomRouter {
             },
             // Without Redis no other node can be reached: play here.
             None if !cluster.bus().is_up() => QuickTarget::Here,
-            None => {
-                directory::quick_target(&self.own_record(cluster), &cluster.directory().others())
-            }
+            None => directory::quick_target(
+                &cluster.own_record(&self.hub),
+                &cluster.directory().others(),
+            ),
         };
         match target {
             QuickTarget::Here => local(room_id).await,
@@ -209,19 +210,6 @@ impl RoomRouter {
                 NodeReply::Input(ack) => Ok(ack),
                 other => Err(unexpected(&other)),
             }
-        }
-    }
-
-    fn own_record(&self, cluster: &Cluster) -> NodeRecord {
-        let directory = self.hub.directory();
-        NodeRecord {
-            node_id: cluster.node_id().clone(),
-            addr: String::new(),
-            draining: cluster.is_draining(),
-            connections: 0,
-            players: directory.counts().players,
-            rooms: directory.rooms().to_vec(),
-            written_ms: 0,
         }
     }
 }

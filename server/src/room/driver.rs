@@ -31,7 +31,6 @@ use crate::config::Config;
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
 use crate::net::Io;
-use crate::session::Session;
 use crate::sim::{InputQueue, Player, RoomSpec, SimWorld};
 
 /// The room settings the driver needs from the server configuration.
@@ -645,34 +644,27 @@ impl Driver {
         closed: Option<CloseReason>,
         evict: bool,
     ) {
-        if let Some(node) = &conn.node {
-            self.forget_remote(player_id, conn);
-            if let Some(cluster) = &self.cluster {
-                cluster.release(
-                    node,
-                    Release {
-                        sid: conn.sid,
-                        room_id: room_id.clone(),
-                        closed,
-                        evict,
-                    },
-                );
-            }
-            return;
-        }
-        let Some(socket) = self
-            .io
-            .of(GAME_NAMESPACE)
-            .and_then(|ns| ns.get_socket(conn.sid))
-        else {
-            return;
+        let release = Release {
+            sid: conn.sid,
+            room_id: room_id.clone(),
+            closed,
+            evict,
         };
-        if let Some(session) = socket.extensions.get::<Arc<Session>>() {
-            session.take_seat_in(room_id);
-        }
-        socket.leave(room_id.clone());
-        if evict {
-            let _ = socket.disconnect();
+        match &conn.node {
+            Some(node) => {
+                self.forget_remote(player_id, conn);
+                if let Some(cluster) = &self.cluster {
+                    cluster.release(node, release);
+                }
+            }
+            // This node's own connection heard `room:closed` from the room's local broadcast.
+            None => crate::cluster::release_here(
+                &self.io,
+                Release {
+                    closed: None,
+                    ..release
+                },
+            ),
         }
     }
 
