@@ -33,6 +33,20 @@ async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbea
         .send(Message::text("40/game,{\"name\":\"stalled\"}"))
         .await
         .expect("connect");
+    // Like every real client, wait for the namespace's CONNECT answer before emitting: an event
+    // that arrives while socketioxide is still running the connect middleware finds no socket,
+    // and socketioxide then closes the whole connection ("cannot find socketio socket"; a raw
+    // client emitting at once lost that race in about 1 run in 5).
+    loop {
+        let frame = tokio::time::timeout(WAIT, stalled.next())
+            .await
+            .expect("CONNECT answered in time");
+        match frame {
+            Some(Ok(Message::Text(text))) if text.starts_with("40/game,") => break,
+            Some(Ok(_)) => continue,
+            other => panic!("the connection ended before CONNECT was answered: {other:?}"),
+        }
+    }
     stalled
         .send(Message::text(format!(
             "42/game,1[\"room:join\",{{\"room_id\":\"{}\"}}]",
