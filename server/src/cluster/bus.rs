@@ -128,11 +128,6 @@ impl Bus {
         self.0.as_ref().is_none_or(|i| i.up.load(Ordering::Relaxed))
     }
 
-    /// True when this node is part of a cluster.
-    pub fn is_clustered(&self) -> bool {
-        self.0.is_some()
-    }
-
     /// A connection for plain commands (directory reads and writes); `None` on the local bus.
     pub fn commands(&self) -> Option<ConnectionManager> {
         self.0.as_ref().map(|i| i.conn.clone())

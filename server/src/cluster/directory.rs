@@ -152,12 +152,6 @@ impl ClusterDirectory {
             }
         }
     }
-
-    /// True while `node` is known (not lost).
-    pub fn knows(&self, node: &NodeId) -> bool {
-        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
-        nodes.contains_key(node)
-    }
 }
 
 /// Where quick match sends a player, given this node's record and the others'.

@@ -134,11 +134,6 @@ impl Cluster {
         &self.0.directory
     }
 
-    /// The channel prefix the adapter uses too, so clusters sharing a Redis stay apart.
-    pub fn prefix(&self) -> &str {
-        &self.0.prefix
-    }
-
     /// Marks this node draining in its next record (others stop placing rooms here).
     pub fn set_draining(&self) {
         self.0.draining.store(true, Ordering::Relaxed);

@@ -32,11 +32,6 @@ impl RoomRouter {
         RoomRouter { hub, cluster }
     }
 
-    /// This node's rooms.
-    pub fn hub(&self) -> &RoomHub {
-        &self.hub
-    }
-
     /// Every room of the cluster: this node's first, then the others' by node.
     pub fn lobby(&self) -> Vec<RoomInfo> {
         let mut rooms = self.hub.directory().rooms().to_vec();
