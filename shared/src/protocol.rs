@@ -167,45 +167,6 @@ pub struct RejoinRequest {
     pub token: String,
 }
 
-/// `input` payload.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct InputRequest {
-    /// Client sequence number; only the highest seen is kept.
-    pub seq: u32,
-    /// Desired direction `[x, y]`, each in -1..=1 (clamped).
-    #[serde(rename = "move", deserialize_with = "number_pair")]
-    pub movement: [f32; 2],
-    /// Button bit set, reserved for game modes.
-    #[serde(default)]
-    pub buttons: u32,
-}
-
-/// Reads exactly two numbers from a sequence. Serde's own `[f32; 2]` is lenient with MessagePack
-/// (it reads a `bin` value as numbers and ignores extra elements); the protocol is not.
-fn number_pair<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<[f32; 2], D::Error> {
-    struct PairVisitor;
-    impl<'de> serde::de::Visitor<'de> for PairVisitor {
-        type Value = [f32; 2];
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an array of two numbers [x, y]")
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<[f32; 2], A::Error> {
-            use serde::de::Error;
-            let x = seq
-                .next_element()?
-                .ok_or_else(|| A::Error::invalid_length(0, &self))?;
-            let y = seq
-                .next_element()?
-                .ok_or_else(|| A::Error::invalid_length(1, &self))?;
-            if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                return Err(A::Error::invalid_length(3, &self));
-            }
-            Ok([x, y])
-        }
-    }
-    deserializer.deserialize_seq(PairVisitor)
-}
-
 /// `chat` payload from a client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatRequest {
@@ -462,27 +423,5 @@ mod tests {
             serde_json::to_value(stale).expect("json")["stale"],
             serde_json::json!(true)
         );
-    }
-
-    #[test]
-    fn input_uses_the_wire_name_move() {
-        let i: InputRequest = serde_json::from_str(r#"{"seq":5,"move":[1,-0.5]}"#).expect("valid");
-        assert_eq!(
-            i,
-            InputRequest {
-                seq: 5,
-                movement: [1.0, -0.5],
-                buttons: 0
-            }
-        );
-        assert!(serde_json::from_str::<InputRequest>(r#"{"seq":"5","move":[1,0]}"#).is_err());
-        assert!(
-            serde_json::from_str::<InputRequest>(r#"{"seq":4294967296,"move":[1,0]}"#).is_err()
-        );
-        assert!(serde_json::from_str::<InputRequest>(r#"{"move":[1,0]}"#).is_err());
-        assert!(serde_json::from_str::<InputRequest>(r#"{"seq":1,"move":[1,0,0]}"#).is_err());
-        assert!(serde_json::from_str::<InputRequest>(r#"{"seq":1,"move":[1]}"#).is_err());
-        let bin = rmp_serde::to_vec_named(&serde_json::json!({"seq": 1})).expect("encode");
-        assert!(rmp_serde::from_slice::<InputRequest>(&bin).is_err());
     }
 }

@@ -1,64 +1,104 @@
-//! The snapshot codec: the compact positional MessagePack layout of `docs/protocol.md`.
+//! The snapshot codec: the positional MessagePack layout of `docs/protocol.md`, version 2.
 //!
 //! ```text
-//! [1, tick, server_time_ms, [[player_id, x, y, vx, vy, last_input_seq, score], ...], [[orb_id, x, y], ...]]
+//! [2, tick, server_time_ms,
+//!  [[player_id, net_id, last_input_seq], ...],            # the framework's envelope, join order
+//!  [[[net_id, field, ...], ...], ...]]                    # one table per replicated kind
 //! ```
 //!
-//! The server encodes with [`SnapshotEncoder`], which writes MessagePack primitives (`rmp`) into a
-//! buffer it reuses, so a steady-state tick allocates nothing here. Clients decode with
-//! [`Snapshot::decode`] (built on the strict streaming reader [`scan`]); the encoder agrees with
-//! rmp-serde's serialization byte for byte, which a test checks.
-
-use serde::{Deserialize, Serialize};
+//! The envelope belongs to the framework and is the same for every game: which players sit in the
+//! room, the entity that stands for each (`net_id`, 0 when it has none) and the highest input
+//! `seq` applied for each, so any client can measure input -> state latency. The tables belong to
+//! the game: it declares its replicated kinds (their order is their index) and each kind's fields;
+//! a row starts with the entity's `net_id`, which is unique in its room and never reused there.
+//! Field values are MessagePack integers, `float 32`/`float 64`, booleans or nil.
+//!
+//! The server encodes with [`SnapshotWriter`], which writes MessagePack primitives (`rmp`) into
+//! buffers it reuses, so a steady-state tick allocates nothing here. Clients decode with
+//! [`Snapshot::decode`] or, without allocating, with the strict streaming reader [`scan`].
 
 use crate::protocol::{PlayerId, Tick};
 
 /// The only layout version this codec writes and reads.
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
 
-/// One player's row in a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PlayerState {
+/// One seated player in the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlayerEntry {
     /// Player id.
-    pub id: PlayerId,
-    /// Position x.
-    pub x: f32,
-    /// Position y.
-    pub y: f32,
-    /// Velocity x, units per second.
-    pub vx: f32,
-    /// Velocity y, units per second.
-    pub vy: f32,
-    /// Highest input `seq` applied at or before this tick.
+    pub player_id: PlayerId,
+    /// The replicated entity that stands for the player (its avatar), or 0 when it has none.
+    pub net_id: u32,
+    /// Highest input `seq` of this player applied at or before this tick.
     pub last_input_seq: u32,
-    /// Orbs collected.
-    pub score: u32,
 }
 
-/// One orb's row in a snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct OrbState {
-    /// Orb id (stable for the orb's slot; it keeps its id when it respawns).
-    pub id: u32,
-    /// Position x.
-    pub x: f32,
-    /// Position y.
-    pub y: f32,
+/// One value of a replicated row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field {
+    /// A non-negative integer.
+    Uint(u64),
+    /// A negative integer.
+    Int(i64),
+    /// A `float 32`.
+    F32(f32),
+    /// A `float 64`.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Nil (an absent optional value).
+    Nil,
+}
+
+impl Field {
+    /// The value as a float (integers converted), or `None` for booleans and nil.
+    pub fn as_f32(self) -> Option<f32> {
+        match self {
+            Field::F32(v) => Some(v),
+            Field::F64(v) => Some(v as f32),
+            Field::Uint(v) => Some(v as f32),
+            Field::Int(v) => Some(v as f32),
+            Field::Bool(_) | Field::Nil => None,
+        }
+    }
+
+    /// The value as an unsigned integer, when it is one that fits.
+    pub fn as_u32(self) -> Option<u32> {
+        match self {
+            Field::Uint(v) => u32::try_from(v).ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as a boolean, when it is one.
+    pub fn as_bool(self) -> Option<bool> {
+        match self {
+            Field::Bool(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// One replicated entity of a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityRow {
+    /// The entity's id in its room.
+    pub net_id: u32,
+    /// Its fields, in the order its kind declares.
+    pub fields: Vec<Field>,
 }
 
 /// A decoded snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    /// Layout version, always [`SNAPSHOT_VERSION`].
-    pub version: u8,
     /// The tick this state belongs to.
     pub tick: Tick,
     /// Server clock when the tick ran, unix milliseconds.
     pub server_time_ms: u64,
-    /// Every seated player.
-    pub players: Vec<PlayerState>,
-    /// Every orb.
-    pub orbs: Vec<OrbState>,
+    /// Every seated player, in join order.
+    pub players: Vec<PlayerEntry>,
+    /// One table per replicated kind, in the game's declared order.
+    pub kinds: Vec<Vec<EntityRow>>,
 }
 
 /// Why bytes could not be decoded as a snapshot.
@@ -76,15 +116,28 @@ fn invalid(e: impl std::fmt::Display) -> SnapshotDecodeError {
     SnapshotDecodeError::Invalid(e.to_string())
 }
 
-/// Reads a snapshot in one pass without allocating, handing each player and orb row to a
-/// callback; returns `(tick, server_time_ms)`. For clients (bots) that need a few fields of every
-/// snapshot and cannot afford building a [`Snapshot`] each time. Players come before orbs.
+/// What [`scan`] hands to its visitor.
+pub trait SnapshotVisitor {
+    /// The header, before anything else.
+    fn header(&mut self, _tick: Tick, _server_time_ms: u64) {}
+    /// One envelope entry, in join order, before any entity.
+    fn player(&mut self, _entry: PlayerEntry) {}
+    /// The number of kind tables, after the envelope and before any entity.
+    fn tables(&mut self, _count: usize) {}
+    /// One entity of kind `kind`; `fields` is only valid during the call.
+    fn entity(&mut self, _kind: usize, _net_id: u32, _fields: &[Field]) {}
+}
+
+/// Reads a snapshot in one pass, handing each player entry and entity row to `visitor`; returns
+/// `(tick, server_time_ms)`. `scratch` holds one row's fields at a time and is reused, so a
+/// client that keeps it allocates nothing per snapshot. Refuses anything but the documented
+/// layout, trailing bytes included.
 pub fn scan(
     bytes: &[u8],
-    mut on_player: impl FnMut(PlayerState),
-    mut on_orb: impl FnMut(OrbState),
+    scratch: &mut Vec<Field>,
+    visitor: &mut impl SnapshotVisitor,
 ) -> Result<(Tick, u64), SnapshotDecodeError> {
-    use rmp::decode::{read_array_len, read_f32, read_int};
+    use rmp::decode::{read_array_len, read_int};
     let rd = &mut &bytes[..];
     let expect_len = |rd: &mut &[u8], wanted: u32| -> Result<(), SnapshotDecodeError> {
         let len = read_array_len(rd).map_err(invalid)?;
@@ -101,25 +154,30 @@ pub fn scan(
     }
     let tick: u64 = read_int(rd).map_err(invalid)?;
     let server_time_ms: u64 = read_int(rd).map_err(invalid)?;
-    for _ in 0..read_array_len(rd).map_err(invalid)? {
-        expect_len(rd, 7)?;
-        on_player(PlayerState {
-            id: read_int(rd).map_err(invalid)?,
-            x: read_f32(rd).map_err(invalid)?,
-            y: read_f32(rd).map_err(invalid)?,
-            vx: read_f32(rd).map_err(invalid)?,
-            vy: read_f32(rd).map_err(invalid)?,
-            last_input_seq: read_int(rd).map_err(invalid)?,
-            score: read_int(rd).map_err(invalid)?,
-        });
-    }
+    visitor.header(tick, server_time_ms);
     for _ in 0..read_array_len(rd).map_err(invalid)? {
         expect_len(rd, 3)?;
-        on_orb(OrbState {
-            id: read_int(rd).map_err(invalid)?,
-            x: read_f32(rd).map_err(invalid)?,
-            y: read_f32(rd).map_err(invalid)?,
+        visitor.player(PlayerEntry {
+            player_id: read_int(rd).map_err(invalid)?,
+            net_id: read_int(rd).map_err(invalid)?,
+            last_input_seq: read_int(rd).map_err(invalid)?,
         });
+    }
+    let tables = read_array_len(rd).map_err(invalid)? as usize;
+    visitor.tables(tables);
+    for kind in 0..tables {
+        for _ in 0..read_array_len(rd).map_err(invalid)? {
+            let len = read_array_len(rd).map_err(invalid)?;
+            if len == 0 {
+                return Err(invalid("an entity row without its net_id"));
+            }
+            let net_id: u32 = read_int(rd).map_err(invalid)?;
+            scratch.clear();
+            for _ in 1..len {
+                scratch.push(read_field(rd)?);
+            }
+            visitor.entity(kind, net_id, scratch);
+        }
     }
     if !rd.is_empty() {
         return Err(invalid(format!("{} bytes after the snapshot", rd.len())));
@@ -127,84 +185,252 @@ pub fn scan(
     Ok((tick, server_time_ms))
 }
 
+/// Reads one field value; anything but a number, a boolean or nil is refused.
+fn read_field(rd: &mut &[u8]) -> Result<Field, SnapshotDecodeError> {
+    use rmp::Marker;
+    use rmp::decode::{read_f32, read_f64, read_int, read_marker};
+    let marker = rd.first().map(|&b| Marker::from_u8(b)).ok_or_else(|| invalid("truncated"))?;
+    Ok(match marker {
+        Marker::F32 => Field::F32(read_f32(rd).map_err(invalid)?),
+        Marker::F64 => Field::F64(read_f64(rd).map_err(invalid)?),
+        Marker::True | Marker::False | Marker::Null => {
+            let _ = read_marker(rd).map_err(|e| invalid(format!("{e:?}")))?;
+            match marker {
+                Marker::True => Field::Bool(true),
+                Marker::False => Field::Bool(false),
+                _ => Field::Nil,
+            }
+        }
+        Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
+            Field::Uint(read_int(rd).map_err(invalid)?)
+        }
+        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
+            Field::Int(read_int(rd).map_err(invalid)?)
+        }
+        other => return Err(invalid(format!("{other:?} is not a field value"))),
+    })
+}
+
 impl Snapshot {
-    /// Decodes one snapshot payload.
+    /// Decodes one snapshot payload (through the strict streaming reader [`scan`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, SnapshotDecodeError> {
-        // Through the strict streaming reader, not rmp-serde: rmp-serde also takes a `bin` where
-        // an array belongs and ignores trailing bytes, so it accepted inputs the documented
-        // layout does not allow (found by the `snapshot_codec` fuzz target).
-        let mut players = Vec::new();
-        let mut orbs = Vec::new();
-        let (tick, server_time_ms) = scan(bytes, |p| players.push(p), |o| orbs.push(o))?;
+        #[derive(Default)]
+        struct Collect {
+            players: Vec<PlayerEntry>,
+            kinds: Vec<Vec<EntityRow>>,
+        }
+        impl SnapshotVisitor for Collect {
+            fn player(&mut self, entry: PlayerEntry) {
+                self.players.push(entry);
+            }
+            fn tables(&mut self, count: usize) {
+                self.kinds.resize_with(count, Vec::new);
+            }
+            fn entity(&mut self, kind: usize, net_id: u32, fields: &[Field]) {
+                if let Some(table) = self.kinds.get_mut(kind) {
+                    table.push(EntityRow {
+                        net_id,
+                        fields: fields.to_vec(),
+                    });
+                }
+            }
+        }
+        let mut collect = Collect::default();
+        let (tick, server_time_ms) = scan(bytes, &mut Vec::new(), &mut collect)?;
         Ok(Snapshot {
-            version: SNAPSHOT_VERSION,
             tick,
             server_time_ms,
-            players,
-            orbs,
+            players: collect.players,
+            kinds: collect.kinds,
         })
     }
 
-    /// The row of one player, if present.
-    pub fn player(&self, id: PlayerId) -> Option<&PlayerState> {
-        self.players.iter().find(|p| p.id == id)
+    /// The envelope entry of one player, if seated.
+    pub fn player(&self, id: PlayerId) -> Option<&PlayerEntry> {
+        self.players.iter().find(|p| p.player_id == id)
+    }
+
+    /// The row of one entity of a kind, if present.
+    pub fn entity(&self, kind: usize, net_id: u32) -> Option<&EntityRow> {
+        self.kinds.get(kind)?.iter().find(|e| e.net_id == net_id)
     }
 }
 
-/// Writes snapshots into a buffer that is reused from one tick to the next.
+/// Writes one room's snapshot into buffers that are reused from one tick to the next.
+///
+/// Call [`begin`](Self::begin), then [`kind`](Self::kind) for each kind table (in any order: the
+/// simulation writes each kind from its own system), then [`finish`](Self::finish).
 #[derive(Debug, Default)]
-pub struct SnapshotEncoder {
-    buf: Vec<u8>,
+pub struct SnapshotWriter {
+    head: Vec<u8>,
+    /// Per kind: rows written, and their bytes (written before their count is known).
+    tables: Vec<(u32, Vec<u8>)>,
+    /// Tables in use for the current snapshot (`tables` keeps spare ones with their capacity).
+    kinds: usize,
+    out: Vec<u8>,
 }
 
-impl SnapshotEncoder {
-    /// An encoder with room for a typical snapshot (8 players, 32 orbs) before it has to grow.
+/// Writing into a `Vec<u8>` cannot fail, so the `rmp` results carry no information; this keeps
+/// the tick loop free of unwraps.
+macro_rules! infallible {
+    ($e:expr) => {
+        let _ = $e;
+    };
+}
+
+impl SnapshotWriter {
+    /// A writer with room for a typical snapshot before it has to grow.
     pub fn new() -> Self {
         Self {
-            buf: Vec::with_capacity(1024),
+            head: Vec::with_capacity(256),
+            out: Vec::with_capacity(1024),
+            ..Self::default()
         }
     }
 
-    /// Encodes one snapshot and returns the bytes, valid until the next call.
-    ///
-    /// The iterators' `len()` must be exact: MessagePack writes array lengths first.
-    pub fn encode<P, O>(&mut self, tick: Tick, server_time_ms: u64, players: P, orbs: O) -> &[u8]
-    where
-        P: ExactSizeIterator<Item = PlayerState>,
-        O: ExactSizeIterator<Item = OrbState>,
-    {
-        use rmp::encode::{write_array_len, write_f32, write_uint};
-        let buf = &mut self.buf;
+    /// Starts a snapshot: header, the envelope (`players.len()` must be exact) and the number of
+    /// kind tables that follow (each starts empty).
+    pub fn begin(
+        &mut self,
+        tick: Tick,
+        server_time_ms: u64,
+        players: impl ExactSizeIterator<Item = PlayerEntry>,
+        kinds: usize,
+    ) {
+        use rmp::encode::{write_array_len, write_uint};
+        let buf = &mut self.head;
         buf.clear();
-        // Writing into a Vec<u8> cannot fail, so the results below carry no information; the
-        // `let _` keeps the tick loop free of unwraps.
-        let _ = write_array_len(buf, 5);
-        let _ = write_uint(buf, u64::from(SNAPSHOT_VERSION));
-        let _ = write_uint(buf, tick);
-        let _ = write_uint(buf, server_time_ms);
-        let _ = write_array_len(buf, len_u32(players.len()));
+        infallible!(write_array_len(buf, 5));
+        infallible!(write_uint(buf, u64::from(SNAPSHOT_VERSION)));
+        infallible!(write_uint(buf, tick));
+        infallible!(write_uint(buf, server_time_ms));
+        infallible!(write_array_len(buf, len_u32(players.len())));
         for p in players {
-            let _ = write_array_len(buf, 7);
-            let _ = write_uint(buf, u64::from(p.id));
-            for f in [p.x, p.y, p.vx, p.vy] {
-                let _ = write_f32(buf, f);
-            }
-            let _ = write_uint(buf, u64::from(p.last_input_seq));
-            let _ = write_uint(buf, u64::from(p.score));
+            infallible!(write_array_len(buf, 3));
+            infallible!(write_uint(buf, u64::from(p.player_id)));
+            infallible!(write_uint(buf, u64::from(p.net_id)));
+            infallible!(write_uint(buf, u64::from(p.last_input_seq)));
         }
-        let _ = write_array_len(buf, len_u32(orbs.len()));
-        for o in orbs {
-            let _ = write_array_len(buf, 3);
-            let _ = write_uint(buf, u64::from(o.id));
-            let _ = write_f32(buf, o.x);
-            let _ = write_f32(buf, o.y);
+        infallible!(write_array_len(buf, len_u32(kinds)));
+        if self.tables.len() < kinds {
+            self.tables.resize_with(kinds, || (0, Vec::with_capacity(512)));
         }
-        &self.buf
+        for (count, rows) in &mut self.tables[..kinds] {
+            *count = 0;
+            rows.clear();
+        }
+        self.kinds = kinds;
     }
 
-    /// Capacity of the reused buffer (for allocation checks in benches).
+    /// Writes rows into table `kind` (a kind beyond the number `begin` announced is ignored).
+    pub fn kind(&mut self, kind: usize, rows: impl FnOnce(&mut KindWriter<'_>)) {
+        if kind >= self.kinds {
+            return;
+        }
+        let (count, buf) = &mut self.tables[kind];
+        let mut writer = KindWriter { rows: buf, count };
+        rows(&mut writer);
+    }
+
+    /// The whole snapshot, valid until the next `begin`.
+    pub fn finish(&mut self) -> &[u8] {
+        self.out.clear();
+        self.out.extend_from_slice(&self.head);
+        for (count, rows) in &self.tables[..self.kinds] {
+            infallible!(rmp::encode::write_array_len(&mut self.out, *count));
+            self.out.extend_from_slice(rows);
+        }
+        &self.out
+    }
+
+    /// Capacity of the reused buffers (for allocation checks in benches).
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.head.capacity()
+            + self.out.capacity()
+            + self.tables.iter().map(|(_, t)| t.capacity()).sum::<usize>()
+    }
+}
+
+/// Writes the rows of one kind (see [`SnapshotWriter::kind`]).
+#[derive(Debug)]
+pub struct KindWriter<'a> {
+    rows: &'a mut Vec<u8>,
+    count: &'a mut u32,
+}
+
+impl KindWriter<'_> {
+    /// Writes one entity's row: its `net_id`, then exactly `fields` values written by `write`.
+    ///
+    /// # Panics
+    /// When `write` writes another number of values than `fields`: the row would corrupt the
+    /// snapshot for every client, so the room's tick fails instead (the server closes that room
+    /// with reason `internal` and the others play on).
+    pub fn row(&mut self, net_id: u32, fields: usize, write: impl FnOnce(&mut RowWriter<'_>)) {
+        use rmp::encode::{write_array_len, write_uint};
+        infallible!(write_array_len(self.rows, len_u32(fields + 1)));
+        infallible!(write_uint(self.rows, u64::from(net_id)));
+        let mut row = RowWriter {
+            out: self.rows,
+            written: 0,
+        };
+        write(&mut row);
+        assert_eq!(
+            row.written, fields,
+            "a replicated row wrote {} values but its kind declares {fields}",
+            row.written
+        );
+        *self.count += 1;
+    }
+}
+
+/// Writes the values of one row; integers take MessagePack's most compact form.
+#[derive(Debug)]
+pub struct RowWriter<'a> {
+    out: &'a mut Vec<u8>,
+    written: usize,
+}
+
+impl RowWriter<'_> {
+    /// A `float 32`.
+    pub fn f32(&mut self, v: f32) -> &mut Self {
+        infallible!(rmp::encode::write_f32(self.out, v));
+        self.written += 1;
+        self
+    }
+
+    /// A `float 64`.
+    pub fn f64(&mut self, v: f64) -> &mut Self {
+        infallible!(rmp::encode::write_f64(self.out, v));
+        self.written += 1;
+        self
+    }
+
+    /// An unsigned integer.
+    pub fn uint(&mut self, v: u64) -> &mut Self {
+        infallible!(rmp::encode::write_uint(self.out, v));
+        self.written += 1;
+        self
+    }
+
+    /// A signed integer.
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        infallible!(rmp::encode::write_sint(self.out, v));
+        self.written += 1;
+        self
+    }
+
+    /// A boolean.
+    pub fn bool(&mut self, v: bool) -> &mut Self {
+        infallible!(rmp::encode::write_bool(self.out, v));
+        self.written += 1;
+        self
+    }
+
+    /// Nil.
+    pub fn nil(&mut self) -> &mut Self {
+        infallible!(rmp::encode::write_nil(self.out));
+        self.written += 1;
+        self
     }
 }
 
@@ -216,131 +442,146 @@ fn len_u32(len: usize) -> u32 {
 mod tests {
     use super::*;
 
-    fn sample() -> Snapshot {
-        Snapshot {
-            version: SNAPSHOT_VERSION,
-            tick: 70_000,
-            server_time_ms: 1_790_000_000_123,
-            players: (0..8)
-                .map(|i| PlayerState {
-                    id: 1000 + i,
-                    x: i as f32 * 10.5,
-                    y: 999.0,
-                    vx: -200.0,
-                    vy: 0.25,
-                    last_input_seq: i * 300,
-                    score: i,
-                })
-                .collect(),
-            orbs: (0..32)
-                .map(|i| OrbState {
-                    id: i,
-                    x: 12.0 + i as f32,
-                    y: 500.5,
-                })
-                .collect(),
-        }
+    /// 8 players and two kinds (8 avatars of 5 fields, 32 orbs of 2), like the orb arena.
+    fn write_sample(w: &mut SnapshotWriter, tick: Tick) -> Vec<u8> {
+        let players = (0..8u32).map(|i| PlayerEntry {
+            player_id: 1000 + i,
+            net_id: 33 + i,
+            last_input_seq: i * 300,
+        });
+        w.begin(tick, 1_790_000_000_123, players, 2);
+        // Written out of order on purpose: the simulation writes each kind from its own system.
+        w.kind(1, |k| {
+            for i in 1..=32u32 {
+                k.row(i, 2, |r| {
+                    r.f32(12.0 + i as f32).f32(500.5);
+                });
+            }
+        });
+        w.kind(0, |k| {
+            for i in 0..8u32 {
+                k.row(33 + i, 5, |r| {
+                    r.f32(i as f32 * 10.5)
+                        .f32(999.0)
+                        .f32(-200.0)
+                        .f32(0.25)
+                        .uint(u64::from(i));
+                });
+            }
+        });
+        w.finish().to_vec()
     }
 
     #[test]
-    fn non_canonical_layouts_are_refused_by_both_readers() {
-        // Found by the snapshot_codec fuzz target: orbs as an empty `bin` (rmp-serde read it
-        // as an empty array) followed by trailing bytes (which rmp-serde ignored).
-        let mut crash = vec![0x95, 0x01, 0x76, 0x2c, 0x90, 0xc5, 0x00, 0x00];
-        crash.extend_from_slice(&[0x95, 0x01, 0x34, 0x45]);
+    fn round_trips_through_decode_and_agrees_with_a_generic_msgpack_writer() {
+        let bytes = write_sample(&mut SnapshotWriter::new(), 70_000);
+        let s = Snapshot::decode(&bytes).expect("decode");
+        assert_eq!((s.tick, s.server_time_ms), (70_000, 1_790_000_000_123));
+        assert_eq!(s.players.len(), 8);
+        assert_eq!(
+            s.player(1003),
+            Some(&PlayerEntry {
+                player_id: 1003,
+                net_id: 36,
+                last_input_seq: 900
+            })
+        );
+        assert_eq!(s.kinds.len(), 2);
+        assert_eq!(s.kinds[1].len(), 32);
+        assert_eq!(
+            s.entity(0, 35).map(|e| e.fields.clone()),
+            Some(vec![
+                Field::F32(21.0),
+                Field::F32(999.0),
+                Field::F32(-200.0),
+                Field::F32(0.25),
+                Field::Uint(2)
+            ])
+        );
+        // The same structure through rmp-serde (a tuple layout) gives the same bytes.
+        type Row = (u32, f32, f32, f32, f32, u32);
+        let avatars: Vec<Row> = (0..8u32)
+            .map(|i| (33 + i, i as f32 * 10.5, 999.0, -200.0, 0.25, i))
+            .collect();
+        let orbs: Vec<(u32, f32, f32)> = (1..=32u32).map(|i| (i, 12.0 + i as f32, 500.5)).collect();
+        let envelope: Vec<(u32, u32, u32)> =
+            (0..8u32).map(|i| (1000 + i, 33 + i, i * 300)).collect();
+        let generic =
+            rmp_serde::to_vec(&(2u8, 70_000u64, 1_790_000_000_123u64, envelope, (avatars, orbs)))
+                .expect("serialize");
+        assert_eq!(bytes, generic);
+    }
+
+    #[test]
+    fn the_sample_has_its_exact_size() {
+        // 1 (array) + 1 (version) + 5 (tick u32) + 9 (time u64) + 1 (envelope len)
+        // + 8 x (1 + 3 (id u16) + 1 + 3 (seq u16 or less)) ... measured once, then pinned:
+        // a change of layout must change this number on purpose.
+        let bytes = write_sample(&mut SnapshotWriter::new(), 70_000);
+        assert_eq!(bytes.len(), 498);
+    }
+
+    #[test]
+    fn empty_tables_survive_decode() {
+        let mut w = SnapshotWriter::new();
+        w.begin(1, 2, std::iter::empty(), 3);
+        let s = Snapshot::decode(w.finish()).expect("decode");
+        assert_eq!(s.kinds, vec![Vec::new(), Vec::new(), Vec::new()]);
+    }
+
+    #[test]
+    #[should_panic(expected = "declares 2")]
+    fn a_row_with_the_wrong_number_of_values_panics() {
+        let mut w = SnapshotWriter::new();
+        w.begin(1, 2, std::iter::empty(), 1);
+        w.kind(0, |k| {
+            k.row(1, 2, |r| {
+                r.f32(1.0);
+            })
+        });
+    }
+
+    #[test]
+    fn non_canonical_layouts_are_refused() {
+        // Found by the snapshot_codec fuzz target (version 1): a `bin` where an array belongs,
+        // followed by trailing bytes.
+        let crash = [0x95, 0x02, 0x76, 0x2c, 0x90, 0xc5, 0x00, 0x00, 0x95];
         assert!(Snapshot::decode(&crash).is_err());
-        assert!(scan(&crash, |_| {}, |_| {}).is_err());
-        // A valid snapshot with one byte too many.
-        let mut encoder = SnapshotEncoder::new();
-        let mut bytes = encoder
-            .encode(1, 2, std::iter::empty(), std::iter::empty())
-            .to_vec();
+        let mut w = SnapshotWriter::new();
+        w.begin(1, 2, std::iter::empty(), 0);
+        let mut bytes = w.finish().to_vec();
         assert!(Snapshot::decode(&bytes).is_ok());
         bytes.push(0xc0);
         assert!(Snapshot::decode(&bytes).is_err());
-        assert!(scan(&bytes, |_| {}, |_| {}).is_err());
+        // A string is not a field value.
+        let text = rmp_serde::to_vec(&(2u8, 1u64, 2u64, Vec::<u8>::new(), ((vec![(1u32, "x")],),)))
+            .expect("serialize");
+        assert!(Snapshot::decode(&text).is_err());
     }
 
     #[test]
-    fn encoder_matches_rmp_serde_byte_for_byte_and_round_trips() {
-        let s = sample();
-        let mut enc = SnapshotEncoder::new();
-        let bytes = enc
-            .encode(
-                s.tick,
-                s.server_time_ms,
-                s.players.iter().copied(),
-                s.orbs.iter().copied(),
-            )
-            .to_vec();
-        assert_eq!(bytes, rmp_serde::to_vec(&s).expect("serialize"));
-        assert_eq!(Snapshot::decode(&bytes).expect("decode"), s);
-    }
-
-    #[test]
-    fn typical_snapshot_is_compact() {
-        let s = sample();
-        let mut enc = SnapshotEncoder::new();
-        let len = enc
-            .encode(
-                s.tick,
-                s.server_time_ms,
-                s.players.iter().copied(),
-                s.orbs.iter().copied(),
-            )
-            .len();
-        // 8 players x 28 B + 32 orbs x 13 B + header: well under the ~600 B of the design notes.
-        assert!(len < 700, "snapshot is {len} bytes");
-    }
-
-    #[test]
-    fn buffer_is_reused() {
-        let s = sample();
-        let mut enc = SnapshotEncoder::new();
-        enc.encode(1, 2, s.players.iter().copied(), s.orbs.iter().copied());
-        let cap = enc.capacity();
-        for tick in 0..100 {
-            enc.encode(tick, 2, s.players.iter().copied(), s.orbs.iter().copied());
-        }
-        assert_eq!(enc.capacity(), cap);
-    }
-
-    #[test]
-    fn scan_sees_what_decode_sees() {
-        let s = sample();
-        let bytes = rmp_serde::to_vec(&s).expect("serialize");
-        let (mut players, mut orbs) = (Vec::new(), Vec::new());
-        let header = scan(&bytes, |p| players.push(p), |o| orbs.push(o)).expect("scan");
-        assert_eq!(header, (s.tick, s.server_time_ms));
-        assert_eq!((players, orbs), (s.players, s.orbs));
+    fn truncations_and_other_versions_are_refused() {
+        let bytes = write_sample(&mut SnapshotWriter::new(), 5);
         for cut in 0..bytes.len() {
-            assert!(
-                scan(&bytes[..cut], |_| {}, |_| {}).is_err(),
-                "truncated at {cut} must fail"
-            );
+            assert!(Snapshot::decode(&bytes[..cut]).is_err(), "truncated at {cut} must fail");
         }
-        let mut other = sample();
-        other.version = 3;
-        let bytes = rmp_serde::to_vec(&other).expect("serialize");
+        let v1 = rmp_serde::to_vec(&(1u8, 1u64, 2u64, Vec::<u8>::new(), Vec::<u8>::new()))
+            .expect("serialize");
         assert!(matches!(
-            scan(&bytes, |_| {}, |_| {}),
-            Err(SnapshotDecodeError::UnsupportedVersion(3))
-        ));
-    }
-
-    #[test]
-    fn rejects_other_versions_and_garbage() {
-        let mut s = sample();
-        s.version = 2;
-        let bytes = rmp_serde::to_vec(&s).expect("serialize");
-        assert!(matches!(
-            Snapshot::decode(&bytes),
-            Err(SnapshotDecodeError::UnsupportedVersion(2))
-        ));
-        assert!(matches!(
-            Snapshot::decode(&[0xc1, 0x00]),
-            Err(SnapshotDecodeError::Invalid(_))
+            Snapshot::decode(&v1),
+            Err(SnapshotDecodeError::UnsupportedVersion(1))
         ));
         assert!(Snapshot::decode(&[]).is_err());
+    }
+
+    #[test]
+    fn buffers_are_reused() {
+        let mut w = SnapshotWriter::new();
+        write_sample(&mut w, 1);
+        let cap = w.capacity();
+        for tick in 0..100 {
+            write_sample(&mut w, tick);
+        }
+        assert_eq!(w.capacity(), cap);
     }
 }

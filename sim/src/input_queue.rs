@@ -5,25 +5,28 @@
 //! of the room's tick. Because the tick counter lives under the same lock, "the tick an input
 //! applies to" is exact: an input pushed before the drain lands in that tick, one pushed after it
 //! in the next, and the ack says which.
+//!
+//! The queue is typed by the game's input; the network layer reaches it through [`InputPort`],
+//! which does not name the type (a server hosts several games).
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bevy_ecs::entity::Entity;
-use glam::Vec2;
 use tickstorm_shared::Tick;
 
+use crate::game::GameInput;
+
 /// One accepted input, waiting for its tick.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PendingInput {
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingInput<I> {
     /// The player's entity in the simulation world.
     pub player: Entity,
     /// Client sequence number.
     pub seq: u32,
-    /// Sanitized direction (length <= 1).
-    pub direction: Vec2,
-    /// Button bits.
-    pub buttons: u32,
+    /// The validated input.
+    pub input: I,
 }
 
 /// The outcome of [`InputQueue::submit`].
@@ -35,31 +38,37 @@ pub struct Accepted {
     pub stale: bool,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
+/// Why an input was refused (answered as `bad_request`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid input payload: {0}")]
+pub struct InputError(pub String);
+
+#[derive(Debug)]
+struct Inner<I> {
     next_tick: Tick,
-    pending: Vec<PendingInput>,
+    pending: Vec<PendingInput<I>>,
     highest_seq: HashMap<Entity, u32>,
 }
 
 /// A room's queue of inputs for its next tick.
 #[derive(Debug)]
-pub struct InputQueue {
-    inner: Mutex<Inner>,
+pub struct InputQueue<I> {
+    inner: Mutex<Inner<I>>,
 }
 
-impl Default for InputQueue {
+impl<I> Default for InputQueue<I> {
     fn default() -> Self {
         Self::new(0)
     }
 }
 
-impl InputQueue {
+impl<I> InputQueue<I> {
     /// A queue for a room whose latest completed tick is `current_tick`.
     pub fn new(current_tick: Tick) -> Self {
         let inner = Inner {
             next_tick: current_tick + 1,
-            ..Inner::default()
+            pending: Vec::new(),
+            highest_seq: HashMap::new(),
         };
         Self {
             inner: Mutex::new(inner),
@@ -67,8 +76,9 @@ impl InputQueue {
     }
 
     /// Queues an input unless a higher or equal `seq` of the same player was already accepted.
-    /// Within one tick only the player's latest input counts (movement is a state, not an impulse).
-    pub fn submit(&self, input: PendingInput) -> Accepted {
+    /// Within one tick only the player's latest input counts (a game reads the input as the
+    /// player's current intent; see `PlayerInput`).
+    pub fn submit(&self, input: PendingInput<I>) -> Accepted {
         let mut inner = self.lock();
         let tick = inner.next_tick;
         match inner.highest_seq.get(&input.player) {
@@ -84,7 +94,7 @@ impl InputQueue {
     }
 
     /// Moves the inputs of the coming tick into `out` and advances the tick; returns that tick.
-    pub fn drain_into(&self, out: &mut Vec<PendingInput>) -> Tick {
+    pub fn drain_into(&self, out: &mut Vec<PendingInput<I>>) -> Tick {
         let mut inner = self.lock();
         let tick = inner.next_tick;
         inner.next_tick += 1;
@@ -92,19 +102,12 @@ impl InputQueue {
         tick
     }
 
-    /// Forgets a player who left for good, so the map does not grow with every visitor.
-    pub fn forget(&self, player: Entity) {
-        let mut inner = self.lock();
-        inner.highest_seq.remove(&player);
-        inner.pending.retain(|p| p.player != player);
-    }
-
     /// The tick the next accepted input would apply to.
     pub fn next_tick(&self) -> Tick {
         self.lock().next_tick
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<I>> {
         // A panic while holding this lock cannot leave `Inner` half-updated in a way that matters
         // (every method keeps it consistent before returning), so recover from poisoning.
         self.inner
@@ -113,16 +116,60 @@ impl InputQueue {
     }
 }
 
+impl<I: GameInput> InputQueue<I> {
+    /// Validates an input with the game's rules and queues it.
+    pub fn submit_validated(&self, player: Entity, input: I) -> Result<Accepted, InputError> {
+        let input = input.validate().map_err(InputError)?;
+        Ok(self.submit(PendingInput {
+            player,
+            seq: input.seq(),
+            input,
+        }))
+    }
+}
+
+/// A room's input queue as the network layer sees it, whatever the game.
+pub trait InputPort: Send + Sync + std::fmt::Debug + 'static {
+    /// Decodes a MessagePack-encoded input (as forwarded between nodes), validates and queues it.
+    fn submit_msgpack(&self, player: Entity, payload: &[u8]) -> Result<Accepted, InputError>;
+    /// Forgets a player who left for good, so the queue does not grow with every visitor.
+    fn forget(&self, player: Entity);
+    /// The tick the next accepted input would apply to.
+    fn next_tick(&self) -> Tick;
+    /// The typed queue, for a caller that knows the game (`downcast_ref::<InputQueue<I>>()`).
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<I: GameInput> InputPort for InputQueue<I> {
+    fn submit_msgpack(&self, player: Entity, payload: &[u8]) -> Result<Accepted, InputError> {
+        let input: I = rmp_serde::from_slice(payload).map_err(|e| InputError(e.to_string()))?;
+        self.submit_validated(player, input)
+    }
+
+    fn forget(&self, player: Entity) {
+        let mut inner = self.lock();
+        inner.highest_seq.remove(&player);
+        inner.pending.retain(|p| p.player != player);
+    }
+
+    fn next_tick(&self) -> Tick {
+        InputQueue::next_tick(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn input(player: Entity, seq: u32) -> PendingInput {
+    fn input(player: Entity, seq: u32) -> PendingInput<u8> {
         PendingInput {
             player,
             seq,
-            direction: Vec2::X,
-            buttons: 0,
+            input: 0,
         }
     }
 
@@ -130,34 +177,12 @@ mod tests {
     fn keeps_the_highest_seq_and_reports_stale_ones() {
         let q = InputQueue::new(10);
         let p = Entity::from_raw_u32(1).expect("valid index");
-        assert_eq!(
-            q.submit(input(p, 5)),
-            Accepted {
-                tick: 11,
-                stale: false
-            }
-        );
-        assert_eq!(
-            q.submit(input(p, 3)),
-            Accepted {
-                tick: 11,
-                stale: true
-            }
-        );
-        assert_eq!(
-            q.submit(input(p, 5)),
-            Accepted {
-                tick: 11,
-                stale: true
-            }
-        );
-        assert_eq!(
-            q.submit(input(p, 6)),
-            Accepted {
-                tick: 11,
-                stale: false
-            }
-        );
+        let fresh = |tick| Accepted { tick, stale: false };
+        let stale = |tick| Accepted { tick, stale: true };
+        assert_eq!(q.submit(input(p, 5)), fresh(11));
+        assert_eq!(q.submit(input(p, 3)), stale(11));
+        assert_eq!(q.submit(input(p, 5)), stale(11));
+        assert_eq!(q.submit(input(p, 6)), fresh(11));
         let mut out = Vec::new();
         assert_eq!(q.drain_into(&mut out), 11);
         assert_eq!(
@@ -166,14 +191,5 @@ mod tests {
             "one input per player per tick, the latest"
         );
         assert_eq!(q.submit(input(p, 7)).tick, 12);
-    }
-
-    #[test]
-    fn forgetting_a_player_drops_their_state() {
-        let q = InputQueue::new(0);
-        let p = Entity::from_raw_u32(2).expect("valid index");
-        q.submit(input(p, 9));
-        q.forget(p);
-        assert!(!q.submit(input(p, 1)).stale);
     }
 }

@@ -1,0 +1,603 @@
+//! [`SimWorld`]: every room of a server in one bevy_ecs `World`, advanced by one `Schedule` that
+//! ticks only the rooms that are due, for every registered game.
+//!
+//! No I/O, no wall clock, no thread RNG: the caller says which rooms tick and what time to stamp,
+//! and each room draws randomness from its own seeded ChaCha8 generator. So the same seed and the
+//! same inputs at the same ticks give the same snapshot bytes, which a test checks.
+//!
+//! One step runs these sets in order: [`TickSet::Input`] (the framework delivers each player's
+//! latest input and advances the room's tick), [`TickSet::Simulate`] (the games' systems),
+//! [`TickSet::Replicate`] (envelopes, then each kind's table) and [`TickSet::Finish`].
+
+use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{ScheduleLabel, SingleThreadedExecutor};
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tickstorm_shared::{PlayerId, RoomId, Tick};
+
+use crate::game::{Game, GameBuilder, GameIndex, GameInput, KindLayout, PlayerInput, PlayerSetup, RoomSetup};
+use crate::input_queue::{InputPort, InputQueue, PendingInput};
+use crate::replicate::{self, SnapshotBuffers};
+use crate::room::{InRoom, InjectedFault, Player, Room};
+
+/// The parts of a tick, run in this order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TickSet {
+    /// The framework delivers inputs and advances each due room's tick.
+    Input,
+    /// The games' systems.
+    Simulate,
+    /// The framework encodes each due room's snapshot.
+    Replicate,
+    /// The snapshots are handed out.
+    Finish,
+}
+
+#[derive(ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct TickSchedule;
+
+/// What the caller asks of one step: which rooms tick, and the wall-clock time to stamp.
+#[derive(Resource, Debug, Default)]
+pub(crate) struct StepRequest {
+    /// Room entities whose tick is due; a room's position here is its slot.
+    pub(crate) due: Vec<Entity>,
+    /// Server time for the snapshots, unix ms (passed in: the simulation reads no clock).
+    pub(crate) now_ms: u64,
+    /// Per game, the slots of its due rooms.
+    by_game: Vec<Vec<usize>>,
+}
+
+impl StepRequest {
+    pub(crate) fn of_game(&self, game: usize) -> impl Iterator<Item = (usize, Entity)> + '_ {
+        self.by_game
+            .get(game)
+            .into_iter()
+            .flatten()
+            .filter_map(|&slot| Some((slot, *self.due.get(slot)?)))
+    }
+}
+
+/// The step's result: one encoded snapshot per ticked room.
+#[derive(Resource, Debug, Default)]
+pub(crate) struct StepOutput {
+    /// `(room entity, snapshot bytes)` in the order of [`StepRequest::due`].
+    pub(crate) snapshots: Vec<(Entity, Bytes)>,
+}
+
+/// What [`SimWorld::step_isolating_faults`] produced.
+#[derive(Debug, Default)]
+pub struct StepOutcome {
+    /// One encoded snapshot per room that ticked.
+    pub snapshots: Vec<(Entity, Bytes)>,
+    /// Rooms whose systems panicked.
+    pub failed: Vec<Entity>,
+}
+
+/// What a new room is made of.
+#[derive(Debug, Clone)]
+pub struct RoomSpec {
+    /// Public id.
+    pub id: RoomId,
+    /// The game, by its index in the registry (see [`SimWorld::game_index`]).
+    pub game: usize,
+    /// Seats.
+    pub max_players: u32,
+    /// Ticks per second.
+    pub tick_rate: u32,
+    /// Seed of the room's RNG.
+    pub seed: u64,
+    /// The game's create options, as validated by [`GameRegistry::validate_options`].
+    pub options: serde_json::Value,
+}
+
+/// A registered game as the framework drives it, without naming its types.
+pub(crate) trait ErasedGame: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn validate_options(&self, raw: Option<&serde_json::Value>)
+    -> Result<serde_json::Value, String>;
+    fn install(&self, sim: &mut SimWorld) -> Vec<KindLayout>;
+    fn setup_room(
+        &self,
+        world: &mut World,
+        room: Entity,
+        options: &serde_json::Value,
+    ) -> Arc<dyn InputPort>;
+    fn player_joined(&self, world: &mut World, room: Entity, player: Entity);
+    fn player_left(&self, world: &mut World, room: Entity, player: Entity);
+    fn halt(&self, world: &mut World, player: Entity);
+}
+
+struct Registered<G: Game>(Arc<G>);
+
+impl<G: Game> ErasedGame for Registered<G> {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn validate_options(
+        &self,
+        raw: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        let options: G::Options = match raw {
+            None | Some(serde_json::Value::Null) => G::Options::default(),
+            Some(raw) => serde_json::from_value(raw.clone())
+                .map_err(|e| format!("invalid options for game {}: {e}", self.0.name()))?,
+        };
+        self.0.validate_options(&options)?;
+        serde_json::to_value(&options).map_err(|e| e.to_string())
+    }
+
+    fn install(&self, sim: &mut SimWorld) -> Vec<KindLayout> {
+        let index = sim.games.len();
+        sim.world.insert_resource(GameIndex::<G>::new(index));
+        sim.schedule
+            .add_systems(deliver_inputs::<G>.in_set(TickSet::Input));
+        let mut builder = GameBuilder::<G> {
+            world: &mut sim.world,
+            schedule: &mut sim.schedule,
+            game_index: index,
+            kinds: Vec::new(),
+            marker: PhantomData,
+        };
+        self.0.build(&mut builder);
+        builder.kinds
+    }
+
+    fn setup_room(
+        &self,
+        world: &mut World,
+        room: Entity,
+        options: &serde_json::Value,
+    ) -> Arc<dyn InputPort> {
+        let queue = Arc::new(InputQueue::<G::Input>::new(0));
+        world
+            .entity_mut(room)
+            .insert(RoomInputs::<G::Input>(queue.clone()));
+        // Validated before the room was asked for; a value that no longer parses falls back to
+        // the defaults rather than failing a room that was already promised.
+        let options = serde_json::from_value(options.clone()).unwrap_or_default();
+        self.0.setup_room(&mut RoomSetup { world, room }, &options);
+        queue
+    }
+
+    fn player_joined(&self, world: &mut World, room: Entity, player: Entity) {
+        world
+            .entity_mut(player)
+            .insert(PlayerInput::<G::Input>::default());
+        self.0.player_joined(&mut PlayerSetup {
+            world,
+            room,
+            player,
+        });
+    }
+
+    fn player_left(&self, world: &mut World, room: Entity, player: Entity) {
+        self.0.player_left(&mut PlayerSetup {
+            world,
+            room,
+            player,
+        });
+        // Its highest seq and any input still queued go with it.
+        if let Some(inputs) = world.get::<RoomInputs<G::Input>>(room) {
+            InputPort::forget(&*inputs.0, player);
+        }
+    }
+
+    fn halt(&self, world: &mut World, player: Entity) {
+        if let Some(mut input) = world.get_mut::<PlayerInput<G::Input>>(player) {
+            input.0 = G::Input::default();
+        }
+    }
+}
+
+/// A room's typed input queue, on the room entity.
+#[derive(Component, Debug)]
+struct RoomInputs<I: GameInput>(Arc<InputQueue<I>>);
+
+/// Delivers each due room's queued inputs to its players and advances the room's tick.
+fn deliver_inputs<G: Game>(
+    due: crate::Due<G>,
+    mut drained: Local<Vec<PendingInput<G::Input>>>,
+    mut rooms: Query<(&mut Room, &RoomInputs<G::Input>)>,
+    mut players: Query<(&mut Player, &mut PlayerInput<G::Input>, &InRoom)>,
+) {
+    for room_entity in due.entities() {
+        let Ok((mut room, inputs)) = rooms.get_mut(room_entity) else {
+            continue;
+        };
+        room.tick = inputs.0.drain_into(&mut drained);
+        for pending in drained.drain(..) {
+            // The entity may have left since it was queued; its generation then no longer matches.
+            let Ok((mut player, mut input, membership)) = players.get_mut(pending.player) else {
+                continue;
+            };
+            if membership.room() == room_entity {
+                input.0 = pending.input;
+                player.last_input_seq = player.last_input_seq.max(pending.seq);
+            }
+        }
+    }
+}
+
+/// Panics in a due room that carries [`InjectedFault`]: the way tests prove that a failing room
+/// is closed while the others play on. Nothing on the network can add the marker.
+fn injected_faults(request: Res<StepRequest>, rooms: Query<&Room, With<InjectedFault>>) {
+    for &room_entity in &request.due {
+        if let Ok(room) = rooms.get(room_entity) {
+            panic!("fault injected into room {}", room.id());
+        }
+    }
+}
+
+/// The games a server hosts, in registration order (the first is the default game).
+#[derive(Clone, Default)]
+pub struct GameRegistry {
+    games: Vec<Arc<dyn ErasedGame>>,
+}
+
+impl std::fmt::Debug for GameRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+/// Why a game could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Two games with one name.
+    #[error("a game named {0:?} is already registered")]
+    Duplicate(&'static str),
+    /// A name clients could not type.
+    #[error("game name {0:?} must be 1-32 lowercase ASCII letters, digits or '-'")]
+    BadName(&'static str),
+}
+
+impl GameRegistry {
+    /// No games yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a game; the first one added is the default.
+    pub fn register<G: Game>(&mut self, game: G) -> Result<&mut Self, RegistryError> {
+        let name = game.name();
+        let valid = !name.is_empty()
+            && name.len() <= 32
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(RegistryError::BadName(name));
+        }
+        if self.index_of(name).is_some() {
+            return Err(RegistryError::Duplicate(name));
+        }
+        self.games.push(Arc::new(Registered(Arc::new(game))));
+        Ok(self)
+    }
+
+    /// The registered names, default first.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.games.iter().map(|g| g.name())
+    }
+
+    /// The default game's name, if any game is registered.
+    pub fn default_name(&self) -> Option<&'static str> {
+        self.games.first().map(|g| g.name())
+    }
+
+    /// A game's index, by name.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.games.iter().position(|g| g.name() == name)
+    }
+
+    /// Whether no game is registered.
+    pub fn is_empty(&self) -> bool {
+        self.games.is_empty()
+    }
+
+    /// Parses and checks a game's create options; returns them normalized (defaults filled in),
+    /// as [`RoomSpec::options`] wants them. `Err` for an unknown game index or invalid options.
+    pub fn validate_options(
+        &self,
+        game: usize,
+        raw: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, String> {
+        self.games
+            .get(game)
+            .ok_or_else(|| format!("no game number {game}"))?
+            .validate_options(raw)
+    }
+}
+
+/// A registered game inside one [`SimWorld`].
+struct Installed {
+    game: Arc<dyn ErasedGame>,
+    kinds: Vec<KindLayout>,
+}
+
+/// All rooms, players and game entities of a server, and the schedule that ticks them.
+pub struct SimWorld {
+    world: World,
+    schedule: Schedule,
+    games: Vec<Installed>,
+}
+
+impl std::fmt::Debug for SimWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimWorld")
+            .field("games", &self.games.iter().map(|g| g.game.name()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimWorld {
+    /// A world that hosts the registry's games.
+    pub fn new(registry: &GameRegistry) -> Self {
+        let mut world = World::new();
+        world.init_resource::<StepRequest>();
+        world.init_resource::<StepOutput>();
+        world.init_resource::<SnapshotBuffers>();
+        let mut schedule = Schedule::new(TickSchedule);
+        // One schedule run ticks many rooms; a second thread would only add hand-off cost.
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.configure_sets(
+            (
+                TickSet::Input,
+                TickSet::Simulate,
+                TickSet::Replicate,
+                TickSet::Finish,
+            )
+                .chain(),
+        );
+        schedule.add_systems((
+            injected_faults.before(TickSet::Input),
+            replicate::write_envelopes
+                .in_set(TickSet::Replicate)
+                .before(ReplicateRows),
+            replicate::finish_snapshots.in_set(TickSet::Finish),
+        ));
+        schedule.configure_sets(ReplicateRows.in_set(TickSet::Replicate));
+        let mut sim = Self {
+            world,
+            schedule,
+            games: Vec::new(),
+        };
+        for game in &registry.games {
+            let kinds = game.install(&mut sim);
+            sim.games.push(Installed {
+                game: game.clone(),
+                kinds,
+            });
+        }
+        sim
+    }
+
+    /// A registered game's index, by name.
+    pub fn game_index(&self, name: &str) -> Option<usize> {
+        self.games.iter().position(|g| g.game.name() == name)
+    }
+
+    /// A registered game's name.
+    pub fn game_name(&self, game: usize) -> Option<&'static str> {
+        self.games.get(game).map(|g| g.game.name())
+    }
+
+    /// A registered game's replicated kinds, in table order.
+    pub fn kinds(&self, game: usize) -> &[KindLayout] {
+        self.games.get(game).map_or(&[], |g| &g.kinds)
+    }
+
+    /// Creates a room of `spec.game` and lets the game set it up; returns the room entity and
+    /// its input queue, or `None` for an unknown game.
+    pub fn spawn_room(&mut self, spec: RoomSpec) -> Option<(Entity, Arc<dyn InputPort>)> {
+        let installed = self.games.get(spec.game)?;
+        let game = installed.game.clone();
+        let room = self
+            .world
+            .spawn(Room {
+                id: spec.id,
+                game: spec.game,
+                max_players: spec.max_players,
+                tick_rate: spec.tick_rate,
+                dt: 1.0 / spec.tick_rate.max(1) as f32,
+                tick: 0,
+                rng: ChaCha8Rng::seed_from_u64(spec.seed),
+                players: Vec::new(),
+                entities: Vec::new(),
+                kinds: vec![Vec::new(); installed.kinds.len()],
+                next_net_id: 0,
+            })
+            .id();
+        let inputs = game.setup_room(&mut self.world, room, &spec.options);
+        Some((room, inputs))
+    }
+
+    /// Removes a room with all its entities; returns the player ids that were seated.
+    pub fn despawn_room(&mut self, room: Entity) -> Vec<PlayerId> {
+        let Some(r) = self.world.get::<Room>(room) else {
+            return Vec::new();
+        };
+        let members = r.entities.clone();
+        let seated: Vec<Entity> = r.players.clone();
+        let ids = seated
+            .iter()
+            .filter_map(|&e| self.world.get::<Player>(e).map(|p| p.id))
+            .collect();
+        for player in seated {
+            self.despawn_player(player);
+        }
+        for e in members {
+            // Already gone if it was a player (or despawned by a game's leave hook).
+            if let Ok(entity) = self.world.get_entity_mut(e) {
+                entity.despawn();
+            }
+        }
+        self.world.despawn(room);
+        ids
+    }
+
+    /// Seats a new player and lets the game add its components; `None` when the room does not
+    /// exist or is full.
+    pub fn spawn_player(&mut self, room: Entity, id: PlayerId, name: String) -> Option<Entity> {
+        let r = self.world.get::<Room>(room)?;
+        if r.players.len() >= r.max_players as usize {
+            return None;
+        }
+        let game = self.games.get(r.game)?.game.clone();
+        let player = Player {
+            id,
+            name,
+            last_input_seq: 0,
+            score: 0,
+        };
+        let entity = self.world.spawn((InRoom::new(room), player)).id();
+        if let Some(mut r) = self.world.get_mut::<Room>(room) {
+            r.players.push(entity);
+        }
+        game.player_joined(&mut self.world, room, entity);
+        Some(entity)
+    }
+
+    /// Lets the game see the player leave, then removes it from its room and the world.
+    pub fn despawn_player(&mut self, player: Entity) {
+        let Some(room) = self.world.get::<InRoom>(player).map(|m| m.room()) else {
+            return;
+        };
+        if let Some(game) = self
+            .world
+            .get::<Room>(room)
+            .and_then(|r| self.games.get(r.game))
+            .map(|g| g.game.clone())
+        {
+            game.player_left(&mut self.world, room, player);
+        }
+        if let Ok(entity) = self.world.get_entity_mut(player) {
+            entity.despawn();
+        }
+    }
+
+    /// Clears a player's input (its connection dropped: its seat stays, it does nothing).
+    pub fn halt_player(&mut self, player: Entity) {
+        let Some(game) = self
+            .world
+            .get::<InRoom>(player)
+            .and_then(|m| self.world.get::<Room>(m.room()))
+            .and_then(|r| self.games.get(r.game))
+            .map(|g| g.game.clone())
+        else {
+            return;
+        };
+        game.halt(&mut self.world, player);
+    }
+
+    /// Runs one step: ticks the rooms in `due` and returns their encoded snapshots.
+    pub fn step(&mut self, due: &[Entity], now_ms: u64) -> &[(Entity, Bytes)] {
+        {
+            let games = self.games.len();
+            let world = &mut self.world;
+            let game_of: Vec<Option<usize>> = due
+                .iter()
+                .map(|&e| world.get::<Room>(e).map(|r| r.game))
+                .collect();
+            let mut request = world.resource_mut::<StepRequest>();
+            request.due.clear();
+            request.due.extend_from_slice(due);
+            request.now_ms = now_ms;
+            request.by_game.resize_with(games, Vec::new);
+            for slots in &mut request.by_game {
+                slots.clear();
+            }
+            for (slot, game) in game_of.into_iter().enumerate() {
+                if let Some(slots) = game.and_then(|g| request.by_game.get_mut(g)) {
+                    slots.push(slot);
+                }
+            }
+        }
+        self.schedule.run(&mut self.world);
+        &self.world.resource::<StepOutput>().snapshots
+    }
+
+    /// Like [`SimWorld::step`], but a room whose systems panic does not take the others down.
+    /// When the shared run panics, each due room is stepped alone to find the failing ones;
+    /// they are returned in `failed` (the caller closes them) and the rest get their snapshot.
+    /// Rooms that had already advanced in the failed run advance once more in the retry: a
+    /// skipped tick under a fault, rather than a dead server.
+    pub fn step_isolating_faults(&mut self, due: &[Entity], now_ms: u64) -> StepOutcome {
+        let shared = catch_unwind(AssertUnwindSafe(|| self.step(due, now_ms).to_vec()));
+        if let Ok(snapshots) = shared {
+            return StepOutcome {
+                snapshots,
+                failed: Vec::new(),
+            };
+        }
+        let mut outcome = StepOutcome::default();
+        for &room in due {
+            match catch_unwind(AssertUnwindSafe(|| self.step(&[room], now_ms).to_vec())) {
+                Ok(snapshots) => outcome.snapshots.extend(snapshots),
+                Err(_) => outcome.failed.push(room),
+            }
+        }
+        outcome
+    }
+
+    /// Makes the room's next tick panic, for tests of fault containment.
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, room: Entity) {
+        if let Ok(mut entity) = self.world.get_entity_mut(room) {
+            entity.insert(InjectedFault);
+        }
+    }
+
+    /// A room's component, for reads.
+    pub fn room(&self, room: Entity) -> Option<&Room> {
+        self.world.get::<Room>(room)
+    }
+
+    /// A player's component, for reads.
+    pub fn player(&self, player: Entity) -> Option<&Player> {
+        self.world.get::<Player>(player)
+    }
+
+    /// A room's latest completed tick.
+    pub fn room_tick(&self, room: Entity) -> Option<Tick> {
+        self.room(room).map(|r| r.tick)
+    }
+
+    /// A room's game index.
+    pub fn room_game(&self, room: Entity) -> Option<usize> {
+        self.room(room).map(|r| r.game)
+    }
+
+    /// The lobby metadata a room's game has set on it ([`RoomMetadata`](crate::RoomMetadata)).
+    pub fn metadata(&self, room: Entity) -> Option<&serde_json::Value> {
+        self.world.get::<crate::RoomMetadata>(room).map(|m| &m.0)
+    }
+
+    /// Number of live room entities and entities in rooms, for leak checks.
+    pub fn entity_count(&mut self) -> usize {
+        self.world
+            .query_filtered::<(), Or<(With<Room>, With<InRoom>)>>()
+            .iter(&self.world)
+            .count()
+    }
+
+    /// The world, for tests and tools that inspect a game's state.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The world, mutably (tests; a running server never hands it out).
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+/// Where each kind's table is written (after the envelopes, before finishing).
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ReplicateRows;
