@@ -37,6 +37,9 @@ pub enum GameError {
     /// A server-side fault.
     #[error("internal error: {0}")]
     Internal(String),
+    /// No game of that name is registered.
+    #[error("no game named {0:?} on this server")]
+    GameNotFound(String),
     /// The room's owner node cannot be reached (scale-out).
     #[error("{0}")]
     Unavailable(String),
@@ -64,6 +67,7 @@ impl GameError {
             GameError::ServerFull(_) => ErrorCode::ServerFull,
             GameError::Internal(_) => ErrorCode::Internal,
             GameError::Unavailable(_) => ErrorCode::Unavailable,
+            GameError::GameNotFound(_) => ErrorCode::GameNotFound,
             GameError::Relayed { code, .. } => *code,
         }
     }

@@ -6,11 +6,11 @@
 pub mod cluster;
 pub mod config;
 pub mod error;
+pub mod games;
 pub mod metrics;
 pub mod net;
 pub mod room;
 pub mod session;
-pub mod sim;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
+pub use games::Games;
 pub use room::RoomHub;
 
 /// How long shutdown waits for connections to close after every room was told.
@@ -42,14 +43,25 @@ pub struct ServerHandle {
     pub admission: Arc<net::admission::Admission>,
 }
 
-/// Serves the game on `listener` until `shutdown` is cancelled, then closes every room with
-/// reason `shutdown`, disconnects every client and returns.
+/// Serves the default games ([`Games::default`]: the orb arena) on `listener` until `shutdown` is
+/// cancelled, then closes every room with reason `shutdown`, disconnects every client and
+/// returns.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (handle, server) = start(config, listener, shutdown).await?;
+    run_games(config, Games::default(), listener, shutdown).await
+}
+
+/// Like [`run`], with the games to host (the first one is the default game).
+pub async fn run_games(
+    config: Config,
+    games: Games,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (handle, server) = start_games(config, games, listener, shutdown).await?;
     let _ = handle;
     server.await
 }
@@ -61,6 +73,17 @@ pub async fn start(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(ServerHandle, impl Future<Output = anyhow::Result<()>>)> {
+    start_games(config, Games::default(), listener, shutdown).await
+}
+
+/// Like [`start`], with the games to host.
+pub async fn start_games(
+    config: Config,
+    games: Games,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(ServerHandle, impl Future<Output = anyhow::Result<()>>)> {
+    anyhow::ensure!(!games.is_empty(), "no game to host: register at least one");
     let tracker = TaskTracker::new();
     let (hub, inbox) = RoomHub::channel();
     let metrics = Arc::new(metrics::ServerMetrics::new());
@@ -103,6 +126,7 @@ pub async fn start(
             admin: admin.clone(),
             admission: admission.clone(),
             in_flight: in_flight.clone(),
+            games: games.clone(),
         },
     )
     .await?;
@@ -110,7 +134,7 @@ pub async fn start(
     // a cluster drains first (see `drain_then_stop`).
     let stop = CancellationToken::new();
     room::spawn_driver(
-        room::DriverSettings::from_config(&config),
+        room::DriverSettings::from_config(&config, games.registry().clone()),
         inbox,
         io.clone(),
         cluster.clone(),
@@ -144,6 +168,7 @@ pub async fn start(
         cluster: cluster.clone(),
         metrics: metrics.clone(),
         parser: config.parser,
+        games: games.names().map(str::to_owned).collect(),
     };
     // The Socket.IO layer wraps the whole router exactly once. Each `Layer::layer` call of
     // socketioxide builds its own Engine.IO engine with its own session table, and
@@ -174,6 +199,7 @@ pub async fn start(
             parser = ?config.parser,
             transports = ?config.transports,
             admin = config.admin_token.is_some(),
+            games = ?games.names().collect::<Vec<_>>(),
             node = cluster.as_ref().map(|c| c.node_id().as_str()),
             "tickstorm listening: game at http://{addr}/, dashboard at http://{addr}/dashboard"
         );

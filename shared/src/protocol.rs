@@ -85,11 +85,13 @@ pub enum ErrorCode {
     /// The node that runs the room cannot be reached right now (scale-out only); nothing was
     /// changed, try again.
     Unavailable,
+    /// No game of that name is registered on this server.
+    GameNotFound,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::RateLimited,
@@ -101,6 +103,7 @@ impl ErrorCode {
         ErrorCode::ServerFull,
         ErrorCode::Internal,
         ErrorCode::Unavailable,
+        ErrorCode::GameNotFound,
     ];
 
     /// The code as it appears on the wire.
@@ -117,6 +120,7 @@ impl ErrorCode {
             ErrorCode::ServerFull => "server_full",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::GameNotFound => "game_not_found",
         }
     }
 }
@@ -141,6 +145,12 @@ pub struct GameAuth {
 /// `room:create` payload.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CreateRoomRequest {
+    /// The game the room plays; the server's default game when absent.
+    #[serde(default)]
+    pub game: Option<String>,
+    /// The game's own create options (a map); the game's defaults when absent.
+    #[serde(default)]
+    pub options: Option<serde_json::Value>,
     /// Display name of the room; a default is chosen when absent.
     #[serde(default)]
     pub name: Option<String>,
@@ -158,6 +168,10 @@ pub struct JoinRoomRequest {
     /// The room to join.
     #[serde(default)]
     pub room_id: Option<RoomId>,
+    /// Quick match among rooms of this game (the default game when absent); with `room_id`, the
+    /// room must play it.
+    #[serde(default)]
+    pub game: Option<String>,
 }
 
 /// `room:rejoin` payload.
@@ -194,6 +208,12 @@ pub struct RoomInfo {
     pub max_players: u32,
     /// Simulation rate in Hz.
     pub tick_rate: u32,
+    /// The game the room plays.
+    #[serde(default)]
+    pub game: String,
+    /// What the game tells the lobby about the room (any JSON value; null when it says nothing).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub metadata: serde_json::Value,
 }
 
 /// The `error` member of a failed ack.
@@ -274,6 +294,18 @@ pub struct JoinAck {
     /// names that snapshots (ids only) leave out. Later arrivals come as `player:joined`.
     #[serde(default)]
     pub members: Vec<PlayerJoined>,
+    /// The game's replicated kinds, in snapshot table order: how to read the snapshot's tables.
+    #[serde(default)]
+    pub kinds: Vec<KindInfo>,
+}
+
+/// One replicated kind, as the join ack announces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindInfo {
+    /// The kind's name.
+    pub name: String,
+    /// Its fields after `net_id`, in row order.
+    pub fields: Vec<String>,
 }
 
 /// Ack of `input`.

@@ -340,7 +340,8 @@ impl Cluster {
             NodeRequest::Input {
                 player_id,
                 sid,
-                input,
+                seq,
+                payload,
             } => {
                 let seat = self
                     .remote_seats()
@@ -352,7 +353,8 @@ impl Cluster {
                         link: SeatLink::Local { player, inputs },
                         ..
                     }) => {
-                        crate::net::game::queue_input(*player, inputs, input).map(NodeReply::Input)
+                        crate::net::input::queue_forwarded(*player, &**inputs, seq, &payload)
+                            .map(NodeReply::Input)
                     }
                     _ => Err(GameError::NotInRoom),
                 };
@@ -380,14 +382,19 @@ impl Cluster {
                     cluster.reply(&from, id, result.await);
                 });
             }
-            NodeRequest::Join { room_id, name, sid } => {
+            NodeRequest::Join {
+                room_id,
+                game,
+                name,
+                sid,
+            } => {
                 let (cluster, hub) = (self.clone(), hub.clone());
                 let conn = Conn {
                     sid,
                     node: Some(from.clone()),
                 };
                 tokio::spawn(async move {
-                    let result = hub.join(room_id, name, conn).await.map(grant);
+                    let result = hub.join(room_id, game, name, conn).await.map(grant);
                     cluster.reply(&from, id, result);
                 });
             }
@@ -661,6 +668,7 @@ fn grant(seat: Seat) -> NodeReply {
         tick: seat.tick,
         rejoin_token: seat.rejoin_token,
         members: seat.members,
+        kinds: seat.kinds,
     })
 }
 

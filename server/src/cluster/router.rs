@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use socketioxide::socket::Sid;
-use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, InputRequest, LeaveReason};
+use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, LeaveReason};
 use tickstorm_shared::{RoomId, RoomInfo};
 
 use super::Cluster;
@@ -82,11 +82,13 @@ impl RoomRouter {
     pub async fn join(
         &self,
         room_id: Option<RoomId>,
+        game: Option<String>,
         name: String,
         socket: &GameSocket,
     ) -> Result<Seat, GameError> {
         let sid = socket.id;
-        let local = |room_id| self.hub.join(room_id, name.clone(), Conn::local(sid));
+        let local =
+            |room_id| self.hub.join(room_id, game.clone(), name.clone(), Conn::local(sid));
         let Some(cluster) = &self.cluster else {
             return local(room_id).await;
         };
@@ -109,6 +111,7 @@ impl RoomRouter {
                 let known_room = room_id.clone();
                 let request = NodeRequest::Join {
                     room_id,
+                    game: game.clone(),
                     name: name.clone(),
                     sid,
                 };
@@ -185,7 +188,8 @@ impl RoomRouter {
         owner: &NodeId,
         seat: &Seat,
         sid: Sid,
-        input: InputRequest,
+        seq: u32,
+        payload: Vec<u8>,
     ) -> impl Future<Output = Result<InputAck, GameError>> + Send + 'static {
         let sent = self.cluster.as_ref().map(|cluster| {
             cluster.request(
@@ -193,7 +197,8 @@ impl RoomRouter {
                 NodeRequest::Input {
                     player_id: seat.player_id,
                     sid,
-                    input,
+                    seq,
+                    payload: payload.into(),
                 },
             )
         });
@@ -241,6 +246,7 @@ fn remote_seat(reply: NodeReply, owner: NodeId) -> Result<Seat, GameError> {
         tick,
         rejoin_token,
         members,
+        kinds,
     }) = reply
     else {
         return Err(unexpected(&reply));
@@ -252,6 +258,7 @@ fn remote_seat(reply: NodeReply, owner: NodeId) -> Result<Seat, GameError> {
         tick,
         rejoin_token,
         members,
+        kinds,
     })
 }
 

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use socketioxide::socket::Sid;
 use tickstorm_shared::protocol::{
-    CloseReason, CreateRoomRequest, InputAck, InputRequest, PlayerJoined,
+    CloseReason, CreateRoomRequest, InputAck, KindInfo, PlayerJoined,
 };
 use tickstorm_shared::{ErrorCode, PlayerId, RoomId, RoomInfo, Tick};
 
@@ -55,6 +55,9 @@ pub enum NodeRequest {
     Join {
         /// The room, or quick match.
         room_id: Option<RoomId>,
+        /// The game to quick match in, or the game the room must play.
+        #[serde(default)]
+        game: Option<String>,
         /// Display name.
         name: String,
         /// The player's connection on the edge node.
@@ -73,8 +76,10 @@ pub enum NodeRequest {
         player_id: PlayerId,
         /// Their connection (must be the one holding the seat).
         sid: Sid,
-        /// The request as the client sent it (validated again here).
-        input: InputRequest,
+        /// The input's `seq`.
+        seq: u32,
+        /// The game's input, MessagePack (validated on the edge, and again here).
+        payload: bytes::Bytes,
     },
     /// The player left the room.
     Leave {
@@ -126,6 +131,9 @@ pub struct SeatGrant {
     pub rejoin_token: String,
     /// Everyone seated.
     pub members: Vec<PlayerJoined>,
+    /// The game's replicated kinds.
+    #[serde(default)]
+    pub kinds: Vec<KindInfo>,
 }
 
 /// A seat the owner freed on its own (room closed, player kicked, replaced by a rejoin).

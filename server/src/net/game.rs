@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use socketioxide::ParserError;
 use socketioxide::extract::{State, TryData};
 use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
+use tickstorm_shared::ErrorCode;
 use tickstorm_shared::protocol::{
     ChatMessage, ChatRequest, ConnectionClosing, CreateRoomAck, CreateRoomRequest, InputAck,
-    InputRequest, JoinAck, JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined,
-    RejoinRequest, TimeAck, TimeRequest, events,
+    JoinAck, JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined, RejoinRequest, TimeAck,
+    TimeRequest, events,
 };
-use tickstorm_shared::{ErrorCode, rules};
 
 use super::rate_limit::{Kind, Verdict};
 use super::{Ack, Adapter, GameSocket as SocketRef, payload};
@@ -24,7 +23,7 @@ use crate::error::GameError;
 use crate::metrics::ServerMetrics;
 use crate::room::{Seat, SeatLink};
 use crate::session::Session;
-use crate::sim::PendingInput;
+use crate::games::Games;
 
 /// The `/game` connect handler: nothing left to do. The event handlers are registered earlier, by
 /// the handshake middleware ([`register_handlers`]), because socketioxide queues the CONNECT
@@ -43,13 +42,25 @@ impl ConnectHandler<Adapter, GameConnect> for GameConnect {
 }
 
 /// Registers every `/game` event handler on a socket whose handshake was accepted.
-pub fn register_handlers(socket: &SocketRef, metrics: Arc<ServerMetrics>, rooms: RoomRouter) {
+pub fn register_handlers(
+    socket: &SocketRef,
+    metrics: Arc<ServerMetrics>,
+    rooms: RoomRouter,
+    games: Games,
+) {
     socket.on(events::LOBBY_LIST, lobby_list);
     socket.on(events::ROOM_CREATE, room_create);
     socket.on(events::ROOM_JOIN, room_join);
     socket.on(events::ROOM_LEAVE, room_leave);
     socket.on(events::ROOM_REJOIN, room_rejoin);
-    socket.on(events::INPUT, InlineInput { metrics, rooms });
+    socket.on(
+        events::INPUT,
+        InlineInput {
+            metrics,
+            rooms,
+            games,
+        },
+    );
     socket.on(events::CHAT, chat);
     socket.on(events::TIME, time);
     socket.on_disconnect(on_disconnect);
@@ -195,7 +206,7 @@ async fn room_join(
             return Err(GameError::AlreadyInRoom(seat.room.id.clone()));
         }
         let seat = rooms
-            .join(request.room_id, session.name.clone(), &socket)
+            .join(request.room_id, request.game, session.name.clone(), &socket)
             .await?;
         take_seat(&socket, &rooms, &session, seat).await
     };
@@ -280,6 +291,7 @@ async fn take_seat(
         tick: seat.tick,
         rejoin_token: seat.rejoin_token.clone(),
         members: seat.members.clone(),
+        kinds: seat.kinds.clone(),
     })
 }
 
@@ -305,30 +317,32 @@ async fn room_leave(
 /// (what socketioxide does for `async` handlers): the work is a short lock and one ack, cheaper
 /// than a task spawn and wake-up at 10 inputs per second per player, and a client's inputs are
 /// then handled in the order they were sent. An input for a room on another node is sent there
-/// in that same order, and acked when the owner answers.
+/// in that same order, and acked when the owner answers. The payload is decoded only once the
+/// seat is known: its room's game says what type it has.
 #[derive(Debug, Clone)]
 struct InlineInput {
     metrics: Arc<ServerMetrics>,
     rooms: RoomRouter,
+    games: Games,
 }
 
 impl MessageHandler<Adapter, InlineInput> for InlineInput {
     fn call(&self, socket: Arc<Socket<Adapter>>, mut value: Value, ack_id: Option<i64>) {
-        let Ok(TryData(data)) =
-            TryData::<InputRequest>::from_message_parts(&socket, &mut value, &ack_id);
         let Ok(ack) = Ack::from_message_parts(&socket, &mut value, &ack_id);
         self.metrics.inputs.inc();
-        let socket = SocketRef::from(socket);
-        match input(&socket, data) {
+        match input(&socket, &self.games, &mut value, &ack_id) {
             Routed::Here(result) => reply(ack, &self.metrics, result),
             Routed::Owner {
                 owner,
                 seat,
-                request,
-                sid,
+                seq,
+                payload,
             } => {
-                let answer = self.rooms.forward_input(&owner, &seat, sid, request);
+                let answer = self
+                    .rooms
+                    .forward_input(&owner, &seat, socket.id, seq, payload);
                 let metrics = self.metrics.clone();
+                let socket = SocketRef::from(socket);
                 tokio::spawn(async move {
                     let answer = answer.await;
                     if answer
@@ -364,61 +378,62 @@ enum Routed {
     Owner {
         owner: crate::cluster::wire::NodeId,
         seat: Arc<Seat>,
-        request: InputRequest,
-        sid: socketioxide::socket::Sid,
+        seq: u32,
+        payload: Vec<u8>,
     },
 }
 
-fn input(socket: &SocketRef, data: Result<InputRequest, ParserError>) -> Routed {
+fn input(
+    socket: &Arc<Socket<Adapter>>,
+    games: &Games,
+    value: &mut Value,
+    ack_id: &Option<i64>,
+) -> Routed {
     let checked = (|| {
-        let session = session(socket)?;
+        let socket_ref = SocketRef::from(socket.clone());
+        let session = session(&socket_ref)?;
         let seat = session.seat();
         let kind = seat.as_ref().map_or(Kind::Request, |s| Kind::Input {
             tick_rate: s.room.tick_rate,
         });
         // Charged before parsing: malformed floods are floods too.
-        admit(socket, &session, kind)?;
-        let request = data.map_err(|e| payload::malformed(events::INPUT, e))?;
-        rules::sanitize_move(request.movement)
-            .map_err(|e| GameError::BadRequest(format!("invalid input payload: {e}")))?;
-        Ok((seat.ok_or(GameError::NotInRoom)?, request))
+        admit(&socket_ref, &session, kind)?;
+        let seat = match seat {
+            Some(seat) => seat,
+            None => {
+                // Still a malformed payload first, as before seats had games: decode it as the
+                // default game's input to tell a bad payload from a missing seat.
+                if let Some(codec) = games.names().next().and_then(|name| games.input(name))
+                    && let Err(e) = codec.encode(socket, value, ack_id)
+                {
+                    return Err(e);
+                }
+                return Err(GameError::NotInRoom);
+            }
+        };
+        let codec = games
+            .input(&seat.room.game)
+            .ok_or_else(|| GameError::GameNotFound(seat.room.game.clone()))?;
+        Ok((seat, codec))
     })();
-    let (seat, request) = match checked {
+    let (seat, codec) = match checked {
         Ok(checked) => checked,
         Err(e) => return Routed::Here(Err(e)),
     };
     match &seat.link {
-        SeatLink::Local { player, inputs } => Routed::Here(queue_input(*player, inputs, request)),
-        SeatLink::Remote { owner } => Routed::Owner {
-            owner: owner.clone(),
-            seat: seat.clone(),
-            request,
-            sid: socket.id,
+        SeatLink::Local { player, inputs } => {
+            Routed::Here(codec.queue(socket, value, ack_id, *player, &**inputs))
+        }
+        SeatLink::Remote { owner } => match codec.encode(socket, value, ack_id) {
+            Ok((seq, payload)) => Routed::Owner {
+                owner: owner.clone(),
+                seat: seat.clone(),
+                seq,
+                payload,
+            },
+            Err(e) => Routed::Here(Err(e)),
         },
     }
-}
-
-/// Queues a validated-on-arrival input for the room's next tick (also used for inputs that
-/// other nodes forward to this node's rooms, which are validated again here).
-pub(crate) fn queue_input(
-    player: bevy_ecs::entity::Entity,
-    inputs: &crate::sim::InputQueue,
-    request: InputRequest,
-) -> Result<InputAck, GameError> {
-    let direction = rules::sanitize_move(request.movement)
-        .map_err(|e| GameError::BadRequest(format!("invalid input payload: {e}")))?;
-    let accepted = inputs.submit(PendingInput {
-        player,
-        seq: request.seq,
-        direction,
-        buttons: request.buttons,
-    });
-    Ok(InputAck {
-        ok: true,
-        seq: request.seq,
-        tick: accepted.tick,
-        stale: accepted.stale,
-    })
 }
 
 async fn chat(

@@ -63,6 +63,7 @@ pub async fn authenticate(
     State(admission): State<Arc<Admission>>,
     State(player_auth): State<PlayerAuth>,
     State(rooms): State<RoomRouter>,
+    State(games): State<crate::games::Games>,
     TryData(auth): TryData<GameAuth>,
 ) -> Result<(), HandshakeError> {
     let admitted = auth
@@ -88,7 +89,7 @@ pub async fn authenticate(
         .extensions
         .insert(Arc::new(Session::new(name, identity, limits)));
     // Here, not in the connect handler: see `GameConnect` for the race this avoids.
-    super::game::register_handlers(&socket, metrics, rooms);
+    super::game::register_handlers(&socket, metrics, rooms, games);
     Ok(())
 }
 

@@ -35,6 +35,8 @@ pub struct HttpState {
     pub metrics: Arc<ServerMetrics>,
     /// The Socket.IO parser, so a web client can tell it cannot talk to a msgpack server.
     pub parser: ParserKind,
+    /// The games hosted, default first.
+    pub games: Vec<String>,
 }
 
 /// `GET /healthz` body.
@@ -43,6 +45,8 @@ struct Health {
     status: &'static str,
     version: &'static str,
     parser: &'static str,
+    /// The games hosted, default first.
+    games: Vec<String>,
     #[serde(flatten)]
     counts: ServerCounts,
 }
@@ -68,6 +72,7 @@ async fn healthz(State(state): State<HttpState>) -> Json<Health> {
             ParserKind::Common => "common",
             ParserKind::Msgpack => "msgpack",
         },
+        games: state.games.clone(),
         counts: state.hub.directory().counts(),
     })
 }

@@ -7,6 +7,7 @@ pub mod assets;
 pub mod game;
 pub mod handshake;
 pub mod http;
+pub(crate) mod input;
 pub mod payload;
 pub mod player_token;
 pub mod rate_limit;
@@ -55,6 +56,8 @@ pub struct SocketIoParts {
     pub admission: Arc<admission::Admission>,
     /// Requests being handled.
     pub in_flight: game::InFlight,
+    /// The games hosted (their input decoders).
+    pub games: crate::games::Games,
 }
 
 /// Builds the Socket.IO layer from the configuration and registers namespaces `/game` and
@@ -71,6 +74,7 @@ pub async fn socket_io(
         admin,
         admission,
         in_flight,
+        games,
     } = parts;
     let adapter = RedisAdapterCtr::new_with_driver(
         bus,
@@ -89,6 +93,7 @@ pub async fn socket_io(
         .with_state(config.rate_limits())
         .with_state(admission)
         .with_state(in_flight)
+        .with_state(games)
         .with_state(player_token::PlayerAuth::new(config.auth_secret.as_ref()))
         .with_state(admin);
     let builder = match config.parser {

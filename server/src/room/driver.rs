@@ -15,9 +15,10 @@ use bevy_ecs::entity::Entity;
 use socketioxide::socket::Sid;
 use tickstorm_shared::admin::{MemberInfo, RoomDetail};
 use tickstorm_shared::protocol::{
-    CloseReason, CreateRoomRequest, GAME_NAMESPACE, LeaveReason, PlayerJoined, PlayerLeft,
-    RoomClosed, events,
+    CloseReason, CreateRoomRequest, GAME_NAMESPACE, KindInfo, LeaveReason, PlayerJoined,
+    PlayerLeft, RoomClosed, events,
 };
+use tickstorm_sim::{GameRegistry, InputPort, Player, RoomSpec, SimWorld};
 use tickstorm_shared::{PlayerId, RoomId, RoomInfo};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -31,7 +32,6 @@ use crate::config::Config;
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
 use crate::net::Io;
-use crate::sim::{InputQueue, Player, RoomSpec, SimWorld};
 
 /// The room settings the driver needs from the server configuration.
 #[derive(Debug, Clone)]
@@ -48,11 +48,13 @@ pub struct DriverSettings {
     pub room_idle_timeout: Duration,
     /// Base seed; room n gets a seed derived from it and n.
     pub seed: u64,
+    /// The games rooms can play (the first is the default).
+    pub games: GameRegistry,
 }
 
 impl DriverSettings {
-    /// Takes the relevant part of the server configuration.
-    pub fn from_config(config: &Config) -> Self {
+    /// Takes the relevant part of the server configuration, and the games to host.
+    pub fn from_config(config: &Config, games: GameRegistry) -> Self {
         Self {
             default_tick_rate: config.tick_rate,
             default_max_players: config.max_players,
@@ -60,6 +62,7 @@ impl DriverSettings {
             rejoin_grace: config.rejoin_grace,
             room_idle_timeout: config.room_idle_timeout,
             seed: config.seed.unwrap_or_else(rand::random),
+            games,
         }
     }
 }
@@ -97,10 +100,12 @@ struct RoomState {
     /// Creation order, for a stable lobby list.
     seq: u64,
     name: String,
+    /// The game's index in the registry, and its name.
+    game: (usize, &'static str),
     max_players: u32,
     tick_rate: u32,
     period: Duration,
-    inputs: Arc<InputQueue>,
+    inputs: Arc<dyn InputPort>,
     players: Vec<PlayerId>,
     /// Members with a live connection (the snapshot's recipients), for the byte counters.
     online: usize,
@@ -108,16 +113,24 @@ struct RoomState {
 }
 
 impl RoomState {
-    fn info(&self, id: &RoomId) -> RoomInfo {
+    fn info(&self, id: &RoomId, sim: &SimWorld) -> RoomInfo {
         RoomInfo {
             id: id.clone(),
             name: self.name.clone(),
             players: self.players.len() as u32,
             max_players: self.max_players,
             tick_rate: self.tick_rate,
+            game: self.game.1.to_owned(),
+            metadata: sim
+                .metadata(self.entity)
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
         }
     }
 }
+
+/// How often the directory is republished even when no seat changed (games' lobby metadata).
+const METADATA_REFRESH: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct SeatRecord {
@@ -155,6 +168,7 @@ struct Driver {
     next_player_id: PlayerId,
     rooms_created: u64,
     due: Vec<Entity>,
+    published_at: Instant,
 }
 
 impl Driver {
@@ -164,6 +178,7 @@ impl Driver {
         directory: Arc<RoomDirectory>,
         metrics: Arc<ServerMetrics>,
     ) -> Self {
+        let sim = SimWorld::new(&settings.games);
         Self {
             settings,
             io,
@@ -172,7 +187,7 @@ impl Driver {
             directory,
             directory_dirty: true,
             metrics,
-            sim: SimWorld::new(),
+            sim,
             rooms: HashMap::new(),
             room_ids: HashMap::new(),
             players: HashMap::new(),
@@ -182,6 +197,7 @@ impl Driver {
             next_player_id: 1,
             rooms_created: 0,
             due: Vec::new(),
+            published_at: Instant::now(),
         }
     }
 
@@ -237,16 +253,17 @@ impl Driver {
             RoomCmd::Create { request, reply } => {
                 let _ = reply.send(
                     self.create_room(request)
-                        .map(|(id, _)| self.rooms[&id].info(&id)),
+                        .map(|(id, _)| self.rooms[&id].info(&id, &self.sim)),
                 );
             }
             RoomCmd::Join {
                 room_id,
+                game,
                 name,
                 conn,
                 reply,
             } => {
-                let _ = reply.send(self.join(room_id, name, conn));
+                let _ = reply.send(self.join(room_id, game, name, conn));
             }
             RoomCmd::Rejoin { token, conn, reply } => {
                 let _ = reply.send(self.rejoin(&token, conn));
@@ -299,6 +316,12 @@ impl Driver {
                 "this node is draining and takes no new rooms".into(),
             ));
         }
+        let game = self.game(request.game.as_deref())?;
+        let options = self
+            .settings
+            .games
+            .validate_options(game.0, request.options.as_ref())
+            .map_err(GameError::BadRequest)?;
         if self.rooms.len() >= self.settings.max_rooms {
             return Err(GameError::ServerFull(format!(
                 "the server hosts its maximum of {} rooms",
@@ -319,15 +342,18 @@ impl Driver {
         let name = request
             .name
             .unwrap_or_else(|| format!("Room {}", self.rooms_created));
-        let inputs = Arc::new(InputQueue::new(0));
         let spec = RoomSpec {
             id: id.clone(),
-            name: name.clone(),
+            game: game.0,
             max_players,
             tick_rate,
             seed: room_seed(self.settings.seed, self.rooms_created),
+            options,
         };
-        let entity = self.sim.spawn_room(spec, inputs.clone());
+        let (entity, inputs) = self
+            .sim
+            .spawn_room(spec)
+            .ok_or_else(|| GameError::GameNotFound(game.1.to_owned()))?;
         let now = Instant::now();
         let period = Config::tick_period(tick_rate);
         self.ticks.push(Reverse((now + period, entity)));
@@ -342,6 +368,7 @@ impl Driver {
                 entity,
                 seq: self.rooms_created,
                 name,
+                game,
                 max_players,
                 tick_rate,
                 period,
@@ -352,22 +379,44 @@ impl Driver {
             },
         );
         self.directory_dirty = true;
-        tracing::info!(room = %id, tick_rate, max_players, "room created");
+        tracing::info!(room = %id, game = game.1, tick_rate, max_players, "room created");
         Ok((id, entity))
     }
 
-    /// Quick match: the fullest room that still has a seat (so rooms fill up), else a new room.
-    fn quick_match(&mut self) -> Result<RoomId, GameError> {
+    /// A registered game by name (the default game for `None`).
+    fn game(&self, name: Option<&str>) -> Result<(usize, &'static str), GameError> {
+        let name = match name {
+            Some(name) => name,
+            None => self
+                .settings
+                .games
+                .default_name()
+                .ok_or_else(|| GameError::Internal("no game is registered".into()))?,
+        };
+        let index = self
+            .sim
+            .game_index(name)
+            .ok_or_else(|| GameError::GameNotFound(name.to_owned()))?;
+        let name = self.sim.game_name(index).unwrap_or_default();
+        Ok((index, name))
+    }
+
+    /// Quick match: the fullest room of the game that still has a seat (so rooms fill up), else
+    /// a new room of that game.
+    fn quick_match(&mut self, game: (usize, &'static str)) -> Result<RoomId, GameError> {
         let best = self
             .rooms
             .iter()
-            .filter(|(_, r)| (r.players.len() as u32) < r.max_players)
+            .filter(|(_, r)| r.game.0 == game.0 && (r.players.len() as u32) < r.max_players)
             .max_by_key(|(_, r)| (r.players.len(), Reverse(r.seq)))
             .map(|(id, _)| id.clone());
         match best {
             Some(id) => Ok(id),
             None => self
-                .create_room(CreateRoomRequest::default())
+                .create_room(CreateRoomRequest {
+                    game: Some(game.1.to_owned()),
+                    ..CreateRoomRequest::default()
+                })
                 .map(|(id, _)| id),
         }
     }
@@ -375,13 +424,28 @@ impl Driver {
     fn join(
         &mut self,
         room_id: Option<RoomId>,
+        game: Option<String>,
         name: String,
         conn: Conn,
     ) -> Result<Seat, GameError> {
         let room_id = match room_id {
-            Some(id) if self.rooms.contains_key(&id) => id,
-            Some(id) => return Err(GameError::RoomNotFound(id)),
-            None => self.quick_match()?,
+            Some(id) => {
+                let room = self
+                    .rooms
+                    .get(&id)
+                    .ok_or_else(|| GameError::RoomNotFound(id.clone()))?;
+                if let Some(wanted) = game.filter(|g| g != room.game.1) {
+                    return Err(GameError::BadRequest(format!(
+                        "room {id} plays {}, not {wanted}",
+                        room.game.1
+                    )));
+                }
+                id
+            }
+            None => {
+                let game = self.game(game.as_deref())?;
+                self.quick_match(game)?
+            }
         };
         let player_id = self.next_player_id;
         let room = self
@@ -467,7 +531,7 @@ impl Driver {
         let record = &self.players[&player_id];
         let room = &self.rooms[&record.room_id];
         Seat {
-            room: room.info(&record.room_id),
+            room: room.info(&record.room_id, &self.sim),
             player_id,
             link: SeatLink::Local {
                 player: record.entity,
@@ -480,6 +544,15 @@ impl Driver {
                 .map(|(player_id, _, player)| PlayerJoined {
                     player_id,
                     name: player.name.clone(),
+                })
+                .collect(),
+            kinds: self
+                .sim
+                .kinds(room.game.0)
+                .iter()
+                .map(|k| KindInfo {
+                    name: k.name.to_owned(),
+                    fields: k.fields.iter().map(|f| (*f).to_owned()).collect(),
                 })
                 .collect(),
         }
@@ -789,7 +862,7 @@ impl Driver {
         self.rooms_in_creation_order()
             .into_iter()
             .map(|(id, room)| RoomDetail {
-                info: room.info(id),
+                info: room.info(id, &self.sim),
                 members: self
                     .seated(room)
                     .map(|(player_id, record, player)| MemberInfo {
@@ -846,14 +919,16 @@ impl Driver {
     }
 
     fn publish_directory(&mut self) {
-        if !self.directory_dirty {
+        let now = Instant::now();
+        if !self.directory_dirty && now - self.published_at < METADATA_REFRESH {
             return;
         }
         self.directory_dirty = false;
+        self.published_at = now;
         let rooms: Vec<RoomInfo> = self
             .rooms_in_creation_order()
             .into_iter()
-            .map(|(id, r)| r.info(id))
+            .map(|(id, r)| r.info(id, &self.sim))
             .collect();
         let counts = ServerCounts {
             rooms: self.rooms.len(),

@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::RoomDirectory;
 use crate::cluster::wire::NodeId;
 use crate::error::GameError;
-use crate::sim::InputQueue;
+use tickstorm_shared::protocol::KindInfo;
+use tickstorm_sim::InputPort;
 
 /// A seat in a room, as handed to the connection that holds it.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct Seat {
     pub rejoin_token: String,
     /// Everyone seated in the room (this player included), in join order.
     pub members: Vec<PlayerJoined>,
+    /// The room's game's replicated kinds (how to read its snapshots).
+    pub kinds: Vec<KindInfo>,
 }
 
 /// Where a seat's room runs.
@@ -38,8 +41,8 @@ pub enum SeatLink {
     Local {
         /// The player's entity in the simulation (inputs are queued by entity).
         player: Entity,
-        /// The room's input queue.
-        inputs: Arc<InputQueue>,
+        /// The room's input queue (typed by its game; see `net::input`).
+        inputs: Arc<dyn InputPort>,
     },
     /// On another node of the cluster: inputs and seat changes are sent to it.
     Remote {
@@ -81,6 +84,9 @@ pub enum RoomCmd {
     Join {
         /// The room, or quick match.
         room_id: Option<RoomId>,
+        /// The game to quick match in (the default game when `None`); with `room_id`, the game
+        /// the room must play.
+        game: Option<String>,
         /// Display name.
         name: String,
         /// The connection that will hold the seat.
@@ -195,11 +201,13 @@ impl RoomHub {
     pub async fn join(
         &self,
         room_id: Option<RoomId>,
+        game: Option<String>,
         name: String,
         conn: Conn,
     ) -> Result<Seat, GameError> {
         self.ask(|reply| RoomCmd::Join {
             room_id,
+            game,
             name,
             conn,
             reply,
