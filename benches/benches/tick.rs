@@ -1,6 +1,6 @@
 //! Simulation and room benchmarks.
 //!
-//! `sim/movement/N`: the movement rule (`rules::step_position`) as a bevy_ecs query over N
+//! `sim/movement/N`: the movement rule (`tickstorm_orbs::rules::step_position`) as a bevy_ecs query over N
 //! entities, the floor of any per-entity system. `room/create` and `room/join`: spawning a room
 //! (with its 32 orbs) and seating a player, each undone in the same iteration so the world stays
 //! the same size. `sim/tick_rooms/N` ticks N rooms of 8 players + 32 orbs in the one shared
@@ -8,62 +8,15 @@
 //! `Schedule` per room, the alternative the design was chosen against. Both include input apply,
 //! movement, orb pickup, scoring and snapshot encoding.
 
-use std::sync::Arc;
-
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use glam::Vec2;
-use tickstorm_server::sim::{Entity, InputQueue, PendingInput, RoomSpec, SimWorld};
-
-const PLAYERS_PER_ROOM: u32 = 8;
-
-struct BenchRoom {
-    entity: Entity,
-    queue: Arc<InputQueue>,
-    players: Vec<Entity>,
-}
-
-fn populate(sim: &mut SimWorld, index: u64) -> BenchRoom {
-    let queue = Arc::new(InputQueue::new(0));
-    let spec = RoomSpec {
-        id: format!("room{index}"),
-        name: "bench".into(),
-        max_players: PLAYERS_PER_ROOM,
-        tick_rate: 30,
-        seed: index,
-    };
-    let entity = sim.spawn_room(spec, queue.clone());
-    let players = (0..PLAYERS_PER_ROOM)
-        .map(|p| {
-            sim.spawn_player(entity, (index as u32) * 100 + p, "bot".into())
-                .expect("seat")
-        })
-        .collect();
-    BenchRoom {
-        entity,
-        queue,
-        players,
-    }
-}
-
-/// Every player sends a new direction every tick (the worst case for input apply).
-fn feed_inputs(rooms: &[BenchRoom], seq: u32) {
-    let angle = seq as f32 * 0.1;
-    for room in rooms {
-        for &player in &room.players {
-            room.queue.submit(PendingInput {
-                player,
-                seq,
-                direction: Vec2::from_angle(angle),
-                buttons: 0,
-            });
-        }
-    }
-}
+use tickstorm_benches::{BenchRoom, empty_room, feed_inputs, orb_world, populate};
+use tickstorm_sim::{Entity, SimWorld};
 
 fn tick_rooms(c: &mut Criterion) {
     let mut group = c.benchmark_group("sim/tick_rooms");
     for n in [1u64, 100, 1000, 10_000] {
-        let mut sim = SimWorld::new();
+        let mut sim = orb_world();
         let rooms: Vec<BenchRoom> = (0..n).map(|i| populate(&mut sim, i)).collect();
         let due: Vec<_> = rooms.iter().map(|r| r.entity).collect();
         let mut seq = 0;
@@ -84,7 +37,7 @@ fn schedule_per_room(c: &mut Criterion) {
     for n in [1u64, 100, 1000] {
         let mut worlds: Vec<(SimWorld, BenchRoom)> = (0..n)
             .map(|i| {
-                let mut sim = SimWorld::new();
+                let mut sim = orb_world();
                 let room = populate(&mut sim, i);
                 (sim, room)
             })
@@ -108,8 +61,7 @@ fn schedule_per_room(c: &mut Criterion) {
 
 fn movement(c: &mut Criterion) {
     use bevy_ecs::prelude::*;
-    use tickstorm_server::sim::{Position, Velocity};
-    use tickstorm_shared::rules;
+    use tickstorm_orbs::{Position, Velocity, rules};
 
     fn step(mut movers: Query<(&mut Position, &Velocity)>) {
         for (mut position, velocity) in &mut movers {
@@ -138,7 +90,7 @@ fn movement(c: &mut Criterion) {
 
 fn room_ops(c: &mut Criterion) {
     let mut group = c.benchmark_group("room");
-    let mut sim = SimWorld::new();
+    let mut sim = orb_world();
     // A populated world, so the numbers are not those of an empty one.
     let rooms: Vec<BenchRoom> = (0..1000).map(|i| populate(&mut sim, i)).collect();
     let mut next = 10_000u64;
@@ -149,16 +101,7 @@ fn room_ops(c: &mut Criterion) {
             sim.despawn_room(room)
         })
     });
-    let host = sim.spawn_room(
-        RoomSpec {
-            id: "host".into(),
-            name: "bench".into(),
-            max_players: 64,
-            tick_rate: 30,
-            seed: 1,
-        },
-        Arc::new(InputQueue::new(0)),
-    );
+    let (host, _) = empty_room(&mut sim, 1, 64);
     group.bench_function("join", |b| {
         b.iter(|| {
             let player = sim.spawn_player(host, 7, "bot".into()).expect("free seat");
@@ -170,14 +113,7 @@ fn room_ops(c: &mut Criterion) {
 }
 
 fn populate_empty(sim: &mut SimWorld, index: u64) -> Entity {
-    let spec = RoomSpec {
-        id: format!("room{index}"),
-        name: "bench".into(),
-        max_players: 8,
-        tick_rate: 30,
-        seed: index,
-    };
-    sim.spawn_room(spec, Arc::new(InputQueue::new(0)))
+    empty_room(sim, index, 8).0
 }
 
 criterion_group!(benches, movement, tick_rooms, schedule_per_room, room_ops);

@@ -1,1 +1,90 @@
-//! Criterion benchmarks live in `benches/`; this library is intentionally empty.
+//! Criterion benchmarks live in `benches/`; this library holds what they and the allocation test
+//! share: orb arena rooms of 8 players in a [`SimWorld`], fed a new input per player per tick.
+
+use std::sync::Arc;
+
+use tickstorm_orbs::{OrbArena, OrbInput};
+use tickstorm_sim::{Entity, GameRegistry, InputQueue, PendingInput, RoomSpec, SimWorld};
+
+/// Seats per bench room.
+pub const PLAYERS_PER_ROOM: u32 = 8;
+
+/// One populated room.
+#[derive(Debug)]
+pub struct BenchRoom {
+    /// The room entity.
+    pub entity: Entity,
+    /// Its typed input queue.
+    pub queue: Arc<InputQueue<OrbInput>>,
+    /// Its players' entities.
+    pub players: Vec<Entity>,
+}
+
+/// A world hosting the orb arena.
+pub fn orb_world() -> SimWorld {
+    let mut registry = GameRegistry::new();
+    // A fixed, valid name into an empty registry: cannot fail.
+    let _ = registry.register(OrbArena);
+    SimWorld::new(&registry)
+}
+
+/// The spec of bench room `index` (an orb arena room of `max_players`).
+pub fn room_spec(index: u64, max_players: u32) -> RoomSpec {
+    RoomSpec {
+        id: format!("room{index}"),
+        game: 0,
+        max_players,
+        tick_rate: 30,
+        seed: index,
+        options: serde_json::json!({}),
+    }
+}
+
+/// Spawns an empty room; returns its entity and typed queue.
+pub fn empty_room(sim: &mut SimWorld, index: u64, max_players: u32) -> (Entity, Arc<InputQueue<OrbInput>>) {
+    let (entity, port) = sim
+        .spawn_room(room_spec(index, max_players))
+        .expect("the orb arena is registered");
+    // The port is the orb arena's own queue; keep it typed so feeding costs what the server pays
+    // after decoding (no per-input downcast).
+    let queue = port
+        .into_any()
+        .downcast::<InputQueue<OrbInput>>()
+        .expect("the orb arena's queue");
+    (entity, queue)
+}
+
+/// Spawns a room of [`PLAYERS_PER_ROOM`] players.
+pub fn populate(sim: &mut SimWorld, index: u64) -> BenchRoom {
+    let (entity, queue) = empty_room(sim, index, PLAYERS_PER_ROOM);
+    let players = (0..PLAYERS_PER_ROOM)
+        .map(|p| {
+            sim.spawn_player(entity, (index as u32) * 100 + p, "bot".into())
+                .expect("seat")
+        })
+        .collect();
+    BenchRoom {
+        entity,
+        queue,
+        players,
+    }
+}
+
+/// Every player sends a new direction every tick (the worst case for input delivery). Queued as
+/// the server queues a decoded, validated input.
+pub fn feed_inputs(rooms: &[BenchRoom], seq: u32) {
+    let angle = seq as f32 * 0.1;
+    for room in rooms {
+        for &player in &room.players {
+            room.queue.submit(PendingInput {
+                player,
+                seq,
+                input: OrbInput {
+                    seq,
+                    movement: [angle.cos(), angle.sin()],
+                    buttons: 0,
+                },
+            });
+        }
+    }
+}

@@ -4,12 +4,10 @@
 //! member's connection has written them).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use glam::Vec2;
-use tickstorm_server::sim::{InputQueue, PendingInput, RoomSpec, SimWorld};
-use tickstorm_shared::{OrbState, PlayerState, SnapshotEncoder};
+use tickstorm_benches::{feed_inputs, orb_world, populate};
+use tickstorm_shared::{PlayerEntry, SnapshotWriter};
 
 struct Counting;
 
@@ -51,66 +49,51 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
 // several threads).
 #[test]
 fn steady_state_ticks_allocate_only_the_broadcast_bytes() {
-    let players: Vec<PlayerState> = (0..8)
-        .map(|id| PlayerState {
-            id,
-            x: 1.0,
-            y: 2.0,
-            vx: 3.0,
-            vy: 4.0,
+    let players: Vec<PlayerEntry> = (0..8)
+        .map(|id| PlayerEntry {
+            player_id: id,
+            net_id: 33 + id,
             last_input_seq: id,
-            score: 0,
         })
         .collect();
-    let orbs: Vec<OrbState> = (0..32).map(|id| OrbState { id, x: 5.0, y: 6.0 }).collect();
-    let mut encoder = SnapshotEncoder::new();
-    encoder.encode(0, 0, players.iter().copied(), orbs.iter().copied());
+    let mut writer = SnapshotWriter::new();
+    let mut encode = |tick: u64| {
+        writer.begin(tick, tick, players.iter().copied(), 2);
+        writer.kind(0, |k| {
+            for p in &players {
+                k.row(p.net_id, 5, |r| {
+                    r.f32(1.0).f32(2.0).f32(3.0).f32(4.0).uint(0);
+                });
+            }
+        });
+        writer.kind(1, |k| {
+            for id in 1..=32 {
+                k.row(id, 2, |r| {
+                    r.f32(5.0).f32(6.0);
+                });
+            }
+        });
+        writer.finish().len()
+    };
+    encode(0);
     let encoding = allocations_during(|| {
         for tick in 1..=1000 {
-            encoder.encode(tick, tick, players.iter().copied(), orbs.iter().copied());
+            encode(tick);
         }
     });
     assert_eq!(encoding, 0, "1,000 warm encodes allocated {encoding} times");
 
-    let mut sim = SimWorld::new();
-    let rooms: Vec<_> = (0..10u64)
-        .map(|i| {
-            let queue = Arc::new(InputQueue::new(0));
-            let spec = RoomSpec {
-                id: format!("r{i}"),
-                name: "a".into(),
-                max_players: 8,
-                tick_rate: 30,
-                seed: i,
-            };
-            let room = sim.spawn_room(spec, queue.clone());
-            let players: Vec<_> = (0..8)
-                .map(|p| sim.spawn_player(room, p + 1, "p".into()).expect("seat"))
-                .collect();
-            (room, queue, players)
-        })
-        .collect();
-    let due: Vec<_> = rooms.iter().map(|(room, _, _)| *room).collect();
-    let feed = |seq: u32| {
-        for (_, queue, players) in &rooms {
-            for &player in players {
-                queue.submit(PendingInput {
-                    player,
-                    seq,
-                    direction: Vec2::from_angle(seq as f32),
-                    buttons: 0,
-                });
-            }
-        }
-    };
+    let mut sim = orb_world();
+    let rooms: Vec<_> = (0..10u64).map(|i| populate(&mut sim, i)).collect();
+    let due: Vec<_> = rooms.iter().map(|room| room.entity).collect();
     for seq in 1..=50 {
-        feed(seq);
+        feed_inputs(&rooms, seq);
         sim.step(&due, 0);
     }
     let ticks = 200u32;
     let stepping = allocations_during(|| {
         for seq in 51..51 + ticks {
-            feed(seq);
+            feed_inputs(&rooms, seq);
             sim.step(&due, 0);
         }
     });

@@ -138,6 +138,8 @@ pub trait InputPort: Send + Sync + std::fmt::Debug + 'static {
     fn next_tick(&self) -> Tick;
     /// The typed queue, for a caller that knows the game (`downcast_ref::<InputQueue<I>>()`).
     fn as_any(&self) -> &dyn Any;
+    /// The typed queue, owned (`downcast::<InputQueue<I>>()`).
+    fn into_any(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn Any + Send + Sync>;
 }
 
 impl<I: GameInput> InputPort for InputQueue<I> {
@@ -157,6 +159,10 @@ impl<I: GameInput> InputPort for InputQueue<I> {
     }
 
     fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn into_any(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn Any + Send + Sync> {
         self
     }
 }

@@ -6,7 +6,6 @@
 //! late sender got round to it, so a stalled bot or server shows up in the percentiles instead of
 //! silently sending less (no coordinated omission).
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rmpv::Value;
 use serde_json::json;
 use tickstorm_shared::protocol::events;
-use tickstorm_shared::{OrbState, PlayerState, scan_snapshot};
+use tickstorm_shared::{Field, PlayerEntry, SnapshotVisitor, scan_snapshot};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -85,6 +84,8 @@ pub(super) struct Bot {
     last_tick: Option<u64>,
     last_snapshot_at: Option<Instant>,
     direction: Vec2,
+    /// One snapshot row's fields at a time, reused.
+    scratch: Vec<Field>,
     bytes_seen: (u64, u64),
 }
 
@@ -103,6 +104,7 @@ impl Bot {
             last_tick: None,
             last_snapshot_at: None,
             direction: Vec2::ZERO,
+            scratch: Vec::new(),
             bytes_seen: (0, 0),
         }
     }
@@ -450,30 +452,16 @@ impl Bot {
 
     fn on_snapshot(&mut self, seat: &Seat, bytes: &[u8]) {
         let now = Instant::now();
-        let me: Cell<Option<PlayerState>> = Cell::new(None);
-        let nearest: Cell<Option<(f32, OrbState)>> = Cell::new(None);
-        let scanned = scan_snapshot(
-            bytes,
-            |p| {
-                if p.id == seat.player_id {
-                    me.set(Some(p));
-                }
-            },
-            |o| {
-                if let Some(me) = me.get() {
-                    let d = Vec2::new(o.x - me.x, o.y - me.y).length_squared();
-                    if nearest.get().is_none_or(|(best, _)| d < best) {
-                        nearest.set(Some((d, o)));
-                    }
-                }
-            },
-        );
-        let Ok((tick, _server_time)) = scanned else {
+        let mut view = OrbScan {
+            me: seat.player_id,
+            ..OrbScan::default()
+        };
+        let Ok((tick, _server_time)) = scan_snapshot(bytes, &mut self.scratch, &mut view) else {
             self.record(|w| w.error("malformed_snapshot"));
             return;
         };
-        if let (Some(me), Some((_, orb))) = (me.get(), nearest.get()) {
-            self.direction = Vec2::new(orb.x - me.x, orb.y - me.y).normalize_or_zero();
+        if let (Some(me), Some((_, orb))) = (view.position, view.nearest) {
+            self.direction = (orb - me).normalize_or_zero();
         }
         let (expected, interarrival) = match (self.last_tick, self.last_snapshot_at) {
             (Some(last), Some(at)) if tick > last => (tick - last, Some(now - at)),
@@ -485,7 +473,7 @@ impl Bot {
         }
         self.last_tick = Some(tick);
         self.last_snapshot_at = Some(now);
-        let applied = me.get().map(|p| p.last_input_seq).unwrap_or_default();
+        let applied = view.applied.unwrap_or_default();
         // Usually zero or one input per snapshot; the deque's front is what this snapshot covers.
         let covered = self
             .unapplied
@@ -548,5 +536,47 @@ mod tests {
         ]);
         assert_eq!(ack_outcome(&err), Err("rate_limited".into()));
         assert_eq!(ack_outcome(&Value::Nil), Err("malformed_ack".into()));
+    }
+}
+
+/// What a bot reads from an orb arena snapshot in one pass: its own entry in the envelope (the
+/// framework's part: `last_input_seq` for the latency measurement) and, for steering, its
+/// avatar's position (kind 0) and the nearest orb (kind 1; avatars come first).
+#[derive(Debug, Default)]
+struct OrbScan {
+    me: tickstorm_shared::PlayerId,
+    net_id: Option<u32>,
+    applied: Option<u32>,
+    position: Option<Vec2>,
+    nearest: Option<(f32, Vec2)>,
+}
+
+impl SnapshotVisitor for OrbScan {
+    fn player(&mut self, entry: PlayerEntry) {
+        if entry.player_id == self.me {
+            self.net_id = Some(entry.net_id);
+            self.applied = Some(entry.last_input_seq);
+        }
+    }
+
+    fn entity(&mut self, kind: usize, net_id: u32, fields: &[Field]) {
+        let at = || {
+            Some(Vec2::new(
+                fields.first()?.as_f32()?,
+                fields.get(1)?.as_f32()?,
+            ))
+        };
+        match kind {
+            0 if Some(net_id) == self.net_id => self.position = at(),
+            1 => {
+                if let (Some(me), Some(orb)) = (self.position, at()) {
+                    let d = me.distance_squared(orb);
+                    if self.nearest.is_none_or(|(best, _)| d < best) {
+                        self.nearest = Some((d, orb));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }

@@ -226,6 +226,8 @@ mod tests {
                     players,
                     max_players,
                     tick_rate: 30,
+                    game: "orbs".into(),
+                    metadata: serde_json::Value::Null,
                 })
                 .collect(),
             written_ms: 0,

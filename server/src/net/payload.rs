@@ -75,6 +75,7 @@ mod tests {
             name: Some(" Arena ".into()),
             max_players: Some(64),
             tick_rate: Some(128),
+            ..CreateRoomRequest::default()
         };
         assert_eq!(
             create_room(ok).expect("valid").name.as_deref(),

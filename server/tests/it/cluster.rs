@@ -112,7 +112,7 @@ async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it() {
         assert_eq!(ack["seq"], seq);
         assert!(ack["tick"].as_u64().is_some(), "{ack}");
     }
-    let moved = |s: &tickstorm_shared::Snapshot| {
+    let moved = |s: &tickstorm_orbs::OrbView| {
         s.players
             .iter()
             .any(|p| p.id as u64 == bob_id && p.x > x0 + 20.0)

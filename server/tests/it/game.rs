@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use tickstorm_shared::protocol::{ChatMessage, InputAck, PlayerJoined, events};
-use tickstorm_shared::rules;
+use tickstorm_orbs::rules;
 
 use crate::support::{TestClient, TestServer};
 

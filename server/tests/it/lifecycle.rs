@@ -6,7 +6,8 @@ use std::time::Duration;
 use glam::Vec2;
 use serde_json::json;
 use tickstorm_shared::protocol::{CloseReason, LeaveReason, PlayerLeft, RoomClosed, events};
-use tickstorm_shared::{ErrorCode, Snapshot};
+use tickstorm_orbs::OrbView as Snapshot;
+use tickstorm_shared::ErrorCode;
 
 use crate::support::{TestClient, TestServer, WAIT, eventually};
 

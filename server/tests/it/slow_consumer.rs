@@ -90,7 +90,7 @@ async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbea
                 let Some(rmpv::Value::Binary(bytes)) = event.args.first() else {
                     panic!("snapshot is one binary argument");
                 };
-                let snapshot = tickstorm_shared::Snapshot::decode(bytes).expect("decodes");
+                let snapshot = tickstorm_orbs::OrbView::decode(bytes).expect("decodes");
                 ticks.push(snapshot.tick);
                 stamps.push(snapshot.server_time_ms);
             }

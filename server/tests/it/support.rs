@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tickstorm_bot_client::{Client, ClientConfig, Event, ParserKind, decode_value};
 use tickstorm_server::{Config, ServerHandle};
-use tickstorm_shared::Snapshot;
+use tickstorm_orbs::OrbView as Snapshot;
 use tickstorm_shared::protocol::{JoinAck, events};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedReceiver;
