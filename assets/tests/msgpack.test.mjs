@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encode } from "../js/msgpack.js";
-import { decodeSnapshot } from "../js/snapshot.js";
+import { decodeFrame, decodeSnapshot } from "../js/snapshot.js";
 
 const hex = (s) => Uint8Array.from(s.replace(/\s+/g, "").match(/../g) ?? [], (h) => parseInt(h, 16));
 const toHex = (bytes) => Buffer.from(bytes).toString("hex");
@@ -137,14 +137,18 @@ test("encode uses 16- and 32-bit lengths for big strings, bins, arrays and maps"
   assert.deepEqual(decode(encode(nested)), nested);
 });
 
-// The server's layout: ints compact, positions and velocities float32.
-function snapshotBytes({ version = 1, tick = 912, time = 1_700_000_000_123 } = {}) {
+// The server's layout (version 2): ints compact, positions and velocities float32.
+function snapshotBytes({ version = 2, tick = 912, time = 1_700_000_000_123 } = {}) {
   return cat(
     hex("95"), encode(version), encode(tick), encode(time),
+    // envelope: [player_id, net_id, last_input_seq]
+    hex("92"), cat(hex("93"), encode(1), encode(33), encode(17)), cat(hex("93"), encode(2), encode(34), encode(0)),
+    // two kinds: avatars [net_id, x, y, vx, vy, score], orbs [net_id, x, y]
     hex("92"),
-    cat(hex("97"), encode(1), f32(100.5), f32(200.25), f32(200), f32(0), encode(17), encode(3)),
-    cat(hex("97"), encode(2), f32(16), f32(984), f32(0), f32(-200), encode(0), encode(0)),
-    hex("93"), cat(hex("93 00"), f32(10), f32(20)), cat(hex("93 01"), f32(30.5), f32(40)), cat(hex("93 1f"), f32(988), f32(12)),
+    hex("92"),
+    cat(hex("96"), encode(33), f32(100.5), f32(200.25), f32(200), f32(0), encode(3)),
+    cat(hex("96"), encode(34), f32(16), f32(984), f32(0), f32(-200), encode(0)),
+    hex("93"), cat(hex("93 01"), f32(10), f32(20)), cat(hex("93 02"), f32(30.5), f32(40)), cat(hex("93 20"), f32(988), f32(12)),
   );
 }
 
@@ -155,22 +159,28 @@ test("a snapshot-shaped buffer decodes to named fields", () => {
     tick: 912,
     serverTime: 1_700_000_000_123,
     players: [
-      { id: 1, x: 100.5, y: 200.25, vx: 200, vy: 0, lastInputSeq: 17, score: 3 },
-      { id: 2, x: 16, y: 984, vx: 0, vy: -200, lastInputSeq: 0, score: 0 },
+      { id: 1, netId: 33, x: 100.5, y: 200.25, vx: 200, vy: 0, lastInputSeq: 17, score: 3 },
+      { id: 2, netId: 34, x: 16, y: 984, vx: 0, vy: -200, lastInputSeq: 0, score: 0 },
     ],
-    orbs: [{ id: 0, x: 10, y: 20 }, { id: 1, x: 30.5, y: 40 }, { id: 31, x: 988, y: 12 }],
+    orbs: [{ id: 1, x: 10, y: 20 }, { id: 2, x: 30.5, y: 40 }, { id: 32, x: 988, y: 12 }],
   });
   assert.equal(decodeSnapshot(bytes.buffer).tick, 912);
+  const frame = decodeFrame(bytes);
+  assert.deepEqual(frame.players[0], { id: 1, netId: 33, lastInputSeq: 17 });
+  assert.deepEqual(frame.kinds[1][2], { netId: 32, fields: [988, 12] });
 });
 
 test("decodeSnapshot rejects other versions and shapes", () => {
-  assert.throws(() => decodeSnapshot(snapshotBytes({ version: 2 })), /unsupported format version 2/);
+  assert.throws(() => decodeSnapshot(snapshotBytes({ version: 1 })), /unsupported format version 1/);
   assert.throws(() => decodeSnapshot(encode({ tick: 1 })), /expected an array of 5 elements/);
-  assert.throws(() => decodeSnapshot(encode([1, 2, 3, [], []].slice(0, 4))), /array of 5/);
-  assert.throws(() => decodeSnapshot(encode([1, "x", 3, [], []])), /tick must be a finite number/);
-  assert.throws(() => decodeSnapshot(encode([1, 1, 3, {}, []])), /players must be an array/);
-  assert.throws(() => decodeSnapshot(encode([1, 1, 3, [[1, 2, 3]], []])), /players\[0\] must be an array of 7/);
-  assert.throws(() => decodeSnapshot(encode([1, 1, 3, [], [[0, 1, null]]])), /orbs\[0\]\[2\] must be a finite number/);
+  assert.throws(() => decodeSnapshot(encode([2, 2, 3, [], []].slice(0, 4))), /array of 5/);
+  assert.throws(() => decodeSnapshot(encode([2, "x", 3, [], []])), /tick must be a finite number/);
+  assert.throws(() => decodeSnapshot(encode([2, 1, 3, {}, []])), /players must be an array/);
+  assert.throws(() => decodeSnapshot(encode([2, 1, 3, [[1, 2]], []])), /players\[0\] must be an array of 3/);
+  assert.throws(() => decodeSnapshot(encode([2, 1, 3, [], [[], [[1, 1, "x"]]]])), /kinds\[1\]\[0\]\[2\] must be a finite number/);
+  assert.throws(() => decodeSnapshot(encode([2, 1, 3, [[1, 9, 0]], [[], []]])), /players\[0\] has no avatar/);
+  assert.throws(() => decodeSnapshot(encode([2, 1, 3, [], [[]]])), /the orb arena has 2 kinds/);
   assert.throws(() => decodeSnapshot(snapshotBytes().subarray(0, 20)), /truncated/);
-  assert.deepEqual(decodeSnapshot(encode([1, 0, 5, [], []])), { tick: 0, serverTime: 5, players: [], orbs: [] });
+  assert.deepEqual(decodeSnapshot(encode([2, 0, 5, [], [[], []]])), { tick: 0, serverTime: 5, players: [], orbs: [] });
+  assert.deepEqual(decodeFrame(encode([2, 0, 5, [], [[[7, true, null]]]])).kinds, [[{ netId: 7, fields: [true, null] }]]);
 });

@@ -514,11 +514,11 @@ mod tests {
 
     #[test]
     fn the_sample_has_its_exact_size() {
-        // 1 (array) + 1 (version) + 5 (tick u32) + 9 (time u64) + 1 (envelope len)
-        // + 8 x (1 + 3 (id u16) + 1 + 3 (seq u16 or less)) ... measured once, then pinned:
-        // a change of layout must change this number on purpose.
+        // Header: array, version, tick (u32: 5), time (u64: 9) = 16. Envelope: 1 + 8 x (array,
+        // id u16 3, net id 1, seq u16 3) - 2 (seq 0 takes 1) = 63. Tables: 1. Avatars: 1 + 8 x
+        // (array, net id, 4 x f32, score) = 185. Orbs: 3 (array16) + 32 x 12 = 387.
         let bytes = write_sample(&mut SnapshotWriter::new(), 70_000);
-        assert_eq!(bytes.len(), 498);
+        assert_eq!(bytes.len(), 16 + 63 + 1 + 185 + 387);
     }
 
     #[test]

@@ -326,6 +326,8 @@ pub struct SimWorld {
     world: World,
     schedule: Schedule,
     games: Vec<Installed>,
+    /// Each due room's game during `step` (kept to reuse its allocation).
+    game_of: Vec<Option<usize>>,
 }
 
 impl std::fmt::Debug for SimWorld {
@@ -367,6 +369,7 @@ impl SimWorld {
             world,
             schedule,
             games: Vec::new(),
+            game_of: Vec::new(),
         };
         for game in &registry.games {
             let kinds = game.install(&mut sim);
@@ -501,10 +504,9 @@ impl SimWorld {
         {
             let games = self.games.len();
             let world = &mut self.world;
-            let game_of: Vec<Option<usize>> = due
-                .iter()
-                .map(|&e| world.get::<Room>(e).map(|r| r.game))
-                .collect();
+            let game_of = &mut self.game_of;
+            game_of.clear();
+            game_of.extend(due.iter().map(|&e| world.get::<Room>(e).map(|r| r.game)));
             let mut request = world.resource_mut::<StepRequest>();
             request.due.clear();
             request.due.extend_from_slice(due);
@@ -513,7 +515,7 @@ impl SimWorld {
             for slots in &mut request.by_game {
                 slots.clear();
             }
-            for (slot, game) in game_of.into_iter().enumerate() {
+            for (slot, &game) in game_of.iter().enumerate() {
                 if let Some(slots) = game.and_then(|g| request.by_game.get_mut(g)) {
                     slots.push(slot);
                 }

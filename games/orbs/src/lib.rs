@@ -102,10 +102,16 @@ fn publish_top_score(
             .map(|p| p.score)
             .max()
             .unwrap_or(0);
-        if let Ok(mut meta) = metadata.get_mut(entity)
-            && meta.0.get("top_score").and_then(serde_json::Value::as_u64) != Some(u64::from(top))
-        {
-            meta.0 = serde_json::json!({ "top_score": top });
+        let Ok(mut meta) = metadata.get_mut(entity) else {
+            continue;
+        };
+        if meta.0.get("top_score").and_then(serde_json::Value::as_u64) == Some(u64::from(top)) {
+            continue;
+        }
+        // In place: a number does not allocate, a new map would (the tick stays allocation-free).
+        match meta.0.get_mut("top_score") {
+            Some(value) => *value = top.into(),
+            None => meta.0 = serde_json::json!({ "top_score": top }),
         }
     }
 }

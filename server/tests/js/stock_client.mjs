@@ -76,13 +76,21 @@ const medianGap = gaps[gaps.length >> 1];
 const rate = 1000 / medianGap;
 check(medianGap >= 25 && medianGap <= 45, `median snapshot spacing ${medianGap} ms is not ~33 ms (30/s)`);
 for (const { data } of window) {
-  check(Array.isArray(data) && data.length === 5 && data[0] === 1, "snapshot is not [1, tick, time, players, orbs]");
-  check(Array.isArray(data[3]) && Array.isArray(data[4]) && data[4].length === 32, "snapshot lacks players or 32 orbs");
+  check(Array.isArray(data) && data.length === 5 && data[0] === 2, "snapshot is not [2, tick, time, players, kinds]");
+  check(Array.isArray(data[3]) && Array.isArray(data[4]) && data[4].length === 2, "snapshot lacks players or the two kinds");
+  check(Array.isArray(data[4][1]) && data[4][1].length === 32, "snapshot lacks the 32 orbs");
 }
 for (let i = 1; i < window.length; i++) {
   check(Number(window[i].data[1]) > Number(window[i - 1].data[1]), "snapshot ticks do not increase");
 }
-const me = (snap) => snap.data[3].find((p) => p[0] === join.player_id);
+// The envelope names each player's avatar (net id); the avatar table (kind 0) has its row.
+check(Array.isArray(join.kinds) && join.kinds[0]?.name === "avatar" && join.kinds[1]?.name === "orb", `join ack kinds: ${JSON.stringify(join.kinds)}`);
+check(join.room?.game === "orbs", `join ack room game: ${JSON.stringify(join.room)}`);
+const entry = (snap) => snap.data[3].find((p) => p[0] === join.player_id);
+const me = (snap) => {
+  const mine = entry(snap);
+  return mine && snap.data[4][0].find((row) => row[0] === mine[1]);
+};
 check(me(window[window.length - 1]), "own player missing from the snapshot");
 
 // 4. Inputs: every one acked with its seq and the tick it applies to; the state follows.
@@ -98,9 +106,11 @@ for (let seq = 1; seq <= 20; seq++) {
   await sleep(10);
 }
 // The last input applies at its tick; wait (bounded) for a snapshot that shows it.
-for (let i = 0; i < 250 && me(snapshots[snapshots.length - 1])[5] !== 20; i++) await sleep(20);
+for (let i = 0; i < 250 && entry(snapshots[snapshots.length - 1])[2] !== 20; i++) await sleep(20);
+const applied = entry(snapshots[snapshots.length - 1])[2];
+check(applied === 20, `last_input_seq is ${applied} after 5 s, expected 20`);
+// The avatar row: [net_id, x, y, vx, vy, score].
 const latest = me(snapshots[snapshots.length - 1]);
-check(latest[5] === 20, `last_input_seq is ${latest[5]} after 5 s, expected 20`);
 check(latest[3] > 0 || latest[1] >= 983, `player is not moving right (vx=${latest[3]})`);
 
 // 5. A malformed input gets a bad_request ack, and the connection keeps working.
