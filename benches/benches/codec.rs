@@ -5,7 +5,9 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tickstorm_orbs::OrbInput;
-use tickstorm_shared::{Field, PlayerEntry, Snapshot, SnapshotVisitor, SnapshotWriter, scan_snapshot};
+use tickstorm_shared::{
+    Field, PlayerEntry, Snapshot, SnapshotVisitor, SnapshotWriter, scan_snapshot,
+};
 
 /// Writes an orb arena snapshot of `n` players (avatars: x, y, vx, vy, score) and 32 orbs, as the
 /// simulation's replication systems do.

@@ -41,7 +41,11 @@ pub fn room_spec(index: u64, max_players: u32) -> RoomSpec {
 }
 
 /// Spawns an empty room; returns its entity and typed queue.
-pub fn empty_room(sim: &mut SimWorld, index: u64, max_players: u32) -> (Entity, Arc<InputQueue<OrbInput>>) {
+pub fn empty_room(
+    sim: &mut SimWorld,
+    index: u64,
+    max_players: u32,
+) -> (Entity, Arc<InputQueue<OrbInput>>) {
     let (entity, port) = sim
         .spawn_room(room_spec(index, max_players))
         .expect("the orb arena is registered");

@@ -98,7 +98,9 @@ fn steady_state_ticks_allocate_only_the_broadcast_bytes() {
         }
     });
     let per_room_tick = stepping as f64 / f64::from(ticks) / rooms.len() as f64;
-    println!("allocations per room per tick (inputs + step): {per_room_tick:.4} ({stepping} in all)");
+    println!(
+        "allocations per room per tick (inputs + step): {per_room_tick:.4} ({stepping} in all)"
+    );
     assert!(
         per_room_tick <= 1.0,
         "expected at most the one snapshot Bytes per room per tick, got {per_room_tick:.2}"

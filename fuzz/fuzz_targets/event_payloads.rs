@@ -5,11 +5,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use tickstorm_server::net::payload;
+use tickstorm_orbs::OrbInput;
 use tickstorm_shared::protocol::{
-    ChatRequest, CreateRoomRequest, GameAuth, InputRequest, JoinRoomRequest, RejoinRequest,
-    TimeRequest,
+    ChatRequest, CreateRoomRequest, GameAuth, JoinRoomRequest, RejoinRequest, TimeRequest,
 };
-use tickstorm_shared::rules;
+use tickstorm_sim::{GameInput, GameRegistry};
 
 fn parse<T: serde::de::DeserializeOwned>(msgpack: bool, data: &[u8]) -> Option<T> {
     if msgpack {
@@ -26,14 +26,19 @@ fuzz_target!(|input: &[u8]| {
     let msgpack = selector & 1 == 1;
     match (selector >> 1) % 7 {
         0 => {
-            if let Some(request) = parse::<InputRequest>(msgpack, data)
-                && let Ok(direction) = rules::sanitize_move(request.movement)
+            if let Some(request) = parse::<OrbInput>(msgpack, data)
+                && let Ok(valid) = request.validate()
             {
-                assert!(direction.length() <= 1.0 + 1e-6, "sanitized moves are capped");
+                let [x, y] = valid.movement;
+                assert!((x * x + y * y).sqrt() <= 1.0 + 1e-6, "sanitized moves are capped");
             }
         }
         1 => {
             if let Some(request) = parse::<CreateRoomRequest>(msgpack, data) {
+                // The game's options go through the game's own validation, as the driver does.
+                let mut games = GameRegistry::new();
+                let _ = games.register(tickstorm_orbs::OrbArena);
+                let _ = games.validate_options(0, request.options.as_ref());
                 let _ = payload::create_room(request);
             }
         }

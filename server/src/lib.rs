@@ -3,6 +3,7 @@
 //! Layout (see ARCHITECTURE.md): `net` is the Socket.IO/HTTP edge, `room` owns room lifecycles
 //! and drives ticks, `sim` is the bevy_ecs simulation, `config` and `error` are what they say.
 
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod error;

@@ -38,7 +38,7 @@ pub struct PlayerEntry {
 pub enum Field {
     /// A non-negative integer.
     Uint(u64),
-    /// A negative integer.
+    /// A negative integer (a non-negative one always reads as `Uint`).
     Int(i64),
     /// A `float 32`.
     F32(f32),
@@ -189,7 +189,10 @@ pub fn scan(
 fn read_field(rd: &mut &[u8]) -> Result<Field, SnapshotDecodeError> {
     use rmp::Marker;
     use rmp::decode::{read_f32, read_f64, read_int, read_marker};
-    let marker = rd.first().map(|&b| Marker::from_u8(b)).ok_or_else(|| invalid("truncated"))?;
+    let marker = rd
+        .first()
+        .map(|&b| Marker::from_u8(b))
+        .ok_or_else(|| invalid("truncated"))?;
     Ok(match marker {
         Marker::F32 => Field::F32(read_f32(rd).map_err(invalid)?),
         Marker::F64 => Field::F64(read_f64(rd).map_err(invalid)?),
@@ -205,7 +208,11 @@ fn read_field(rd: &mut &[u8]) -> Result<Field, SnapshotDecodeError> {
             Field::Uint(read_int(rd).map_err(invalid)?)
         }
         Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
-            Field::Int(read_int(rd).map_err(invalid)?)
+            // A signed encoding of a non-negative number is the same value as its unsigned one.
+            match read_int::<i64, _>(rd).map_err(invalid)? {
+                v if v >= 0 => Field::Uint(v as u64),
+                v => Field::Int(v),
+            }
         }
         other => return Err(invalid(format!("{other:?} is not a field value"))),
     })
@@ -313,7 +320,8 @@ impl SnapshotWriter {
         }
         infallible!(write_array_len(buf, len_u32(kinds)));
         if self.tables.len() < kinds {
-            self.tables.resize_with(kinds, || (0, Vec::with_capacity(512)));
+            self.tables
+                .resize_with(kinds, || (0, Vec::with_capacity(512)));
         }
         for (count, rows) in &mut self.tables[..kinds] {
             *count = 0;
@@ -506,9 +514,14 @@ mod tests {
         let orbs: Vec<(u32, f32, f32)> = (1..=32u32).map(|i| (i, 12.0 + i as f32, 500.5)).collect();
         let envelope: Vec<(u32, u32, u32)> =
             (0..8u32).map(|i| (1000 + i, 33 + i, i * 300)).collect();
-        let generic =
-            rmp_serde::to_vec(&(2u8, 70_000u64, 1_790_000_000_123u64, envelope, (avatars, orbs)))
-                .expect("serialize");
+        let generic = rmp_serde::to_vec(&(
+            2u8,
+            70_000u64,
+            1_790_000_000_123u64,
+            envelope,
+            (avatars, orbs),
+        ))
+        .expect("serialize");
         assert_eq!(bytes, generic);
     }
 
@@ -563,7 +576,10 @@ mod tests {
     fn truncations_and_other_versions_are_refused() {
         let bytes = write_sample(&mut SnapshotWriter::new(), 5);
         for cut in 0..bytes.len() {
-            assert!(Snapshot::decode(&bytes[..cut]).is_err(), "truncated at {cut} must fail");
+            assert!(
+                Snapshot::decode(&bytes[..cut]).is_err(),
+                "truncated at {cut} must fail"
+            );
         }
         let v1 = rmp_serde::to_vec(&(1u8, 1u64, 2u64, Vec::<u8>::new(), Vec::<u8>::new()))
             .expect("serialize");

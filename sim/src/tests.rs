@@ -115,9 +115,13 @@ fn spawn_sparks(
     mut commands: Commands,
 ) {
     for room_entity in due.entities() {
-        let Ok(room) = rooms.get(room_entity) else { continue };
+        let Ok(room) = rooms.get(room_entity) else {
+            continue;
+        };
         for &p in room.players() {
-            let Ok((input, mut player)) = players.get_mut(p) else { continue };
+            let Ok((input, mut player)) = players.get_mut(p) else {
+                continue;
+            };
             for _ in 0..input.0.sparks {
                 commands.spawn((InRoom::new(room_entity), Spark { age: 0 }));
                 player.score += 1;
@@ -205,9 +209,17 @@ fn spawned_entities_get_net_ids_that_are_never_reused_and_leave_the_snapshot_whe
     assert_eq!(ids(&snap), vec![4], "sparks 1 and 2 died of age");
     send(&port, player, 3, 1);
     let snap = Snapshot::decode(&sim.step(&[room], 8)[0].1).expect("decodes");
-    assert_eq!(ids(&snap), vec![5], "spark 4 died of age; the new one gets a new id");
+    assert_eq!(
+        ids(&snap),
+        vec![5],
+        "spark 4 died of age; the new one gets a new id"
+    );
     sim.despawn_room(room);
-    assert_eq!(sim.entity_count(), 0, "every entity of the room went with it");
+    assert_eq!(
+        sim.entity_count(),
+        0,
+        "every entity of the room went with it"
+    );
 }
 
 #[test]
@@ -220,10 +232,14 @@ fn bad_input_and_options_are_refused_with_the_games_message() {
     let player = sim.spawn_player(room, 1, "bo".into()).expect("seat");
     let bytes = rmp_serde::to_vec_named(&SparkInput { seq: 1, sparks: 9 }).expect("encode");
     assert_eq!(
-        port.submit_msgpack(player, &bytes).map_err(|e| e.to_string()),
+        port.submit_msgpack(player, &bytes)
+            .map_err(|e| e.to_string()),
         Err("invalid input payload: at most 4 sparks a tick".into())
     );
-    assert!(port.submit_msgpack(player, b"\xc1").is_err(), "not MessagePack");
+    assert!(
+        port.submit_msgpack(player, b"\xc1").is_err(),
+        "not MessagePack"
+    );
     assert_eq!(
         sim_registry.validate_options(0, Some(&serde_json::json!({"start_sparks": 9}))),
         Err("start_sparks is at most 3".into())
@@ -238,13 +254,20 @@ fn bad_input_and_options_are_refused_with_the_games_message() {
 #[test]
 fn two_games_share_the_world_and_a_panicking_room_is_isolated() {
     let mut sim = SimWorld::new(&registry());
-    let (sparks, _) = sim.spawn_room(spec(0, serde_json::json!({}))).expect("room");
-    let (faulty, port) = sim.spawn_room(spec(1, serde_json::json!({}))).expect("room");
+    let (sparks, _) = sim
+        .spawn_room(spec(0, serde_json::json!({})))
+        .expect("room");
+    let (faulty, port) = sim
+        .spawn_room(spec(1, serde_json::json!({})))
+        .expect("room");
     let player = sim.spawn_player(faulty, 2, "cy".into()).expect("seat");
     let outcome = sim.step_isolating_faults(&[sparks, faulty], 1);
     assert!(outcome.failed.is_empty());
     let faulty_snap = Snapshot::decode(&outcome.snapshots[1].1).expect("decodes");
-    assert!(faulty_snap.kinds.is_empty(), "a game without kinds sends the envelope only");
+    assert!(
+        faulty_snap.kinds.is_empty(),
+        "a game without kinds sends the envelope only"
+    );
     send(&port, player, 1, 1);
     let outcome = sim.step_isolating_faults(&[sparks, faulty], 2);
     assert_eq!(outcome.failed, vec![faulty]);
@@ -259,7 +282,10 @@ fn registry_refuses_duplicate_and_bad_names() {
         registry.register(Sparks),
         Err(RegistryError::Duplicate("sparks"))
     ));
-    assert_eq!(registry.names().collect::<Vec<_>>(), vec!["sparks", "faulty"]);
+    assert_eq!(
+        registry.names().collect::<Vec<_>>(),
+        vec!["sparks", "faulty"]
+    );
     assert_eq!(registry.default_name(), Some("sparks"));
     struct Shouty;
     impl Game for Shouty {

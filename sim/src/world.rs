@@ -20,7 +20,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tickstorm_shared::{PlayerId, RoomId, Tick};
 
-use crate::game::{Game, GameBuilder, GameIndex, GameInput, KindLayout, PlayerInput, PlayerSetup, RoomSetup};
+use crate::game::{
+    Game, GameBuilder, GameIndex, GameInput, KindLayout, PlayerInput, PlayerSetup, RoomSetup,
+};
 use crate::input_queue::{InputPort, InputQueue, PendingInput};
 use crate::replicate::{self, SnapshotBuffers};
 use crate::room::{InRoom, InjectedFault, Player, Room};
@@ -98,8 +100,10 @@ pub struct RoomSpec {
 /// A registered game as the framework drives it, without naming its types.
 pub(crate) trait ErasedGame: Send + Sync {
     fn name(&self) -> &'static str;
-    fn validate_options(&self, raw: Option<&serde_json::Value>)
-    -> Result<serde_json::Value, String>;
+    fn validate_options(
+        &self,
+        raw: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, String>;
     fn install(&self, sim: &mut SimWorld) -> Vec<KindLayout>;
     fn setup_room(
         &self,
@@ -333,7 +337,10 @@ pub struct SimWorld {
 impl std::fmt::Debug for SimWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimWorld")
-            .field("games", &self.games.iter().map(|g| g.game.name()).collect::<Vec<_>>())
+            .field(
+                "games",
+                &self.games.iter().map(|g| g.game.name()).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -31,7 +31,10 @@ impl Replicate for Avatar {
     const FIELDS: &'static [&'static str] = &["x", "y", "vx", "vy", "score"];
     type Data = (&'static Position, &'static Velocity, &'static Player);
 
-    fn write((position, velocity, player): (&Position, &Velocity, &Player), row: &mut RowWriter<'_>) {
+    fn write(
+        (position, velocity, player): (&Position, &Velocity, &Player),
+        row: &mut RowWriter<'_>,
+    ) {
         row.f32(position.0.x)
             .f32(position.0.y)
             .f32(velocity.0.x)

@@ -17,9 +17,9 @@ pub mod rules;
 mod systems;
 mod view;
 
+use bevy_ecs::prelude::*;
 use glam::Vec2;
 use rand::RngExt;
-use bevy_ecs::prelude::*;
 use tickstorm_sim::{Due, Game, GameBuilder, Player, PlayerSetup, Room, RoomMetadata, RoomSetup};
 
 pub use components::{Avatar, Orb, OrbField, Position, Velocity};
@@ -49,16 +49,14 @@ impl Game for OrbArena {
 
     fn build(&self, game: &mut GameBuilder<'_, Self>) {
         game.world().init_resource::<Scratch>();
-        game.replicate::<Avatar>()
-            .replicate::<Orb>()
-            .add_systems(
-                (
-                    systems::move_avatars,
-                    systems::collect_orbs,
-                    publish_top_score,
-                )
-                    .chain(),
-            );
+        game.replicate::<Avatar>().replicate::<Orb>().add_systems(
+            (
+                systems::move_avatars,
+                systems::collect_orbs,
+                publish_top_score,
+            )
+                .chain(),
+        );
     }
 
     fn setup_room(&self, room: &mut RoomSetup<'_>, _options: &OrbOptions) {
@@ -69,9 +67,10 @@ impl Game for OrbArena {
             })
             .collect();
         let entity = room.room();
-        room.world()
-            .entity_mut(entity)
-            .insert((OrbField(orbs), RoomMetadata(serde_json::json!({"top_score": 0}))));
+        room.world().entity_mut(entity).insert((
+            OrbField(orbs),
+            RoomMetadata(serde_json::json!({"top_score": 0})),
+        ));
     }
 
     fn player_joined(&self, player: &mut PlayerSetup<'_>) {
@@ -94,7 +93,9 @@ fn publish_top_score(
     mut metadata: Query<&mut RoomMetadata>,
 ) {
     for entity in due.entities() {
-        let Ok(room) = rooms.get(entity) else { continue };
+        let Ok(room) = rooms.get(entity) else {
+            continue;
+        };
         let top = room
             .players()
             .iter()

@@ -3,9 +3,9 @@
 //! Every system walks only the due rooms of this game ([`Due`]), and within a room only its
 //! members, so a round costs what the due rooms cost, however many rooms exist.
 
+use bevy_ecs::prelude::*;
 use glam::Vec2;
 use rand::RngExt;
-use bevy_ecs::prelude::*;
 use tickstorm_sim::{Due, Player, PlayerInput, Room};
 
 use crate::components::{OrbField, Position, Velocity};

@@ -84,7 +84,10 @@ fn inputs_apply_at_the_acked_tick_and_move_the_avatar() {
     let (mut sim, room, queue, players) = room_with_players(7, 2);
     sim.step(&[room], 0);
     assert_eq!(submit(&queue, players[0], 9, [1.0, 0.0]), 2);
-    assert!(sim.step(&[], 0).is_empty(), "no room was due, so no snapshot");
+    assert!(
+        sim.step(&[], 0).is_empty(),
+        "no room was due, so no snapshot"
+    );
     let snap = OrbView::decode(&sim.step(&[room], 0)[0].1).expect("decodes");
     assert_eq!(snap.tick, 2);
     let mover = snap.player(1).expect("player 1");

@@ -62,7 +62,8 @@ impl OrbView {
 
     /// Reads a decoded snapshot as the orb arena's.
     pub fn from_snapshot(s: &Snapshot) -> Result<Self, SnapshotDecodeError> {
-        let wrong = |what: &str| SnapshotDecodeError::Invalid(format!("not an orb arena snapshot: {what}"));
+        let wrong =
+            |what: &str| SnapshotDecodeError::Invalid(format!("not an orb arena snapshot: {what}"));
         if s.kinds.len() != 2 {
             return Err(wrong("it does not have two kinds"));
         }
@@ -83,7 +84,10 @@ impl OrbView {
                     vx: f(v, 2).ok_or_else(|| wrong("avatar vx"))?,
                     vy: f(v, 3).ok_or_else(|| wrong("avatar vy"))?,
                     last_input_seq: entry.last_input_seq,
-                    score: v.get(4).and_then(|s| s.as_u32()).ok_or_else(|| wrong("avatar score"))?,
+                    score: v
+                        .get(4)
+                        .and_then(|s| s.as_u32())
+                        .ok_or_else(|| wrong("avatar score"))?,
                 })
             })
             .collect::<Result<_, SnapshotDecodeError>>()?;

@@ -352,10 +352,8 @@ impl Cluster {
                     Some(Seat {
                         link: SeatLink::Local { player, inputs },
                         ..
-                    }) => {
-                        crate::net::input::queue_forwarded(*player, &**inputs, seq, &payload)
-                            .map(NodeReply::Input)
-                    }
+                    }) => crate::net::input::queue_forwarded(*player, &**inputs, seq, &payload)
+                        .map(NodeReply::Input),
                     _ => Err(GameError::NotInRoom),
                 };
                 self.reply(&from, id, result);

@@ -87,8 +87,10 @@ impl RoomRouter {
         socket: &GameSocket,
     ) -> Result<Seat, GameError> {
         let sid = socket.id;
-        let local =
-            |room_id| self.hub.join(room_id, game.clone(), name.clone(), Conn::local(sid));
+        let local = |room_id| {
+            self.hub
+                .join(room_id, game.clone(), name.clone(), Conn::local(sid))
+        };
         let Some(cluster) = &self.cluster else {
             return local(room_id).await;
         };

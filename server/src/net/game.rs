@@ -20,10 +20,10 @@ use super::rate_limit::{Kind, Verdict};
 use super::{Ack, Adapter, GameSocket as SocketRef, payload};
 use crate::cluster::router::RoomRouter;
 use crate::error::GameError;
+use crate::games::Games;
 use crate::metrics::ServerMetrics;
 use crate::room::{Seat, SeatLink};
 use crate::session::Session;
-use crate::games::Games;
 
 /// The `/game` connect handler: nothing left to do. The event handlers are registered earlier, by
 /// the handshake middleware ([`register_handlers`]), because socketioxide queues the CONNECT

@@ -18,8 +18,8 @@ use tickstorm_shared::protocol::{
     CloseReason, CreateRoomRequest, GAME_NAMESPACE, KindInfo, LeaveReason, PlayerJoined,
     PlayerLeft, RoomClosed, events,
 };
-use tickstorm_sim::{GameRegistry, InputPort, Player, RoomSpec, SimWorld};
 use tickstorm_shared::{PlayerId, RoomId, RoomInfo};
+use tickstorm_sim::{GameRegistry, InputPort, Player, RoomSpec, SimWorld};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;

@@ -1,8 +1,8 @@
 //! Gameplay over real sockets: quick match, snapshots at the tick rate, inputs and acks, chat.
 
 use serde_json::json;
-use tickstorm_shared::protocol::{ChatMessage, InputAck, PlayerJoined, events};
 use tickstorm_orbs::rules;
+use tickstorm_shared::protocol::{ChatMessage, InputAck, PlayerJoined, events};
 
 use crate::support::{TestClient, TestServer};
 

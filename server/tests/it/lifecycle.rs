@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use glam::Vec2;
 use serde_json::json;
-use tickstorm_shared::protocol::{CloseReason, LeaveReason, PlayerLeft, RoomClosed, events};
 use tickstorm_orbs::OrbView as Snapshot;
 use tickstorm_shared::ErrorCode;
+use tickstorm_shared::protocol::{CloseReason, LeaveReason, PlayerLeft, RoomClosed, events};
 
 use crate::support::{TestClient, TestServer, WAIT, eventually};
 
