@@ -56,6 +56,10 @@ pub fn validate_name(raw: Option<&str>) -> Result<String, HandshakeError> {
 }
 
 /// Connect middleware of `/game`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per socketioxide extractor, as handlers are written"
+)]
 pub async fn authenticate(
     socket: SocketRef,
     State(metrics): State<Arc<ServerMetrics>>,
