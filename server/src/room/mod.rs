@@ -1,9 +1,9 @@
 //! Rooms: the bridge between tokio and the simulation.
 //!
-//! One driver task owns the [`SimWorld`](crate::sim::SimWorld) and every room's lifecycle. The
+//! One driver task owns the [`SimWorld`](tickstorm_sim::SimWorld) and every room's lifecycle. The
 //! network layer talks to it through [`RoomHub`]: a closed [`RoomCmd`] enum in, replies on
 //! oneshot channels. Inputs skip the driver: they go straight into the room's
-//! [`InputQueue`](crate::sim::InputQueue), so an input is acked without waiting for a tick.
+//! [`InputQueue`](tickstorm_sim::InputQueue), so an input is acked without waiting for a tick.
 //! Snapshots go out from the driver, each encoded once and broadcast to the room as bytes.
 
 mod directory;
