@@ -4,6 +4,7 @@
 //! and drives ticks, `sim` is the bevy_ecs simulation, `config` and `error` are what they say.
 
 pub mod cli;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod error;
@@ -106,7 +107,6 @@ pub async fn start_games(
                 config.redis_prefix.clone(),
                 addr.to_string(),
                 metrics.clone(),
-                admission.clone(),
             )
             .await
             .with_context(|| format!("cannot reach Redis at {}", url.redacted()))?;
@@ -137,8 +137,7 @@ pub async fn start_games(
     room::spawn_driver(
         room::DriverSettings::from_config(&config, games.registry().clone()),
         inbox,
-        io.clone(),
-        cluster.clone(),
+        cluster::sink::NetSink::new(io.clone(), cluster.clone()),
         metrics.clone(),
         stop.clone(),
         &tracker,

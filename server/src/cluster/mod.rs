@@ -13,6 +13,7 @@
 pub mod bus;
 pub mod directory;
 pub mod router;
+pub mod sink;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -30,14 +31,20 @@ use tokio_util::task::TaskTracker;
 
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
-use crate::net::Io;
-use crate::net::admission::Admission;
 use crate::room::{Conn, RoomHub, Seat, SeatLink};
 use crate::session::Session;
 use bus::Bus;
 use directory::{ClusterDirectory, NodeRecord};
 use wire::{Body, Envelope, NodeId, NodeReply, NodeRequest, Release, WireError};
 
+/// The Socket.IO adapter: socketioxide's Redis adapter on our [`Bus`]. On a single node the bus
+/// is local and sends nothing, so the adapter delivers to this process's sockets only, as
+/// socketioxide's `LocalAdapter` would (one type either way, so the handlers are not generic).
+pub type Adapter = socketioxide_redis::CustomRedisAdapter<socketioxide::adapter::Emitter, Bus>;
+/// The Socket.IO handle of this server.
+pub type Io = socketioxide::SocketIo<Adapter>;
+/// A connected socket of this server.
+pub type GameSocket = socketioxide::extract::SocketRef<Adapter>;
 /// How long an edge node waits for the owner's answer before telling the client `unavailable`.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 /// Request id of a message that wants no answer.
@@ -65,8 +72,6 @@ struct Shared {
     bus: Bus,
     directory: ClusterDirectory,
     metrics: Arc<ServerMetrics>,
-    /// For the connection count in this node's record.
-    admission: Arc<Admission>,
     pending: Mutex<HashMap<u64, Pending>>,
     next_request: AtomicU64,
     /// Owner side: seats in this node's rooms held by connections to other nodes, by player.
@@ -100,7 +105,6 @@ impl Cluster {
         prefix: String,
         addr: String,
         metrics: Arc<ServerMetrics>,
-        admission: Arc<Admission>,
     ) -> Result<Cluster, bus::BusError> {
         let bus = Bus::connect(url, metrics.redis.clone()).await?;
         Ok(Cluster(Arc::new(Shared {
@@ -110,7 +114,6 @@ impl Cluster {
             prefix,
             bus,
             metrics,
-            admission,
             pending: Mutex::default(),
             next_request: AtomicU64::new(1),
             remote_seats: Mutex::default(),
@@ -352,7 +355,7 @@ impl Cluster {
                     Some(Seat {
                         link: SeatLink::Local { player, inputs },
                         ..
-                    }) => crate::net::input::queue_forwarded(*player, &**inputs, seq, &payload)
+                    }) => crate::room::queue_forwarded(*player, &**inputs, seq, &payload)
                         .map(NodeReply::Input),
                     _ => Err(GameError::NotInRoom),
                 };
@@ -374,7 +377,7 @@ impl Cluster {
                 let (cluster, hub) = (self.clone(), hub.clone());
                 tokio::spawn(async move {
                     let result = async {
-                        let request = crate::net::payload::create_room(request)?;
+                        let request = crate::room::validate_create(request)?;
                         hub.create(request).await.map(NodeReply::Room)
                     };
                     cluster.reply(&from, id, result.await);
@@ -525,10 +528,12 @@ impl Cluster {
             node_id: self.0.node_id.clone(),
             addr: self.0.addr.clone(),
             draining: self.is_draining(),
-            connections: self.0.admission.counts().0,
+            // The `/game` connections gauge: the same count as the admission's, kept by a drop
+            // guard on each socket (so the cluster needs nothing from the network edge).
+            connections: usize::try_from(self.0.metrics.game_connections.get()).unwrap_or(0),
             players: directory.counts().players,
             rooms: directory.rooms().to_vec(),
-            written_ms: crate::net::game::unix_ms(),
+            written_ms: crate::clock::unix_ms(),
         }
     }
 

@@ -13,7 +13,7 @@ use super::Cluster;
 use super::directory::{self, QuickTarget};
 use super::wire::{NodeId, NodeReply, NodeRequest, SeatGrant};
 use crate::error::GameError;
-use crate::net::GameSocket;
+use super::GameSocket;
 use crate::room::{Conn, RoomHub, Seat, SeatLink, token_room};
 
 /// How long a join or rejoin waits for an unknown room to appear in the cluster's directory.

@@ -7,14 +7,14 @@
 use serde::{Deserialize, Serialize};
 use socketioxide::socket::Sid;
 use tickstorm_shared::protocol::{
-    CloseReason, CreateRoomRequest, InputAck, KindInfo, PlayerJoined,
+    CreateRoomRequest, InputAck, KindInfo, PlayerJoined,
 };
 use tickstorm_shared::{ErrorCode, PlayerId, RoomId, RoomInfo, Tick};
 
 use crate::error::GameError;
 
 /// A node's id in the cluster.
-pub type NodeId = String;
+pub use crate::room::NodeId;
 
 /// One message on a node's channel.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,19 +136,9 @@ pub struct SeatGrant {
     pub kinds: Vec<KindInfo>,
 }
 
-/// A seat the owner freed on its own (room closed, player kicked, replaced by a rejoin).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Release {
-    /// The connection that held it, on the receiving node.
-    pub sid: Sid,
-    /// The room.
-    pub room_id: RoomId,
-    /// Set when the room closed: the edge tells its connection with `room:closed` (the owner's
-    /// broadcast of it stays on the owner, so each connection hears it exactly once).
-    pub closed: Option<CloseReason>,
-    /// Close the connection too (kick, or the seat moved to a newer connection).
-    pub evict: bool,
-}
+/// A seat the owner freed on its own (room closed, player kicked, replaced by a rejoin): the
+/// driver's [`Release`], sent to the node the connection is on.
+pub use crate::room::Release;
 
 /// An error as it crosses the wire: code and message, shown to the client unchanged.
 #[derive(Debug, Clone, Serialize, Deserialize)]

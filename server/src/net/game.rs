@@ -3,7 +3,6 @@
 //! `{ok: false, error}`. They hold no game state of their own.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use socketioxide::extract::{State, TryData};
@@ -129,13 +128,6 @@ fn close_for_flooding(socket: SocketRef, what: &'static str) {
     });
 }
 
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-pub(crate) fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
 
 type Metrics = State<Arc<ServerMetrics>>;
 
@@ -453,7 +445,7 @@ async fn chat(
             player_id: seat.player_id,
             name: session.name.clone(),
             text,
-            time: unix_ms(),
+            time: crate::clock::unix_ms(),
         };
         socket
             .within(seat.room.id.clone())
@@ -486,7 +478,7 @@ async fn time(
             Ok(TimeAck {
                 ok: true,
                 client_time: request.client_time,
-                server_time: unix_ms(),
+                server_time: crate::clock::unix_ms(),
             })
         });
     reply(ack, &metrics, result);

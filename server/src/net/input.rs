@@ -98,22 +98,3 @@ impl<I: GameInput> InputCodec for TypedInput<I> {
         Ok((input.seq(), bytes))
     }
 }
-
-/// Queues an input forwarded by another node (MessagePack of the game's input type) into one of
-/// this node's rooms.
-pub(crate) fn queue_forwarded(
-    player: Entity,
-    port: &dyn InputPort,
-    seq: u32,
-    payload: &[u8],
-) -> Result<InputAck, GameError> {
-    let accepted = port
-        .submit_msgpack(player, payload)
-        .map_err(|e| GameError::BadRequest(e.to_string()))?;
-    Ok(InputAck {
-        ok: true,
-        seq,
-        tick: accepted.tick,
-        stale: accepted.stale,
-    })
-}

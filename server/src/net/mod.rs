@@ -18,7 +18,7 @@ use std::sync::Arc;
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{ParserConfig, SocketIo, TransportType};
-use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide_redis::{RedisAdapterConfig, RedisAdapterCtr};
 use tickstorm_shared::admin::ADMIN_NAMESPACE;
 use tickstorm_shared::protocol::GAME_NAMESPACE;
 
@@ -28,14 +28,7 @@ use crate::config::{Config, ParserKind, Transports};
 use crate::metrics::ServerMetrics;
 use crate::room::RoomHub;
 
-/// The Socket.IO adapter: socketioxide's Redis adapter on our [`Bus`]. On a single node the bus
-/// is local and sends nothing, so the adapter delivers to this process's sockets only, as
-/// socketioxide's `LocalAdapter` would (one type either way, so the handlers are not generic).
-pub type Adapter = CustomRedisAdapter<socketioxide::adapter::Emitter, Bus>;
-/// The Socket.IO handle of this server.
-pub type Io = SocketIo<Adapter>;
-/// A connected socket of this server.
-pub type GameSocket = socketioxide::extract::SocketRef<Adapter>;
+pub use crate::cluster::{Adapter, GameSocket, Io};
 /// An ack to send back.
 pub type Ack = socketioxide::extract::AckSender<Adapter>;
 

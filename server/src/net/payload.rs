@@ -11,40 +11,10 @@ pub fn malformed(event: &str, error: ParserError) -> GameError {
     GameError::BadRequest(format!("invalid {event} payload: {error}"))
 }
 
-/// Checks `room:create` fields and normalizes the name.
-pub fn create_room(mut request: CreateRoomRequest) -> Result<CreateRoomRequest, GameError> {
-    if let Some(n) = request.max_players
-        && !(1..=limits::MAX_PLAYERS_CAP).contains(&n)
-    {
-        return Err(GameError::BadRequest(format!(
-            "max_players must be 1..={}",
-            limits::MAX_PLAYERS_CAP
-        )));
-    }
-    if let Some(t) = request.tick_rate
-        && !(1..=limits::TICK_RATE_CAP).contains(&t)
-    {
-        return Err(GameError::BadRequest(format!(
-            "tick_rate must be 1..={}",
-            limits::TICK_RATE_CAP
-        )));
-    }
-    if let Some(name) = request.name.take() {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > limits::ROOM_NAME_MAX_CHARS {
-            return Err(GameError::BadRequest(format!(
-                "name must be 1..={} characters",
-                limits::ROOM_NAME_MAX_CHARS
-            )));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(GameError::BadRequest(
-                "name must not contain control characters".into(),
-            ));
-        }
-        request.name = Some(name.to_owned());
-    }
-    Ok(request)
+/// Checks `room:create` fields and normalizes the name (the rooms' own check, see
+/// [`crate::room::validate_create`]).
+pub fn create_room(request: CreateRoomRequest) -> Result<CreateRoomRequest, GameError> {
+    crate::room::validate_create(request)
 }
 
 /// Checks a chat message: 1..=200 characters, no control characters, not only whitespace.

@@ -10,7 +10,6 @@ use tickstorm_shared::{PlayerId, RoomId, RoomInfo, Tick};
 use tokio::sync::{mpsc, oneshot};
 
 use super::RoomDirectory;
-use crate::cluster::wire::NodeId;
 use crate::error::GameError;
 use tickstorm_shared::protocol::KindInfo;
 use tickstorm_sim::InputPort;
@@ -67,6 +66,9 @@ impl Conn {
         Conn { sid, node: None }
     }
 }
+
+/// A node's id in a cluster (`--node-id`).
+pub type NodeId = String;
 
 type Reply<T> = oneshot::Sender<Result<T, GameError>>;
 

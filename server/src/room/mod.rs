@@ -10,8 +10,12 @@ mod directory;
 mod driver;
 mod hub;
 mod ids;
+mod requests;
+mod sink;
 
 pub use directory::{RoomDirectory, ServerCounts};
 pub use driver::{DriverSettings, spawn_driver};
-pub use hub::{Conn, HubInbox, RoomCmd, RoomHub, Seat, SeatLink};
+pub use hub::{Conn, HubInbox, NodeId, RoomCmd, RoomHub, Seat, SeatLink};
+pub use requests::{queue_forwarded, validate_create};
+pub use sink::{Release, RoomSink};
 pub use ids::{node_id, token_room};

@@ -13,6 +13,7 @@ mod faults;
 mod game;
 mod http;
 mod js_client;
+mod layering;
 mod leaks;
 mod lifecycle;
 mod limits;

@@ -1,0 +1,100 @@
+//! [`NetSink`]: the room driver's [`RoomSink`] on a real server: socketioxide for this node's
+//! connections, and, on a node of a cluster, the other nodes for theirs.
+
+use bytes::Bytes;
+use serde::Serialize;
+use socketioxide::socket::Sid;
+use tickstorm_shared::protocol::{GAME_NAMESPACE, RoomClosed, events};
+use tickstorm_shared::{PlayerId, RoomId};
+
+use super::{Cluster, Io, release_here};
+use crate::room::{Conn, Release, RoomSink, Seat};
+
+/// The driver's way to the players: this node's sockets, and the cluster when there is one.
+#[derive(Debug, Clone)]
+pub struct NetSink {
+    io: Io,
+    cluster: Option<Cluster>,
+}
+
+impl NetSink {
+    /// A sink on `io`, releasing seats of other nodes' connections through `cluster`.
+    pub fn new(io: Io, cluster: Option<Cluster>) -> Self {
+        Self { io, cluster }
+    }
+}
+
+impl RoomSink for NetSink {
+    fn subscribe(&self, sid: Sid, room: &RoomId) {
+        if let Some(socket) = self
+            .io
+            .of(GAME_NAMESPACE)
+            .and_then(|ns| ns.get_socket(sid))
+        {
+            socket.join(room.clone());
+        }
+    }
+
+    async fn broadcast<T: Serialize + Sync>(&self, room: &RoomId, event: &'static str, data: &T) {
+        let Some(namespace) = self.io.of(GAME_NAMESPACE) else {
+            return;
+        };
+        if let Err(e) = namespace.to(room.clone()).emit(event, data).await {
+            tracing::debug!(%room, event, error = %e, "broadcast failed for some members");
+        }
+    }
+
+    async fn snapshot(&self, room: &RoomId, bytes: &Bytes) {
+        let Some(namespace) = self.io.of(GAME_NAMESPACE) else {
+            return;
+        };
+        // socketioxide frames the packet once and hands the same bytes to every member. A single
+        // node broadcasts locally: the Redis adapter would otherwise encode every snapshot into a
+        // request for a bus that sends nothing.
+        let members = match self.cluster {
+            Some(_) => namespace,
+            None => namespace.local(),
+        };
+        if let Err(e) = members
+            .to(room.clone())
+            .emit(events::SNAPSHOT, bytes)
+            .await
+        {
+            tracing::debug!(%room, error = %e, "snapshot broadcast failed for some members");
+        }
+    }
+
+    async fn room_closed_here(&self, closed: &RoomClosed) {
+        let Some(namespace) = self.io.of(GAME_NAMESPACE) else {
+            return;
+        };
+        if let Err(e) = namespace
+            .local()
+            .to(closed.room_id.clone())
+            .emit(events::ROOM_CLOSED, closed)
+            .await
+        {
+            tracing::debug!(room = %closed.room_id, error = %e, "room:closed broadcast failed for some members");
+        }
+    }
+
+    fn release(&self, conn: &Conn, release: Release) {
+        match (&conn.node, &self.cluster) {
+            (Some(node), Some(cluster)) => cluster.release(node, release),
+            (Some(_), None) => {} // a remote connection without a cluster cannot exist
+            (None, _) => release_here(&self.io, release),
+        }
+    }
+
+    fn keep_remote_seat(&self, seat: &Seat, conn: &Conn) {
+        if let (Some(cluster), Some(node)) = (&self.cluster, &conn.node) {
+            cluster.keep_remote_seat(seat.clone(), conn.sid, node.clone());
+        }
+    }
+
+    fn forget_remote_seat(&self, player_id: PlayerId) {
+        if let Some(cluster) = &self.cluster {
+            cluster.forget_remote_seat(player_id);
+        }
+    }
+}
