@@ -259,7 +259,7 @@ async function refreshStats() {
 // pointer is not replaced every 2 s (a click spanning a rebuild would be lost).
 const rowCache = new Map(); // room id -> { sig, tr, haystack }
 const emptyRow = el("tr", {}, [el("td", { cls: "empty", text: "no rooms" })]);
-emptyRow.firstChild.colSpan = 6;
+emptyRow.firstChild.colSpan = 7;
 
 const num = (v) => (Number.isFinite(v) ? v : "?");
 
@@ -285,12 +285,13 @@ function buildRow(room) {
   tr.append(
     el("td", { cls: "id", text: room.id }),
     el("td", { cls: "name", text: room.name }),
+    el("td", { cls: "game", text: room.game ?? "" }),
     el("td", { cls: "num players", text: `${num(room.players)} / ${num(room.max_players)}` }),
     el("td", { cls: "num", text: `${num(room.tick_rate)} Hz` }),
     el("td", {}, [members.length ? el("div", { cls: "members" }, memberChips) : el("span", { cls: "muted", text: "empty" })]),
     el("td", { cls: "actions" }, [close]),
   );
-  const haystack = [room.id, room.name, ...members.map((m) => m.name)].join("\n").toLowerCase();
+  const haystack = [room.id, room.name, room.game ?? "", ...members.map((m) => m.name)].join("\n").toLowerCase();
   return { tr, haystack };
 }
 

@@ -60,6 +60,7 @@ export function renderRooms(rooms, onJoin) {
     button.addEventListener("click", () => onJoin(room.id));
     const row = el("tr", {},
       el("td", { textContent: room.name }),
+      el("td", { textContent: room.game ?? "" }),
       el("td", {}, `${room.players} / ${room.max_players}`, el("span", { className: "seats" }, bar)),
       el("td", { textContent: `${room.tick_rate} Hz` }),
       el("td", {}, button));
