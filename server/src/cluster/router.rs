@@ -10,10 +10,10 @@ use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, LeaveReason};
 use tickstorm_shared::{RoomId, RoomInfo};
 
 use super::Cluster;
+use super::GameSocket;
 use super::directory::{self, QuickTarget};
 use super::wire::{NodeId, NodeReply, NodeRequest, SeatGrant};
 use crate::error::GameError;
-use super::GameSocket;
 use crate::room::{Conn, RoomHub, Seat, SeatLink, token_room};
 
 /// How long a join or rejoin waits for an unknown room to appear in the cluster's directory.

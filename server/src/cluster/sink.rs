@@ -26,11 +26,7 @@ impl NetSink {
 
 impl RoomSink for NetSink {
     fn subscribe(&self, sid: Sid, room: &RoomId) {
-        if let Some(socket) = self
-            .io
-            .of(GAME_NAMESPACE)
-            .and_then(|ns| ns.get_socket(sid))
-        {
+        if let Some(socket) = self.io.of(GAME_NAMESPACE).and_then(|ns| ns.get_socket(sid)) {
             socket.join(room.clone());
         }
     }
@@ -55,11 +51,7 @@ impl RoomSink for NetSink {
             Some(_) => namespace,
             None => namespace.local(),
         };
-        if let Err(e) = members
-            .to(room.clone())
-            .emit(events::SNAPSHOT, bytes)
-            .await
-        {
+        if let Err(e) = members.to(room.clone()).emit(events::SNAPSHOT, bytes).await {
             tracing::debug!(%room, error = %e, "snapshot broadcast failed for some members");
         }
     }

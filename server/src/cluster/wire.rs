@@ -6,9 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use socketioxide::socket::Sid;
-use tickstorm_shared::protocol::{
-    CreateRoomRequest, InputAck, KindInfo, PlayerJoined,
-};
+use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, KindInfo, PlayerJoined};
 use tickstorm_shared::{ErrorCode, PlayerId, RoomId, RoomInfo, Tick};
 
 use crate::error::GameError;

@@ -128,7 +128,6 @@ fn close_for_flooding(socket: SocketRef, what: &'static str) {
     });
 }
 
-
 type Metrics = State<Arc<ServerMetrics>>;
 
 /// Requests being handled. Shutdown closes the connections only once this tracker is empty (or

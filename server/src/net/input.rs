@@ -76,12 +76,7 @@ impl<I: GameInput> InputCodec for TypedInput<I> {
         let accepted = queue
             .submit_validated(player, input)
             .map_err(|e| GameError::BadRequest(e.to_string()))?;
-        Ok(InputAck {
-            ok: true,
-            seq,
-            tick: accepted.tick,
-            stale: accepted.stale,
-        })
+        Ok(crate::room::input_ack(seq, accepted))
     }
 
     fn encode(

@@ -16,6 +16,6 @@ mod sink;
 pub use directory::{RoomDirectory, ServerCounts};
 pub use driver::{DriverSettings, spawn_driver};
 pub use hub::{Conn, HubInbox, NodeId, RoomCmd, RoomHub, Seat, SeatLink};
-pub use requests::{queue_forwarded, validate_create};
-pub use sink::{Release, RoomSink};
 pub use ids::{node_id, token_room};
+pub use requests::{input_ack, queue_forwarded, validate_create};
+pub use sink::{Release, RoomSink};

@@ -2,7 +2,7 @@
 //! or another node forwarding a request to the room's owner.
 
 use tickstorm_shared::protocol::{CreateRoomRequest, InputAck, limits};
-use tickstorm_sim::{Entity, InputPort};
+use tickstorm_sim::{Accepted, Entity, InputPort};
 
 use crate::error::GameError;
 
@@ -54,10 +54,15 @@ pub fn queue_forwarded(
     let accepted = port
         .submit_msgpack(player, payload)
         .map_err(|e| GameError::BadRequest(e.to_string()))?;
-    Ok(InputAck {
+    Ok(input_ack(seq, accepted))
+}
+
+/// The ack of an input the room's queue took (or found stale).
+pub fn input_ack(seq: u32, accepted: Accepted) -> InputAck {
+    InputAck {
         ok: true,
         seq,
         tick: accepted.tick,
         stale: accepted.stale,
-    })
+    }
 }

@@ -43,15 +43,28 @@ fn server_src() -> PathBuf {
 fn rooms_name_neither_the_network_nor_the_cluster() {
     let found = offenders(
         &server_src().join("room"),
-        &["crate::net", "crate::cluster", "super::super::net", "socketioxide::SocketIo"],
+        &[
+            "crate::net",
+            "crate::cluster",
+            "super::super::net",
+            "socketioxide::SocketIo",
+        ],
     );
-    assert!(found.is_empty(), "room/ reaches up a layer:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "room/ reaches up a layer:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
 fn the_cluster_does_not_name_the_network_edge() {
     let found = offenders(&server_src().join("cluster"), &["crate::net"]);
-    assert!(found.is_empty(), "cluster/ reaches up a layer:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "cluster/ reaches up a layer:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -59,9 +72,20 @@ fn the_simulation_knows_no_server_network_or_clock() {
     let sim = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sim");
     let found = offenders(
         &sim.join("src"),
-        &["tickstorm_server", "socketioxide", "tokio", "SystemTime", "Instant::now", "thread_rng"],
+        &[
+            "tickstorm_server",
+            "socketioxide",
+            "tokio",
+            "SystemTime",
+            "Instant::now",
+            "thread_rng",
+        ],
     );
-    assert!(found.is_empty(), "the simulation reaches out:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "the simulation reaches out:\n{}",
+        found.join("\n")
+    );
     let manifest = std::fs::read_to_string(sim.join("Cargo.toml")).expect("sim manifest");
     for dependency in ["tickstorm-server", "socketioxide", "tokio"] {
         assert!(

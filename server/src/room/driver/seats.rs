@@ -5,10 +5,10 @@ use std::cmp::Reverse;
 
 use socketioxide::socket::Sid;
 use tickstorm_shared::PlayerId;
+use tickstorm_shared::RoomId;
 use tickstorm_shared::protocol::{
     CloseReason, KindInfo, LeaveReason, PlayerJoined, PlayerLeft, events,
 };
-use tickstorm_shared::RoomId;
 use tickstorm_sim::Player;
 use tokio::time::Instant;
 

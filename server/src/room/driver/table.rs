@@ -16,7 +16,10 @@ use crate::room::sink::RoomSink;
 use crate::room::{ServerCounts, ids};
 
 impl<S: RoomSink> Driver<S> {
-    pub(super) fn create_room(&mut self, request: CreateRoomRequest) -> Result<(RoomId, Entity), GameError> {
+    pub(super) fn create_room(
+        &mut self,
+        request: CreateRoomRequest,
+    ) -> Result<(RoomId, Entity), GameError> {
         if self.draining {
             return Err(GameError::ServerFull(
                 "this node is draining and takes no new rooms".into(),

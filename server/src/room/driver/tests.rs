@@ -66,21 +66,39 @@ impl RecordingSink {
 
 impl RoomSink for RecordingSink {
     fn subscribe(&self, sid: Sid, room: &RoomId) {
-        self.0.lock().expect("lock").subscribed.push((sid, room.clone()));
+        self.0
+            .lock()
+            .expect("lock")
+            .subscribed
+            .push((sid, room.clone()));
     }
 
     async fn broadcast<T: Serialize + Sync>(&self, room: &RoomId, event: &'static str, data: &T) {
         let value = serde_json::to_value(data).expect("serializable");
-        self.0.lock().expect("lock").events.push((room.clone(), event, value));
+        self.0
+            .lock()
+            .expect("lock")
+            .events
+            .push((room.clone(), event, value));
     }
 
     async fn snapshot(&self, room: &RoomId, bytes: &Bytes) {
         assert!(!bytes.is_empty());
-        *self.0.lock().expect("lock").snapshots.entry(room.clone()).or_default() += 1;
+        *self
+            .0
+            .lock()
+            .expect("lock")
+            .snapshots
+            .entry(room.clone())
+            .or_default() += 1;
     }
 
     async fn room_closed_here(&self, closed: &RoomClosed) {
-        self.0.lock().expect("lock").closed_here.push(closed.clone());
+        self.0
+            .lock()
+            .expect("lock")
+            .closed_here
+            .push(closed.clone());
     }
 
     fn release(&self, _conn: &Conn, release: Release) {
@@ -114,7 +132,14 @@ impl Harness {
         };
         let (shutdown, tracker) = (CancellationToken::new(), TaskTracker::new());
         let metrics = Arc::new(ServerMetrics::new());
-        spawn_driver(settings, inbox, sink.clone(), metrics, shutdown.clone(), &tracker);
+        spawn_driver(
+            settings,
+            inbox,
+            sink.clone(),
+            metrics,
+            shutdown.clone(),
+            &tracker,
+        );
         Harness {
             hub,
             sink,
@@ -172,7 +197,11 @@ async fn a_dropped_seat_is_held_for_the_grace_then_freed() {
     h.hub.disconnect(seat.player_id, sid);
     tokio::time::sleep(GRACE - Duration::from_millis(10)).await;
     assert_eq!(h.sink.left(seat.player_id), ["disconnected"]);
-    assert_eq!(h.hub.directory().counts().disconnected, 1, "held, not freed");
+    assert_eq!(
+        h.hub.directory().counts().disconnected,
+        1,
+        "held, not freed"
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(h.sink.left(seat.player_id), ["disconnected", "timeout"]);
     assert_eq!(h.hub.directory().counts().players, 0);
@@ -197,14 +226,21 @@ async fn rejoin_within_the_grace_keeps_the_seat_and_spends_the_token() {
         .await
         .expect("within the grace");
     assert_eq!(back.player_id, seat.player_id);
-    assert_ne!(back.rejoin_token, seat.rejoin_token, "a new token each time");
+    assert_ne!(
+        back.rejoin_token, seat.rejoin_token,
+        "a new token each time"
+    );
     let reused = h
         .hub
         .rejoin(seat.rejoin_token.clone(), Conn::local(Sid::new()))
         .await;
     assert_eq!(reused.map(|_| ()), Err(GameError::RejoinExpired));
     tokio::time::sleep(GRACE).await;
-    assert_eq!(h.sink.left(seat.player_id), ["disconnected"], "no timeout after rejoin");
+    assert_eq!(
+        h.sink.left(seat.player_id),
+        ["disconnected"],
+        "no timeout after rejoin"
+    );
     h.stop().await;
 }
 
@@ -231,11 +267,22 @@ async fn quick_match_fills_a_room_before_opening_another_and_knows_the_games() {
     assert_ne!(second, third, "a full room makes quick match open another");
     let unknown = h
         .hub
-        .join(None, Some("chess".into()), "p".into(), Conn::local(Sid::new()))
+        .join(
+            None,
+            Some("chess".into()),
+            "p".into(),
+            Conn::local(Sid::new()),
+        )
         .await;
-    assert_eq!(unknown.map(|_| ()).map_err(|e| e.code()), Err(ErrorCode::GameNotFound));
+    assert_eq!(
+        unknown.map(|_| ()).map_err(|e| e.code()),
+        Err(ErrorCode::GameNotFound)
+    );
     let full = h.join(Some(&first)).await.1;
-    assert_eq!(full.map(|_| ()).map_err(|e| e.code()), Err(ErrorCode::RoomFull));
+    assert_eq!(
+        full.map(|_| ()).map_err(|e| e.code()),
+        Err(ErrorCode::RoomFull)
+    );
     h.stop().await;
 }
 
@@ -247,7 +294,10 @@ async fn draining_closes_empty_rooms_refuses_new_ones_and_closes_rooms_as_they_e
     let empty = h.create().await;
     h.hub.drain();
     let refused = h.hub.create(CreateRoomRequest::default()).await;
-    assert_eq!(refused.map(|_| ()).map_err(|e| e.code()), Err(ErrorCode::ServerFull));
+    assert_eq!(
+        refused.map(|_| ()).map_err(|e| e.code()),
+        Err(ErrorCode::ServerFull)
+    );
     assert_eq!(h.sink.closed(&empty), Some(CloseReason::Shutdown));
     assert_eq!(h.sink.closed(&seat.room.id), None, "a room in play stays");
     h.hub.leave(seat.player_id, LeaveReason::Left);
@@ -261,12 +311,18 @@ async fn a_panicking_room_is_closed_and_the_others_keep_ticking() {
     let h = Harness::start(10);
     let broken = h.create().await;
     let healthy = h.create().await;
-    h.hub.inject_fault(broken.clone()).await.expect("room exists");
+    h.hub
+        .inject_fault(broken.clone())
+        .await
+        .expect("room exists");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(h.sink.closed(&broken), Some(CloseReason::Internal));
     let before = h.sink.snapshots(&healthy);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(h.sink.snapshots(&healthy) >= before + 14, "the healthy room still ticks at 30 Hz");
+    assert!(
+        h.sink.snapshots(&healthy) >= before + 14,
+        "the healthy room still ticks at 30 Hz"
+    );
     assert_eq!(h.sink.closed(&healthy), None);
     h.stop().await;
 }
@@ -276,6 +332,9 @@ async fn the_room_limit_answers_server_full() {
     let h = Harness::start(1);
     h.create().await;
     let second = h.hub.create(CreateRoomRequest::default()).await;
-    assert_eq!(second.map(|_| ()).map_err(|e| e.code()), Err(ErrorCode::ServerFull));
+    assert_eq!(
+        second.map(|_| ()).map_err(|e| e.code()),
+        Err(ErrorCode::ServerFull)
+    );
     h.stop().await;
 }
