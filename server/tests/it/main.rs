@@ -11,6 +11,7 @@ mod cluster;
 mod engineio;
 mod faults;
 mod game;
+mod games;
 mod http;
 mod js_client;
 mod layering;

@@ -28,6 +28,14 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server with the default configuration, adjusted by `adjust`.
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_games(tickstorm_server::Games::default(), adjust).await
+    }
+
+    /// Starts a server hosting `games`, with the default configuration adjusted by `adjust`.
+    pub async fn start_games(
+        games: tickstorm_server::Games,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::parse_from(["tickstorm-server-test"]);
         adjust(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -35,9 +43,10 @@ impl TestServer {
             .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let shutdown = CancellationToken::new();
-        let (handle, server) = tickstorm_server::start(config, listener, shutdown.clone())
-            .await
-            .expect("server starts");
+        let (handle, server) =
+            tickstorm_server::start_games(config, games, listener, shutdown.clone())
+                .await
+                .expect("server starts");
         let task = tokio::spawn(server);
         Self {
             url,
