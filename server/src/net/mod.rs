@@ -7,6 +7,7 @@ pub mod assets;
 pub mod game;
 pub mod handshake;
 pub mod http;
+pub mod listener;
 pub mod payload;
 pub mod player_token;
 pub mod rate_limit;
