@@ -1,6 +1,8 @@
 //! `tickstorm-server`: parses the configuration, sets up logging, binds, and runs until Ctrl-C
 //! or SIGTERM.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::Parser;
 use tickstorm_server::Config;
@@ -12,7 +14,11 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let filter = EnvFilter::try_new(log_directives(&config.log))
         .with_context(|| format!("invalid --log filter `{}`", config.log))?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour codes only on a terminal: piped into a file or a log collector they are noise.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
