@@ -117,7 +117,7 @@ pub(crate) struct Endpoint {
     /// `host[:port]` as written, for the WebSocket URL and the HTTP `Host` header.
     pub authority: String,
     /// Path prefix without a trailing `/` (usually empty).
-    prefix: String,
+    pub(crate) prefix: String,
     /// Local address to connect from, if set.
     pub local_ip: Option<std::net::IpAddr>,
 }

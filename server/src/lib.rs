@@ -188,12 +188,16 @@ pub async fn start_games(
         admission,
     };
     let server = async move {
-        // Nagle's algorithm would hold small frames (acks, snapshots) for up to 40 ms.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
+        // Every accepted connection is tracked until it has really closed (see `net::listener`),
+        // so shutdown can wait for the last bytes to leave. Nagle's algorithm would hold small
+        // frames (acks, snapshots) for up to 40 ms.
+        let connections = TaskTracker::new();
+        let listener =
+            net::listener::TrackedListener::new(listener, connections.clone()).tap_io(|io| {
+                if let Err(e) = io.tcp().set_nodelay(true) {
+                    tracing::warn!(error = %e, "could not set TCP_NODELAY");
+                }
+            });
         tracing::info!(
             %addr,
             parser = ?config.parser,
@@ -221,6 +225,8 @@ pub async fn start_games(
                     break;
                 }
             }
+            // Queues the Engine.IO close behind what each session has queued, and returns once
+            // every WebSocket writer has written its queue and let go of its connection.
             io.close().await;
         });
         // Connect info: the peer address, for the per-address connection limit.
@@ -229,25 +235,42 @@ pub async fn start_games(
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future();
         tokio::pin!(serve);
-        tokio::select! {
-            result = &mut serve => result?,
-            () = shutdown.cancelled() => {
-                // Stop accepting at once, then give open connections a bounded time to finish.
-                // WebSocket connections are detached from hyper once upgraded, so `serve` does not
-                // wait for them: the drain task (room:closed, then closing every session) does.
-                let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
-                    let (served, drained) = tokio::join!(&mut serve, drain);
-                    if let Err(e) = drained {
-                        tracing::warn!(error = %e, "shutdown drain task failed");
-                    }
-                    served
-                })
-                .await;
-                match finished {
-                    Ok(served) => served?,
-                    Err(_) => tracing::warn!("connections still open after the shutdown grace; exiting anyway"),
-                }
+        // Shutdown first when both are ready: `serve` finishes in the very poll that sees the
+        // shutdown (upgraded WebSockets are detached from hyper, so it has nothing to wait for),
+        // and returning on it would end the process while the driver is still telling rooms and
+        // before any session has written its queue (issue 18).
+        let served_early = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => None,
+            result = &mut serve => Some(result),
+        };
+        if let Some(Err(e)) = served_early {
+            return Err(e.into());
+        }
+        // `serve` only ends by itself when told to; stop the rest in any case.
+        shutdown.cancel();
+        // Stop accepting at once, then give open connections a bounded time to finish: the
+        // drain task (room:closed, answers, then closing every session), then every connection
+        // until it has sent its last bytes and the client has closed (`net::listener`).
+        let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            let served = match served_early {
+                Some(served) => served,
+                None => (&mut serve).await,
+            };
+            if let Err(e) = drain.await {
+                tracing::warn!(error = %e, "shutdown drain task failed");
             }
+            connections.close();
+            connections.wait().await;
+            served
+        })
+        .await;
+        match finished {
+            Ok(served) => served?,
+            Err(_) => tracing::warn!(
+                connections = connections.len(),
+                "connections still open after the shutdown grace; exiting anyway"
+            ),
         }
         tracing::info!("server stopped");
         Ok(())

@@ -9,7 +9,7 @@
 //!
 //! A polling client never upgrades to WebSocket: `upgrades` in the open packet is ignored.
 
-mod http;
+pub(crate) mod http;
 pub(crate) mod payload;
 
 use std::collections::VecDeque;

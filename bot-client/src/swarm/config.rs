@@ -143,6 +143,12 @@ pub struct SwarmConfig {
     #[serde(serialize_with = "as_seconds")]
     pub ack_timeout: Duration,
 
+    /// Before the first bot starts, wait up to this long for every server URL to answer HTTP
+    /// (a script may start the server in the background just before the bots); 0s = no wait.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[serde(serialize_with = "as_seconds")]
+    pub wait_for_server: Duration,
+
     /// No live progress line (a summary line every 5 s goes to stderr instead).
     #[arg(long)]
     pub quiet: bool,

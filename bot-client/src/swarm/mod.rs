@@ -10,6 +10,7 @@ pub mod plot;
 pub mod report;
 pub mod slo;
 pub mod sysstat;
+pub mod wait;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -51,6 +52,17 @@ pub async fn run(config: SwarmConfig) -> anyhow::Result<SwarmReport> {
         .map(slo::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    if !config.wait_for_server.is_zero() {
+        let urls = std::iter::once(&config.url)
+            .chain(&config.also_urls)
+            .chain(&config.rooms_on);
+        for url in urls {
+            let local_ip = config.local_ips.first().copied();
+            wait::until_answering(url, local_ip, config.wait_for_server)
+                .await
+                .map_err(anyhow::Error::msg)?;
+        }
+    }
     let groups = if config.room_size == 0 {
         0
     } else {

@@ -36,6 +36,8 @@ pub struct Sample {
     pub delivery: f64,
     /// Errors in this second.
     pub errors: u64,
+    /// Of those, failed connection attempts (`connect_failed`).
+    pub connect_errors: u64,
     /// Bytes received per second, all bots.
     pub bytes_in_per_s: f64,
     /// Bytes sent per second, all bots.
@@ -66,6 +68,7 @@ impl Sample {
             interarrival_p99_ms: window.summary(Latency::SnapshotInterarrival).p99,
             delivery: window.delivery(),
             errors: window.error_count(),
+            connect_errors: window.errors.get("connect_failed").copied().unwrap_or(0),
             bytes_in_per_s: per_s(window.bytes_in),
             bytes_out_per_s: per_s(window.bytes_out),
             ..Self::default()
@@ -313,14 +316,14 @@ impl SwarmReport {
     pub fn csv(&self) -> String {
         let mut out = String::from(
             "t,bots_connected,snapshots_per_s,inputs_per_s,ack_p50_ms,ack_p99_ms,input_to_snapshot_p50_ms,\
-             input_to_snapshot_p99_ms,interarrival_p99_ms,delivery,errors,bytes_in_per_s,bytes_out_per_s,\
-             bot_cpu_percent,server_cpu_percent,server_rss_mib\n",
+             input_to_snapshot_p99_ms,interarrival_p99_ms,delivery,errors,connect_errors,bytes_in_per_s,\
+             bytes_out_per_s,bot_cpu_percent,server_cpu_percent,server_rss_mib\n",
         );
         let opt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
         for s in &self.timeseries {
             let _ = writeln!(
                 out,
-                "{:.1},{},{:.1},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.6},{},{:.0},{:.0},{:.1},{},{}",
+                "{:.1},{},{:.1},{:.1},{:.3},{:.3},{:.3},{:.3},{:.3},{:.6},{},{},{:.0},{:.0},{:.1},{},{}",
                 s.t,
                 s.bots_connected,
                 s.snapshots_per_s,
@@ -332,6 +335,7 @@ impl SwarmReport {
                 s.interarrival_p99_ms,
                 s.delivery,
                 s.errors,
+                s.connect_errors,
                 s.bytes_in_per_s,
                 s.bytes_out_per_s,
                 s.bot_cpu_percent,

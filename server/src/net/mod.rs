@@ -8,6 +8,7 @@ pub mod game;
 pub mod handshake;
 pub mod http;
 pub(crate) mod input;
+pub mod listener;
 pub mod payload;
 pub mod player_token;
 pub mod rate_limit;

@@ -89,3 +89,68 @@ async fn stock_js_client_msgpack_parser_websocket() {
     run_stock_client(&server.url, "msgpack", "websocket").await;
     server.stop().await.expect("clean shutdown");
 }
+
+/// The README's "Try it from Node" example, run as the README says (`npm install`, then `node
+/// quickstart.mjs`; here `npm ci` from its lock file): it prints the join ack, the input ack and
+/// one decoded snapshot, and exits by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_node_example_runs_as_shown() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/node");
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        if dir.join("node_modules/socket.io-client").exists()
+            && dir.join("node_modules/@msgpack/msgpack").exists()
+        {
+            return;
+        }
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm must be installed to run the Node example (Node 20 or newer)");
+        assert!(status.success(), "npm ci failed in {}", dir.display());
+    });
+    let server = TestServer::start_default().await;
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::process::Command::new("node")
+            .arg("quickstart.mjs")
+            .arg(&server.url)
+            .current_dir(&dir)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the example exits by itself within 30 s")
+    .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = |prefix: &str| -> serde_json::Value {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{stdout}"));
+        serde_json::from_str(line.trim()).expect("JSON after the prefix")
+    };
+    let join = printed("join ack:");
+    assert_eq!(join["ok"], true, "{join}");
+    assert_eq!(join["members"][0]["name"], "ana");
+    let input = printed("input ack:");
+    assert_eq!((&input["ok"], &input["seq"]), (&true.into(), &1.into()));
+    assert!(input["tick"].is_u64(), "{input}");
+    let snapshot = printed("snapshot:");
+    assert_eq!(snapshot["version"], 1);
+    assert_eq!(snapshot["orbs"], 32);
+    let me = snapshot["players"]
+        .as_array()
+        .and_then(|players| players.iter().find(|p| p[0] == join["player_id"]));
+    assert!(
+        me.is_some(),
+        "the joined player is in the snapshot: {snapshot}"
+    );
+    server.stop().await.expect("clean shutdown");
+}

@@ -1,52 +1,114 @@
 //! The real binary under SIGTERM: players are told `room:closed {reason: "shutdown"}`, the
-//! process exits 0 in bounded time and stops listening.
+//! process exits 0 in bounded time and stops listening. Once with our client, once with many
+//! stock `socket.io-client` players in several rooms that keep sending inputs.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use tickstorm_shared::protocol::events;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::procs::{free_port, listening};
+use crate::js_client::{ensure_node_modules, js_dir};
+use crate::procs::signal;
 use crate::support::TestClient;
 
-async fn healthy(url: &str) -> bool {
-    listening(url.trim_start_matches("http://")).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_tells_every_room_and_exits_zero() {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
+/// Starts the server binary (the test build) on a loopback port it picks itself, and returns it
+/// with its URL. Asking the kernel for a free port and passing it on races with the other tests
+/// doing the same (two servers were handed one port); the server's own "listening" line cannot.
+async fn spawn_server() -> (tokio::process::Child, String) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tickstorm-server"))
-        .args(["--addr", &format!("127.0.0.1:{port}"), "--log", "warn"])
-        .stdout(Stdio::null())
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log",
+            "warn,tickstorm_server=info",
+        ])
+        .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("the server binary starts");
-    assert!(healthy(&url).await, "the server listens");
-    let mut ana = TestClient::connect(&url, "ana").await;
-    let join = ana.quick_join().await;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read the server's log") {
+            if let Some((_, rest)) = line.split_once("game at ") {
+                return rest.split('/').take(3).collect::<Vec<_>>().join("/");
+            }
+        }
+        panic!("the server ended before it listened");
+    })
+    .await
+    .expect("the server listens within 30 s");
+    // Keep reading, so that a full pipe never blocks the server's logging.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
 
-    let pid = child.id().expect("pid").to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill(1) is available");
-    assert!(status.success());
-
-    let closed: Value = ana.next(events::ROOM_CLOSED).await;
-    assert_eq!(closed["room_id"], join.room.id.as_str());
-    assert_eq!(closed["reason"], "shutdown");
+/// Waits (bounded) for the process to exit and checks it exited 0 and stopped listening.
+async fn exits_zero(child: &mut tokio::process::Child, url: &str) {
     let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .expect("the process exits within 15 s")
         .expect("exit status");
     assert!(exit.success(), "exit status {exit}");
     assert!(
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
+        tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
             .await
             .is_err(),
         "nothing listens any more"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_tells_every_room_and_exits_zero() {
+    let (mut child, url) = spawn_server().await;
+    let mut ana = TestClient::connect(&url, "ana").await;
+    let join = ana.quick_join().await;
+
+    signal(&child, "TERM");
+
+    let closed: Value = ana.next(events::ROOM_CLOSED).await;
+    assert_eq!(closed["room_id"], join.room.id.as_str());
+    assert_eq!(closed["reason"], "shutdown");
+    exits_zero(&mut child, &url).await;
+}
+
+/// 16 stock clients (polling, then upgraded to WebSocket, as they start by default) in 4 rooms,
+/// each sending 10 inputs/s without waiting for acks: at SIGTERM every one hears `room:closed
+/// {reason: "shutdown"}` before its connection ends. The script says who missed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_tells_every_stock_client_in_every_room() {
+    ensure_node_modules();
+    let (mut child, url) = spawn_server().await;
+    let mut players = tokio::process::Command::new("node")
+        .arg(js_dir().join("shutdown_players.mjs"))
+        .args([url.as_str(), "16", "4"])
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node must be installed to run the socket.io-client tests");
+    let mut lines = BufReader::new(players.stdout.take().expect("piped stdout")).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the players are seated within 30 s")
+        .expect("read the script's output")
+        .expect("the script says it is ready (see its stderr above)");
+    let ready: Value = serde_json::from_str(&ready).expect("a JSON line");
+    assert_eq!(
+        (ready["players"].as_u64(), ready["rooms"].as_u64()),
+        (Some(16), Some(4))
+    );
+
+    signal(&child, "TERM");
+
+    let summary = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("every connection ends within 30 s")
+        .expect("read the script's output")
+        .expect("a summary line");
+    let status = players.wait().await.expect("the script's exit status");
+    let summary: Value = serde_json::from_str(&summary).expect("a JSON line");
+    assert_eq!(summary["heard"], 16, "who missed room:closed: {summary}");
+    assert!(status.success(), "{summary}");
+    exits_zero(&mut child, &url).await;
 }
