@@ -2,6 +2,8 @@
 //! logging, binds, and serves the given games until Ctrl-C or SIGTERM. `tickstorm-server` calls
 //! it with the default games; a studio's binary calls it with its own ([`main`]).
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
@@ -28,7 +30,11 @@ pub fn main(games: Games) -> anyhow::Result<()> {
 async fn serve(config: Config, games: Games) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(log_directives(&config.log))
         .with_context(|| format!("invalid --log filter `{}`", config.log))?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour codes only on a terminal: piped into a file or a log collector they are noise.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
 
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await

@@ -143,14 +143,18 @@ async fn readme_node_example_runs_as_shown() {
     assert_eq!((&input["ok"], &input["seq"]), (&true.into(), &1.into()));
     assert!(input["tick"].is_u64(), "{input}");
     let snapshot = printed("snapshot:");
-    assert_eq!(snapshot["version"], 1);
+    assert_eq!(snapshot["version"], 2);
     assert_eq!(snapshot["orbs"], 32);
     let me = snapshot["players"]
         .as_array()
         .and_then(|players| players.iter().find(|p| p[0] == join["player_id"]));
+    let net_id = me.map(|entry| entry[1].clone());
+    let avatar = snapshot["avatars"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| Some(&row[0]) == net_id.as_ref()));
     assert!(
-        me.is_some(),
-        "the joined player is in the snapshot: {snapshot}"
+        avatar.is_some_and(|row| row.as_array().is_some_and(|r| r.len() == 6)),
+        "the joined player and its avatar are in the snapshot: {snapshot}"
     );
     server.stop().await.expect("clean shutdown");
 }
