@@ -13,6 +13,7 @@
 
 mod game;
 mod input_queue;
+mod registry;
 mod replicate;
 mod room;
 mod world;
@@ -24,10 +25,11 @@ pub use game::{
 };
 pub use input_queue::{Accepted, InputError, InputPort, InputQueue, PendingInput};
 pub use rand_chacha::ChaCha8Rng;
+pub use registry::{GameRegistry, RegistryError};
 pub use replicate::Replicate;
 pub use room::{InRoom, InjectedFault, Player, Room};
 pub use tickstorm_shared::snapshot::RowWriter;
-pub use world::{GameRegistry, RegistryError, RoomSpec, SimWorld, StepOutcome, TickSet};
+pub use world::{RoomSpec, SimWorld, StepOutcome, TickSet};
 
 /// Lobby metadata of a room, set by its game on the room entity (any JSON value; the lobby,
 /// `/api/rooms` and the dashboard show it). The framework republishes it at least once a second.

@@ -32,14 +32,21 @@ async fn rooms_of_two_games_run_side_by_side_and_say_which_game_they_play() {
     assert_eq!(created["room"]["game"], "tag", "{created}");
     let tag_room = created["room"]["id"].as_str().expect("room id").to_owned();
     let join: JoinAck = ana.ack(events::ROOM_JOIN, json!({"game": "tag"})).await;
-    assert_eq!(join.room.id, tag_room, "quick match by game finds the tag room");
+    assert_eq!(
+        join.room.id, tag_room,
+        "quick match by game finds the tag room"
+    );
     assert_eq!(join.kinds.len(), 1);
     assert_eq!(join.kinds[0].name, "runner");
     assert_eq!(join.kinds[0].fields, ["x", "y", "it"]);
 
-    let ack: Value = ana.ack(events::INPUT, json!({"seq": 1, "move": [1, 0]})).await;
+    let ack: Value = ana
+        .ack(events::INPUT, json!({"seq": 1, "move": [1, 0]}))
+        .await;
     assert_eq!(ack["ok"], true, "{ack}");
-    let bad: Value = ana.ack(events::INPUT, json!({"seq": 2, "move": [1, "x"]})).await;
+    let bad: Value = ana
+        .ack(events::INPUT, json!({"seq": 2, "move": [1, "x"]}))
+        .await;
     assert_eq!(code(&bad), "bad_request", "{bad}");
 
     // Tag's snapshots: the framework's envelope and tag's one table, the runner row of ana.
@@ -50,7 +57,10 @@ async fn rooms_of_two_games_run_side_by_side_and_say_which_game_they_play() {
             panic!("snapshot is not binary");
         };
         let snapshot = Snapshot::decode(bytes).expect("decodes");
-        let me = snapshot.player(join.player_id).copied().expect("in the envelope");
+        let me = snapshot
+            .player(join.player_id)
+            .copied()
+            .expect("in the envelope");
         if me.last_input_seq == 1 {
             seen = Some((snapshot.clone(), me));
             break;
@@ -92,21 +102,40 @@ async fn rooms_of_two_games_run_side_by_side_and_say_which_game_they_play() {
 async fn unknown_games_bad_options_and_mismatched_rooms_are_refused_clearly() {
     let server = TestServer::start_games(orbs_and_tag(), |_| {}).await;
     let player = TestClient::connect(&server.url, "cy").await;
-    let ack: Value = player.ack(events::ROOM_CREATE, json!({"game": "chess"})).await;
+    let ack: Value = player
+        .ack(events::ROOM_CREATE, json!({"game": "chess"}))
+        .await;
     assert_eq!(code(&ack), "game_not_found", "{ack}");
-    assert!(ack["error"]["message"].as_str().is_some_and(|m| m.contains("chess")), "{ack}");
-    let ack: Value = player.ack(events::ROOM_JOIN, json!({"game": "chess"})).await;
+    assert!(
+        ack["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("chess")),
+        "{ack}"
+    );
+    let ack: Value = player
+        .ack(events::ROOM_JOIN, json!({"game": "chess"}))
+        .await;
     assert_eq!(code(&ack), "game_not_found", "{ack}");
     let ack: Value = player
         .ack(events::ROOM_CREATE, json!({"options": {"orbs": 99}}))
         .await;
-    assert_eq!(code(&ack), "bad_request", "the orb arena takes no options: {ack}");
-    let created: Value = player.ack(events::ROOM_CREATE, json!({"game": "tag"})).await;
+    assert_eq!(
+        code(&ack),
+        "bad_request",
+        "the orb arena takes no options: {ack}"
+    );
+    let created: Value = player
+        .ack(events::ROOM_CREATE, json!({"game": "tag"}))
+        .await;
     let room = created["room"]["id"].clone();
     let ack: Value = player
         .ack(events::ROOM_JOIN, json!({"room_id": room, "game": "orbs"}))
         .await;
     assert_eq!(code(&ack), "bad_request", "{ack}");
-    assert_eq!(server.handle.hub.directory().counts().players, 0, "nothing changed");
+    assert_eq!(
+        server.handle.hub.directory().counts().players,
+        0,
+        "nothing changed"
+    );
     server.stop().await.expect("clean shutdown");
 }
