@@ -325,11 +325,15 @@ async fn a_node_restarted_under_its_old_id_has_its_players_seats_held_by_the_lea
     // and b's goodbye for bob was never sent. The new b's lease does not list bob's seat.
     nodes.pop().expect("b").kill().await;
     let node_b = Node::start(&redis.url(), "lease", "b", &[]).await;
+    // The owner holds a seat missing from a lease only once the seat is 5 s old (a grant may
+    // still be on its way), and leases come every second: up to ~6 s after the join, plus a
+    // loaded machine's margin. (`next` alone gives up after 5 s, which this can exceed.)
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let left: Value = loop {
-        let left: Value = tokio::time::timeout_at(deadline, ana.next(events::PLAYER_LEFT))
-            .await
-            .expect("a holds bob's seat once b's lease leaves it out");
+        let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let event = ana.next_event_within(events::PLAYER_LEFT, wait).await;
+        let left: Value = tickstorm_bot_client::decode_value(event.args[0].clone())
+            .expect("player:left payload");
         if left["player_id"] == bob_id {
             break left;
         }

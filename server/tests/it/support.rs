@@ -169,11 +169,16 @@ impl TestClient {
 
     /// The next event named `name`, skipping others; panics after `WAIT`.
     pub async fn next_event(&mut self, name: &str) -> Event {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        self.next_event_within(name, WAIT).await
+    }
+
+    /// The next event named `name`, skipping others; panics after `within`.
+    pub async fn next_event_within(&mut self, name: &str, within: Duration) -> Event {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             let event = tokio::time::timeout_at(deadline, self.events.recv())
                 .await
-                .unwrap_or_else(|_| panic!("no `{name}` event within {WAIT:?}"))
+                .unwrap_or_else(|_| panic!("no `{name}` event within {within:?}"))
                 .unwrap_or_else(|| panic!("connection ended while waiting for `{name}`"));
             if event.name == name {
                 return event;
