@@ -30,6 +30,9 @@ use super::config::Scenario;
 use super::metrics::{Latency, Window};
 use crate::{Client, ClientConfig, ClientError, Event};
 
+/// How long a stopping bot waits for the acks of inputs it already sent.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// An ack on its way back, tagged with what it answers.
 type PendingAck =
     Pin<Box<dyn Future<Output = (AckKind, Instant, Result<Value, ClientError>)> + Send>>;
@@ -168,6 +171,18 @@ impl Bot {
                     }
                     reconnect_at = self.next_reconnect(flaky);
                 }
+            }
+        }
+        // The acks of what was already sent are still on their way: wait for them (bounded), so
+        // the report counts every answer rather than calling a slow one lost.
+        let grace = tokio::time::sleep(STOP_GRACE);
+        tokio::pin!(grace);
+        while !pending.is_empty() {
+            tokio::select! {
+                Some((kind, intended, result)) = pending.next() => {
+                    self.on_ack(kind, intended, result);
+                }
+                _ = &mut grace => break,
             }
         }
         self.count_bytes(&seat.client);
