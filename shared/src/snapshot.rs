@@ -263,18 +263,19 @@ impl Snapshot {
     }
 }
 
-/// Writes one room's snapshot into buffers that are reused from one tick to the next.
+/// Writes one room's snapshot into one buffer that is reused from one tick to the next.
 ///
-/// Call [`begin`](Self::begin), then [`kind`](Self::kind) for each kind table (in any order: the
-/// simulation writes each kind from its own system), then [`finish`](Self::finish).
+/// Call [`begin`](Self::begin), then [`kind`](Self::kind) for the kind tables in increasing
+/// order (a skipped kind is written as an empty table), then [`finish`](Self::finish). Each
+/// table's row count is only known once its rows are written: the writer leaves room for the
+/// largest array header and closes the gap once the count is known, so the bytes stay the
+/// canonical (most compact) encoding without a second buffer.
 #[derive(Debug, Default)]
 pub struct SnapshotWriter {
-    head: Vec<u8>,
-    /// Per kind: rows written, and their bytes (written before their count is known).
-    tables: Vec<(u32, Vec<u8>)>,
-    /// Tables in use for the current snapshot (`tables` keeps spare ones with their capacity).
+    buf: Vec<u8>,
+    /// Tables announced by `begin`, and how many are written so far.
     kinds: usize,
-    out: Vec<u8>,
+    written: usize,
 }
 
 /// Writing into a `Vec<u8>` cannot fail, so the `rmp` results carry no information; this keeps
@@ -285,18 +286,20 @@ macro_rules! infallible {
     };
 }
 
+/// Bytes of the largest MessagePack array header (`array 32`).
+const ARRAY32_HEADER: usize = 5;
+
 impl SnapshotWriter {
     /// A writer with room for a typical snapshot before it has to grow.
     pub fn new() -> Self {
         Self {
-            head: Vec::with_capacity(256),
-            out: Vec::with_capacity(1024),
+            buf: Vec::with_capacity(1024),
             ..Self::default()
         }
     }
 
     /// Starts a snapshot: header, the envelope (`players.len()` must be exact) and the number of
-    /// kind tables that follow (each starts empty).
+    /// kind tables that follow.
     pub fn begin(
         &mut self,
         tick: Tick,
@@ -305,7 +308,7 @@ impl SnapshotWriter {
         kinds: usize,
     ) {
         use rmp::encode::{write_array_len, write_uint};
-        let buf = &mut self.head;
+        let buf = &mut self.buf;
         buf.clear();
         infallible!(write_array_len(buf, 5));
         infallible!(write_uint(buf, u64::from(SNAPSHOT_VERSION)));
@@ -319,43 +322,54 @@ impl SnapshotWriter {
             infallible!(write_uint(buf, u64::from(p.last_input_seq)));
         }
         infallible!(write_array_len(buf, len_u32(kinds)));
-        if self.tables.len() < kinds {
-            self.tables
-                .resize_with(kinds, || (0, Vec::with_capacity(512)));
-        }
-        for (count, rows) in &mut self.tables[..kinds] {
-            *count = 0;
-            rows.clear();
-        }
         self.kinds = kinds;
+        self.written = 0;
     }
 
-    /// Writes rows into table `kind` (a kind beyond the number `begin` announced is ignored).
+    /// Writes table `kind` (tables before it that were not written become empty). A kind beyond
+    /// the number `begin` announced, or one already written, is ignored.
     pub fn kind(&mut self, kind: usize, rows: impl FnOnce(&mut KindWriter<'_>)) {
-        if kind >= self.kinds {
+        if kind >= self.kinds || kind < self.written {
             return;
         }
-        let (count, buf) = &mut self.tables[kind];
-        let mut writer = KindWriter { rows: buf, count };
+        self.empty_tables_until(kind);
+        let start = self.buf.len();
+        self.buf.resize(start + ARRAY32_HEADER, 0);
+        let mut count = 0;
+        let mut writer = KindWriter {
+            rows: &mut self.buf,
+            count: &mut count,
+        };
         rows(&mut writer);
-    }
-
-    /// The whole snapshot, valid until the next `begin`.
-    pub fn finish(&mut self) -> &[u8] {
-        self.out.clear();
-        self.out.extend_from_slice(&self.head);
-        for (count, rows) in &self.tables[..self.kinds] {
-            infallible!(rmp::encode::write_array_len(&mut self.out, *count));
-            self.out.extend_from_slice(rows);
+        // The header in the most compact form; the rows move back over the unused bytes.
+        let mut header = [0u8; ARRAY32_HEADER];
+        let mut cursor = &mut header[..];
+        infallible!(rmp::encode::write_array_len(&mut cursor, count));
+        let used = ARRAY32_HEADER - cursor.len();
+        self.buf[start..start + used].copy_from_slice(&header[..used]);
+        if used < ARRAY32_HEADER {
+            self.buf.copy_within(start + ARRAY32_HEADER.., start + used);
+            self.buf.truncate(self.buf.len() - (ARRAY32_HEADER - used));
         }
-        &self.out
+        self.written = kind + 1;
     }
 
-    /// Capacity of the reused buffers (for allocation checks in benches).
+    fn empty_tables_until(&mut self, kind: usize) {
+        while self.written < kind {
+            infallible!(rmp::encode::write_array_len(&mut self.buf, 0));
+            self.written += 1;
+        }
+    }
+
+    /// The whole snapshot (tables never written are empty), valid until the next `begin`.
+    pub fn finish(&mut self) -> &[u8] {
+        self.empty_tables_until(self.kinds);
+        &self.buf
+    }
+
+    /// Capacity of the reused buffer (for allocation checks in benches).
     pub fn capacity(&self) -> usize {
-        self.head.capacity()
-            + self.out.capacity()
-            + self.tables.iter().map(|(_, t)| t.capacity()).sum::<usize>()
+        self.buf.capacity()
     }
 }
 
@@ -458,14 +472,6 @@ mod tests {
             last_input_seq: i * 300,
         });
         w.begin(tick, 1_790_000_000_123, players, 2);
-        // Written out of order on purpose: the simulation writes each kind from its own system.
-        w.kind(1, |k| {
-            for i in 1..=32u32 {
-                k.row(i, 2, |r| {
-                    r.f32(12.0 + i as f32).f32(500.5);
-                });
-            }
-        });
         w.kind(0, |k| {
             for i in 0..8u32 {
                 k.row(33 + i, 5, |r| {
@@ -474,6 +480,13 @@ mod tests {
                         .f32(-200.0)
                         .f32(0.25)
                         .uint(u64::from(i));
+                });
+            }
+        });
+        w.kind(1, |k| {
+            for i in 1..=32u32 {
+                k.row(i, 2, |r| {
+                    r.f32(12.0 + i as f32).f32(500.5);
                 });
             }
         });
@@ -540,6 +553,41 @@ mod tests {
         w.begin(1, 2, std::iter::empty(), 3);
         let s = Snapshot::decode(w.finish()).expect("decode");
         assert_eq!(s.kinds, vec![Vec::new(), Vec::new(), Vec::new()]);
+    }
+
+    #[test]
+    fn skipped_kinds_are_empty_and_headers_take_their_compact_form() {
+        let mut w = SnapshotWriter::new();
+        w.begin(1, 2, std::iter::empty(), 3);
+        // Kind 1 only: kind 0 becomes empty before it, kind 2 at the end. 20 rows need array16.
+        w.kind(1, |k| {
+            for id in 0..20 {
+                k.row(id, 1, |r| {
+                    r.bool(id % 2 == 0);
+                });
+            }
+        });
+        w.kind(0, |_| {
+            unreachable!("an earlier kind after a later one is ignored")
+        });
+        let bytes = w.finish().to_vec();
+        let s = Snapshot::decode(&bytes).expect("decode");
+        assert_eq!(s.kinds.len(), 3);
+        assert!(s.kinds[0].is_empty() && s.kinds[2].is_empty());
+        assert_eq!(s.kinds[1].len(), 20);
+        assert_eq!(s.kinds[1][3].fields, vec![Field::Bool(false)]);
+        // The same snapshot through a generic MessagePack writer: identical bytes.
+        let rows: Vec<(u32, bool)> = (0..20).map(|id| (id, id % 2 == 0)).collect();
+        let empty: Vec<(u32,)> = Vec::new();
+        let generic = rmp_serde::to_vec(&(
+            2u8,
+            1u64,
+            2u64,
+            Vec::<u8>::new(),
+            (empty.clone(), rows, empty),
+        ))
+        .expect("serialize");
+        assert_eq!(bytes, generic);
     }
 
     #[test]

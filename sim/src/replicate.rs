@@ -4,7 +4,8 @@
 //! A game marks a component type as a replicated *kind*; every entity with that component and
 //! [`InRoom`] is a row of the kind's table, `[net_id, field, ...]`, in spawn order. The lists of
 //! each room's entities per kind are kept by component hooks, so encoding walks exactly the rows
-//! it writes. Each kind is written by its own system into the room's reused [`SnapshotWriter`];
+//! it writes. Each kind is written by its own system, in kind order, into the room's reused
+//! [`SnapshotWriter`];
 //! the envelope (tick, time, players) is the framework's. Net ids are stable for an entity's life
 //! and never reused in a room, and spawns and despawns pass through the hooks: what per-client
 //! deltas and visibility will need, without a change to games.
@@ -68,6 +69,10 @@ pub(crate) struct SnapshotBuffers {
     writers: Vec<SnapshotWriter>,
 }
 
+/// The systems that write kind number `n` (of any game): ordered by `n`.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct KindOrder(usize);
+
 /// Registers `K` as kind `index` of game `game` (see `GameBuilder::replicate`).
 pub(crate) fn register<G: Game, K: Replicate>(
     world: &mut World,
@@ -94,7 +99,12 @@ pub(crate) fn register<G: Game, K: Replicate>(
         .get_resource_or_init::<KindRegistry>()
         .kinds
         .push((id, game, index));
-    schedule.add_systems(write_kind::<G, K>.in_set(ReplicateRows));
+    // Tables are written in kind order, straight into each room's one buffer.
+    schedule.configure_sets(KindOrder(index).in_set(ReplicateRows));
+    if index > 0 {
+        schedule.configure_sets(KindOrder(index).after(KindOrder(index - 1)));
+    }
+    schedule.add_systems(write_kind::<G, K>.in_set(KindOrder(index)));
 }
 
 /// The `(game, kind)` pairs of the replicated components `entity` has.

@@ -332,8 +332,8 @@ async fn a_node_restarted_under_its_old_id_has_its_players_seats_held_by_the_lea
     let left: Value = loop {
         let wait = deadline.saturating_duration_since(tokio::time::Instant::now());
         let event = ana.next_event_within(events::PLAYER_LEFT, wait).await;
-        let left: Value = tickstorm_bot_client::decode_value(event.args[0].clone())
-            .expect("player:left payload");
+        let left: Value =
+            tickstorm_bot_client::decode_value(event.args[0].clone()).expect("player:left payload");
         if left["player_id"] == bob_id {
             break left;
         }
