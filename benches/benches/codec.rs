@@ -18,7 +18,7 @@ fn write(writer: &mut SnapshotWriter, n: u32) -> usize {
         last_input_seq: 40_000 + i,
     });
     writer.begin(123_456, 1_790_000_000_000, players, 2);
-    writer.kind(0, |k| {
+    writer.kind(0, n as usize, |k| {
         for i in 0..n {
             k.row(33 + i, 5, |r| {
                 r.f32(100.0 + i as f32 * 7.25)
@@ -29,7 +29,7 @@ fn write(writer: &mut SnapshotWriter, n: u32) -> usize {
             });
         }
     });
-    writer.kind(1, |k| {
+    writer.kind(1, 32, |k| {
         for i in 1..=32u32 {
             k.row(i, 2, |r| {
                 r.f32(12.0 + i as f32 * 30.5).f32(500.25);

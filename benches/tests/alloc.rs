@@ -59,14 +59,14 @@ fn steady_state_ticks_allocate_only_the_broadcast_bytes() {
     let mut writer = SnapshotWriter::new();
     let mut encode = |tick: u64| {
         writer.begin(tick, tick, players.iter().copied(), 2);
-        writer.kind(0, |k| {
+        writer.kind(0, players.len(), |k| {
             for p in &players {
                 k.row(p.net_id, 5, |r| {
                     r.f32(1.0).f32(2.0).f32(3.0).f32(4.0).uint(0);
                 });
             }
         });
-        writer.kind(1, |k| {
+        writer.kind(1, 32, |k| {
             for id in 1..=32 {
                 k.row(id, 2, |r| {
                     r.f32(5.0).f32(6.0);

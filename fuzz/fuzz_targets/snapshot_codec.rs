@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
         snapshot.kinds.len(),
     );
     for (kind, rows) in snapshot.kinds.iter().enumerate() {
-        writer.kind(kind, |table| {
+        writer.kind(kind, rows.len(), |table| {
             for row in rows {
                 table.row(row.net_id, row.fields.len(), |w| {
                     for field in &row.fields {

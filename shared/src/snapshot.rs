@@ -266,10 +266,10 @@ impl Snapshot {
 /// Writes one room's snapshot into one buffer that is reused from one tick to the next.
 ///
 /// Call [`begin`](Self::begin), then [`kind`](Self::kind) for the kind tables in increasing
-/// order (a skipped kind is written as an empty table), then [`finish`](Self::finish). Each
-/// table's row count is only known once its rows are written: the writer leaves room for the
-/// largest array header and closes the gap once the count is known, so the bytes stay the
-/// canonical (most compact) encoding without a second buffer.
+/// order (a skipped kind is written as an empty table), then [`finish`](Self::finish). A table's
+/// header comes before its rows, so the caller says how many rows it expects (the simulation
+/// knows each room's entities per kind); a wrong guess is corrected in place, so the bytes are
+/// always the canonical (most compact) encoding, in one buffer.
 #[derive(Debug, Default)]
 pub struct SnapshotWriter {
     buf: Vec<u8>,
@@ -326,34 +326,54 @@ impl SnapshotWriter {
         self.written = 0;
     }
 
-    /// Writes table `kind` (tables before it that were not written become empty). A kind beyond
-    /// the number `begin` announced, or one already written, is ignored.
-    pub fn kind(&mut self, kind: usize, rows: impl FnOnce(&mut KindWriter<'_>)) {
+    /// Writes table `kind` with `expected` rows (tables before it that were not written become
+    /// empty). A kind beyond the number `begin` announced, or one already written, is ignored.
+    /// When `rows` writes another number of rows than `expected`, the table's header is
+    /// corrected in place (moving the rows when its size changes): exact, only slower.
+    pub fn kind(&mut self, kind: usize, expected: usize, rows: impl FnOnce(&mut KindWriter<'_>)) {
         if kind >= self.kinds || kind < self.written {
             return;
         }
         self.empty_tables_until(kind);
         let start = self.buf.len();
-        self.buf.resize(start + ARRAY32_HEADER, 0);
+        let expected = len_u32(expected);
+        infallible!(rmp::encode::write_array_len(&mut self.buf, expected));
+        let reserved = self.buf.len() - start;
         let mut count = 0;
         let mut writer = KindWriter {
             rows: &mut self.buf,
             count: &mut count,
         };
         rows(&mut writer);
-        // The header in the most compact form; the rows move back over the unused bytes.
-        let mut header = [0u8; ARRAY32_HEADER];
-        let mut cursor = &mut header[..];
-        infallible!(rmp::encode::write_array_len(&mut cursor, count));
-        let used = ARRAY32_HEADER - cursor.len();
-        self.buf[start..start + used].copy_from_slice(&header[..used]);
-        if used < ARRAY32_HEADER {
-            self.buf.copy_within(start + ARRAY32_HEADER.., start + used);
-            self.buf.truncate(self.buf.len() - (ARRAY32_HEADER - used));
+        if count != expected {
+            self.fix_header(start, reserved, count);
         }
         self.written = kind + 1;
     }
 
+    /// Rewrites the array header at `start` (`reserved` bytes long) for `count` rows.
+    fn fix_header(&mut self, start: usize, reserved: usize, count: u32) {
+        let mut header = [0u8; ARRAY32_HEADER];
+        let mut cursor = &mut header[..];
+        infallible!(rmp::encode::write_array_len(&mut cursor, count));
+        let used = ARRAY32_HEADER - cursor.len();
+        let rows = start + reserved..self.buf.len();
+        match used.cmp(&reserved) {
+            std::cmp::Ordering::Equal => {}
+            std::cmp::Ordering::Less => {
+                self.buf.copy_within(rows, start + used);
+                self.buf.truncate(self.buf.len() - (reserved - used));
+            }
+            std::cmp::Ordering::Greater => {
+                let grow = used - reserved;
+                self.buf.resize(self.buf.len() + grow, 0);
+                self.buf.copy_within(rows, start + used);
+            }
+        }
+        self.buf[start..start + used].copy_from_slice(&header[..used]);
+    }
+
+    #[inline]
     fn empty_tables_until(&mut self, kind: usize) {
         while self.written < kind {
             infallible!(rmp::encode::write_array_len(&mut self.buf, 0));
@@ -362,6 +382,7 @@ impl SnapshotWriter {
     }
 
     /// The whole snapshot (tables never written are empty), valid until the next `begin`.
+    #[inline]
     pub fn finish(&mut self) -> &[u8] {
         self.empty_tables_until(self.kinds);
         &self.buf
@@ -414,6 +435,7 @@ pub struct RowWriter<'a> {
 
 impl RowWriter<'_> {
     /// A `float 32`.
+    #[inline]
     pub fn f32(&mut self, v: f32) -> &mut Self {
         infallible!(rmp::encode::write_f32(self.out, v));
         self.written += 1;
@@ -421,6 +443,7 @@ impl RowWriter<'_> {
     }
 
     /// A `float 64`.
+    #[inline]
     pub fn f64(&mut self, v: f64) -> &mut Self {
         infallible!(rmp::encode::write_f64(self.out, v));
         self.written += 1;
@@ -428,6 +451,7 @@ impl RowWriter<'_> {
     }
 
     /// An unsigned integer.
+    #[inline]
     pub fn uint(&mut self, v: u64) -> &mut Self {
         infallible!(rmp::encode::write_uint(self.out, v));
         self.written += 1;
@@ -435,6 +459,7 @@ impl RowWriter<'_> {
     }
 
     /// A signed integer.
+    #[inline]
     pub fn int(&mut self, v: i64) -> &mut Self {
         infallible!(rmp::encode::write_sint(self.out, v));
         self.written += 1;
@@ -442,6 +467,7 @@ impl RowWriter<'_> {
     }
 
     /// A boolean.
+    #[inline]
     pub fn bool(&mut self, v: bool) -> &mut Self {
         infallible!(rmp::encode::write_bool(self.out, v));
         self.written += 1;
@@ -449,6 +475,7 @@ impl RowWriter<'_> {
     }
 
     /// Nil.
+    #[inline]
     pub fn nil(&mut self) -> &mut Self {
         infallible!(rmp::encode::write_nil(self.out));
         self.written += 1;
@@ -472,7 +499,7 @@ mod tests {
             last_input_seq: i * 300,
         });
         w.begin(tick, 1_790_000_000_123, players, 2);
-        w.kind(0, |k| {
+        w.kind(0, 8, |k| {
             for i in 0..8u32 {
                 k.row(33 + i, 5, |r| {
                     r.f32(i as f32 * 10.5)
@@ -483,7 +510,7 @@ mod tests {
                 });
             }
         });
-        w.kind(1, |k| {
+        w.kind(1, 32, |k| {
             for i in 1..=32u32 {
                 k.row(i, 2, |r| {
                     r.f32(12.0 + i as f32).f32(500.5);
@@ -559,17 +586,20 @@ mod tests {
     fn skipped_kinds_are_empty_and_headers_take_their_compact_form() {
         let mut w = SnapshotWriter::new();
         w.begin(1, 2, std::iter::empty(), 3);
-        // Kind 1 only: kind 0 becomes empty before it, kind 2 at the end. 20 rows need array16.
-        w.kind(1, |k| {
+        // Kind 0 is skipped (empty); 20 rows need array16.
+        // Announced as 3 rows (a fixarray header): written 20, so the header grows to array16.
+        w.kind(1, 3, |k| {
             for id in 0..20 {
                 k.row(id, 1, |r| {
                     r.bool(id % 2 == 0);
                 });
             }
         });
-        w.kind(0, |_| {
+        w.kind(0, 0, |_| {
             unreachable!("an earlier kind after a later one is ignored")
         });
+        // Announced as 300 rows (an array16 header): none written, so the header shrinks.
+        w.kind(2, 300, |_| {});
         let bytes = w.finish().to_vec();
         let s = Snapshot::decode(&bytes).expect("decode");
         assert_eq!(s.kinds.len(), 3);
@@ -595,7 +625,7 @@ mod tests {
     fn a_row_with_the_wrong_number_of_values_panics() {
         let mut w = SnapshotWriter::new();
         w.begin(1, 2, std::iter::empty(), 1);
-        w.kind(0, |k| {
+        w.kind(0, 1, |k| {
             k.row(1, 2, |r| {
                 r.f32(1.0);
             })

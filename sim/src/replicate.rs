@@ -206,7 +206,7 @@ fn write_kind<G: Game, K: Replicate>(
         let Some(entities) = room.kinds.get(kind.index) else {
             continue;
         };
-        writer.kind(kind.index, |table| {
+        writer.kind(kind.index, entities.len(), |table| {
             for &entity in entities {
                 if let Ok((membership, data)) = items.get(entity) {
                     table.row(membership.net_id(), K::FIELDS.len(), |row| {
