@@ -219,7 +219,7 @@ impl GameRegistry {
     }
 
     /// Parses and checks a game's create options; returns them normalized (defaults filled in),
-    /// as [`RoomSpec::options`] wants them. `Err` for an unknown game index or invalid options.
+    /// as [`RoomSpec::options`](crate::RoomSpec::options) wants them. `Err` for an unknown game index or invalid options.
     pub fn validate_options(
         &self,
         game: usize,
