@@ -29,7 +29,7 @@ pub use registry::{GameRegistry, RegistryError};
 pub use replicate::Replicate;
 pub use room::{InRoom, InjectedFault, Player, Room};
 pub use tickstorm_shared::snapshot::RowWriter;
-pub use world::{RoomSpec, SimWorld, StepOutcome, TickSet};
+pub use world::{RoomSpec, SimError, SimWorld, StepOutcome, TickSet};
 
 /// Lobby metadata of a room, set by its game on the room entity (any JSON value; the lobby,
 /// `/api/rooms` and the dashboard show it). The framework republishes it at least once a second.

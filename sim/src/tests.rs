@@ -145,8 +145,18 @@ impl Game for Faulty {
     fn build(&self, game: &mut GameBuilder<'_, Self>) {
         game.add_systems(explode);
     }
-    fn setup_room(&self, room: &mut RoomSetup<'_>, _: &SparkOptions) {
+    fn setup_room(&self, room: &mut RoomSetup<'_>, options: &SparkOptions) {
         room.spawn(Bomb);
+        if options.start_sparks > 0 {
+            panic!("this game cannot set up sparks");
+        }
+    }
+    fn player_joined(&self, player: &mut PlayerSetup<'_>) {
+        let entity = player.player();
+        let name = player.world().get::<Player>(entity).map(|p| p.name.clone());
+        if name.as_deref() == Some("trouble") {
+            panic!("this game refuses trouble");
+        }
     }
 }
 
@@ -273,6 +283,35 @@ fn two_games_share_the_world_and_a_panicking_room_is_isolated() {
     assert_eq!(outcome.failed, vec![faulty]);
     assert_eq!(outcome.snapshots.len(), 1);
     assert_eq!(outcome.snapshots[0].0, sparks);
+}
+
+#[test]
+fn a_panicking_hook_costs_only_its_room_or_seat_and_leaves_nothing_behind() {
+    let mut sim = SimWorld::new(&registry());
+    let broken = sim.spawn_room(spec(1, serde_json::json!({"start_sparks": 1})));
+    assert_eq!(broken.err(), Some(SimError::GameFault("setup_room")));
+    assert_eq!(sim.entity_count(), 0, "the half-made room is gone");
+    let (room, _) = sim
+        .spawn_room(spec(1, serde_json::json!({})))
+        .expect("room");
+    assert_eq!(
+        sim.spawn_player(room, 1, "trouble".into()),
+        Err(SimError::GameFault("player_joined"))
+    );
+    assert!(
+        sim.room(room)
+            .expect("the room lives on")
+            .players()
+            .is_empty()
+    );
+    assert!(
+        sim.spawn_player(room, 2, "calm".into()).is_ok(),
+        "the seat stayed free"
+    );
+    assert_eq!(
+        sim.spawn_player(Entity::PLACEHOLDER, 3, "x".into()),
+        Err(SimError::NoRoom)
+    );
 }
 
 #[test]

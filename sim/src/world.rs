@@ -78,6 +78,28 @@ pub struct StepOutcome {
     pub failed: Vec<Entity>,
 }
 
+/// Why a room or a seat could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// No game with that index is registered.
+    #[error("no game number {0}")]
+    UnknownGame(usize),
+    /// The room entity does not exist.
+    #[error("no such room")]
+    NoRoom,
+    /// Every seat is taken.
+    #[error("the room is full")]
+    RoomFull,
+    /// The game's hook panicked; what it had half made was removed again.
+    #[error("the game failed in its {0} hook")]
+    GameFault(&'static str),
+}
+
+/// Runs a game's hook; a panic is contained to the room or seat being made.
+fn contained<T>(hook: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(hook)).ok()
+}
+
 /// What a new room is made of.
 #[derive(Debug, Clone)]
 pub struct RoomSpec {
@@ -200,9 +222,12 @@ impl SimWorld {
     }
 
     /// Creates a room of `spec.game` and lets the game set it up; returns the room entity and
-    /// its input queue, or `None` for an unknown game.
-    pub fn spawn_room(&mut self, spec: RoomSpec) -> Option<(Entity, Arc<dyn InputPort>)> {
-        let installed = self.games.get(spec.game)?;
+    /// its input queue. A game whose setup panics gets no room (nothing of it is left behind).
+    pub fn spawn_room(&mut self, spec: RoomSpec) -> Result<(Entity, Arc<dyn InputPort>), SimError> {
+        let installed = self
+            .games
+            .get(spec.game)
+            .ok_or(SimError::UnknownGame(spec.game))?;
         let game = installed.game.clone();
         let room = self
             .world
@@ -220,8 +245,14 @@ impl SimWorld {
                 next_net_id: 0,
             })
             .id();
-        let inputs = game.setup_room(&mut self.world, room, &spec.options);
-        Some((room, inputs))
+        let world = &mut self.world;
+        match contained(|| game.setup_room(world, room, &spec.options)) {
+            Some(inputs) => Ok((room, inputs)),
+            None => {
+                self.despawn_room(room);
+                Err(SimError::GameFault("setup_room"))
+            }
+        }
     }
 
     /// Removes a room with all its entities; returns the player ids that were seated.
@@ -248,14 +279,24 @@ impl SimWorld {
         ids
     }
 
-    /// Seats a new player and lets the game add its components; `None` when the room does not
-    /// exist or is full.
-    pub fn spawn_player(&mut self, room: Entity, id: PlayerId, name: String) -> Option<Entity> {
-        let r = self.world.get::<Room>(room)?;
+    /// Seats a new player and lets the game add its components. A game whose join hook panics
+    /// gets no player (the seat stays free).
+    pub fn spawn_player(
+        &mut self,
+        room: Entity,
+        id: PlayerId,
+        name: String,
+    ) -> Result<Entity, SimError> {
+        let r = self.world.get::<Room>(room).ok_or(SimError::NoRoom)?;
         if r.players.len() >= r.max_players as usize {
-            return None;
+            return Err(SimError::RoomFull);
         }
-        let game = self.games.get(r.game)?.game.clone();
+        let game = self
+            .games
+            .get(r.game)
+            .ok_or(SimError::UnknownGame(r.game))?
+            .game
+            .clone();
         let player = Player {
             id,
             name,
@@ -266,8 +307,12 @@ impl SimWorld {
         if let Some(mut r) = self.world.get_mut::<Room>(room) {
             r.players.push(entity);
         }
-        game.player_joined(&mut self.world, room, entity);
-        Some(entity)
+        let world = &mut self.world;
+        if contained(|| game.player_joined(world, room, entity)).is_none() {
+            self.despawn_player(entity);
+            return Err(SimError::GameFault("player_joined"));
+        }
+        Ok(entity)
     }
 
     /// Lets the game see the player leave, then removes it from its room and the world.
@@ -281,7 +326,9 @@ impl SimWorld {
             .and_then(|r| self.games.get(r.game))
             .map(|g| g.game.clone())
         {
-            game.player_left(&mut self.world, room, player);
+            // The player goes whatever the hook does.
+            let world = &mut self.world;
+            let _ = contained(|| game.player_left(world, room, player));
         }
         if let Ok(entity) = self.world.get_entity_mut(player) {
             entity.despawn();

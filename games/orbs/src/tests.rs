@@ -132,9 +132,12 @@ fn an_avatar_standing_on_an_orb_scores_and_the_orb_moves() {
 #[test]
 fn rooms_fill_up_and_despawn_without_leaks() {
     let (mut sim, room, _queue, players) = room_with_players(5, 8);
-    assert_eq!(sim.spawn_player(room, 99, "late".into()), None, "room full");
+    assert_eq!(
+        sim.spawn_player(room, 99, "late".into()),
+        Err(tickstorm_sim::SimError::RoomFull)
+    );
     sim.despawn_player(players[0]);
-    assert!(sim.spawn_player(room, 100, "now".into()).is_some());
+    assert!(sim.spawn_player(room, 100, "now".into()).is_ok());
     assert_eq!(sim.despawn_room(room).len(), 8);
     assert_eq!(sim.entity_count(), 0);
 }

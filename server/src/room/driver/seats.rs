@@ -9,7 +9,7 @@ use tickstorm_shared::RoomId;
 use tickstorm_shared::protocol::{
     CloseReason, KindInfo, LeaveReason, PlayerJoined, PlayerLeft, events,
 };
-use tickstorm_sim::Player;
+use tickstorm_sim::{Player, SimError};
 use tokio::time::Instant;
 
 use super::{Driver, RoomState, SeatRecord, Timer};
@@ -55,7 +55,14 @@ impl<S: RoomSink> Driver<S> {
         let entity = self
             .sim
             .spawn_player(room.entity, player_id, name.clone())
-            .ok_or_else(|| GameError::RoomFull(room_id.clone()))?;
+            .map_err(|e| match e {
+                SimError::RoomFull => GameError::RoomFull(room_id.clone()),
+                SimError::NoRoom => GameError::RoomNotFound(room_id.clone()),
+                other => {
+                    tracing::error!(room = %room_id, error = %other, "the game could not seat a player");
+                    GameError::Internal(other.to_string())
+                }
+            })?;
         self.next_player_id = self.next_player_id.wrapping_add(1).max(1);
         room.players.push(player_id);
         room.online += 1;

@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use tickstorm_shared::admin::{MemberInfo, RoomDetail};
 use tickstorm_shared::protocol::{CloseReason, CreateRoomRequest, RoomClosed};
 use tickstorm_shared::{RoomId, RoomInfo};
-use tickstorm_sim::{Entity, RoomSpec};
+use tickstorm_sim::{Entity, RoomSpec, SimError};
 use tokio::time::Instant;
 
 use super::{Driver, METADATA_REFRESH, RoomState, Timer, room_seed};
@@ -59,10 +59,13 @@ impl<S: RoomSink> Driver<S> {
             seed: room_seed(self.settings.seed, self.rooms_created),
             options,
         };
-        let (entity, inputs) = self
-            .sim
-            .spawn_room(spec)
-            .ok_or_else(|| GameError::GameNotFound(game.1.to_owned()))?;
+        let (entity, inputs) = self.sim.spawn_room(spec).map_err(|e| match e {
+            SimError::UnknownGame(_) => GameError::GameNotFound(game.1.to_owned()),
+            other => {
+                tracing::error!(room = %id, game = game.1, error = %other, "the game could not set up a room");
+                GameError::Internal(other.to_string())
+            }
+        })?;
         let now = Instant::now();
         let period = Config::tick_period(tick_rate);
         self.ticks.push(Reverse((now + period, entity)));
