@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -38,8 +37,10 @@ pub struct ServerHandle {
     pub cluster: Option<cluster::Cluster>,
     /// The server's metrics.
     pub metrics: Arc<metrics::ServerMetrics>,
-    /// The connection counters.
+    /// The `/game` connection counters.
     pub admission: Arc<net::admission::Admission>,
+    /// The TCP connection counters (per-address cap, open connections).
+    pub connections: Arc<net::conn_guard::ConnGuard>,
 }
 
 /// Serves the game on `listener` until `shutdown` is cancelled, then closes every room with
@@ -69,7 +70,9 @@ pub async fn start(
         config.max_connections,
         config.max_connections_per_ip,
         config.trust_proxy,
+        net::admission::Exempt::from_config(config.exempt_all_loopback),
     );
+    let connections = net::conn_guard::ConnGuard::new(&config, &metrics);
     let in_flight = net::game::InFlight::default();
     let addr = listener.local_addr()?;
     let cluster = match &config.redis_url {
@@ -159,16 +162,11 @@ pub async fn start(
         hub,
         io: io.clone(),
         cluster: cluster.clone(),
-        metrics,
+        metrics: metrics.clone(),
         admission,
+        connections: connections.clone(),
     };
     let server = async move {
-        // Nagle's algorithm would hold small frames (acks, snapshots) for up to 40 ms.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "could not set TCP_NODELAY");
-            }
-        });
         tracing::info!(
             %addr,
             parser = ?config.parser,
@@ -197,31 +195,38 @@ pub async fn start(
             }
             io.close().await;
         });
-        // Connect info: the peer address, for the per-address connection limit.
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
+        // The accept loop: per-address cap, header timeout, TCP_NODELAY, connect info.
+        let serve = net::serve::serve(
+            net::serve::Serve {
+                listener,
+                app,
+                guard: connections,
+                metrics,
+                header_timeout: config.header_timeout,
+            },
+            shutdown.clone(),
+        );
         tokio::pin!(serve);
         tokio::select! {
-            result = &mut serve => result?,
+            // `serve` returns only after `shutdown`: take this branch, which also waits for the
+            // drain, even when both are ready.
+            biased;
             () = shutdown.cancelled() => {
                 // Stop accepting at once, then give open connections a bounded time to finish.
                 // WebSocket connections are detached from hyper once upgraded, so `serve` does not
                 // wait for them: the drain task (room:closed, then closing every session) does.
                 let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
-                    let (served, drained) = tokio::join!(&mut serve, drain);
+                    let ((), drained) = tokio::join!(&mut serve, drain);
                     if let Err(e) = drained {
                         tracing::warn!(error = %e, "shutdown drain task failed");
                     }
-                    served
                 })
                 .await;
-                match finished {
-                    Ok(served) => served?,
-                    Err(_) => tracing::warn!("connections still open after the shutdown grace; exiting anyway"),
+                if finished.is_err() {
+                    tracing::warn!("connections still open after the shutdown grace; exiting anyway");
                 }
             }
+            () = &mut serve => {},
         }
         tracing::info!("server stopped");
         Ok(())
