@@ -14,8 +14,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("invalid --log filter `{}`", config.log))?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
+    let listener = tickstorm_server::net::serve::bind(config.addr)
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));

@@ -33,12 +33,31 @@ use futures_util::future::{BoxFuture, Either};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::conn_guard::{ConnGuard, GuardedStream, HandshakeWatch};
 use crate::metrics::ServerMetrics;
+
+/// How many connections the kernel completes ahead of the accept loop. std's and mio's 128
+/// overflow within milliseconds when a burst of connects (a flood, or every player reconnecting
+/// after a restart) meets an accept loop that is briefly busy, and every SYN over it, honest ones
+/// included, then waits for its 1 s retransmit. Linux caps it at `net.core.somaxconn` (4096 by
+/// default).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the game's listener (`SO_REUSEADDR`, as `TcpListener::bind` sets it, and a deep backlog).
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// What [`serve`] serves, and with which limits.
 #[derive(Debug)]

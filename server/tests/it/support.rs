@@ -10,7 +10,6 @@ use tickstorm_bot_client::{Client, ClientConfig, Event, ParserKind, decode_value
 use tickstorm_server::{Config, ServerHandle};
 use tickstorm_shared::Snapshot;
 use tickstorm_shared::protocol::{JoinAck, events};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -30,9 +29,9 @@ impl TestServer {
     pub async fn start(adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::parse_from(["tickstorm-server-test"]);
         adjust(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        // The server's own bind (its listen backlog), as the binary does it.
+        let listener =
+            tickstorm_server::net::serve::bind(([127, 0, 0, 1], 0).into()).expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let shutdown = CancellationToken::new();
         let (handle, server) = tickstorm_server::start(config, listener, shutdown.clone())
