@@ -110,6 +110,8 @@ pub async fn serve(serve: Serve, shutdown: CancellationToken) {
             // A reset rather than a FIN: the peer learns at once, and the refused socket
             // leaves nothing in TIME_WAIT here.
             let _ = tcp.set_zero_linger();
+            drop(tcp);
+            guard.refused();
             tracing::debug!(%peer, "too many connections from this address: reset at accept");
             continue;
         };
