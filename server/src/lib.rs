@@ -44,7 +44,8 @@ pub struct ServerHandle {
 }
 
 /// Serves the game on `listener` until `shutdown` is cancelled, then closes every room with
-/// reason `shutdown`, disconnects every client and returns.
+/// reason `shutdown`, disconnects every client and returns. Bind the listener with
+/// [`net::serve::bind`], as the binary does, for its deep listen backlog.
 pub async fn run(
     config: Config,
     listener: TcpListener,

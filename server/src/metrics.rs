@@ -44,9 +44,12 @@ pub struct ServerMetrics {
     pub tcp_connections: Gauge,
     /// Connections reset at accept: their address held `--max-tcp-per-ip`.
     pub tcp_refused: Counter,
-    /// Connections closed for sending no complete request head within `--header-timeout`
-    /// (after they opened, or idle after an answer).
+    /// Connections closed for sending no complete request head within `--header-timeout` of
+    /// opening: they never made a request.
     pub header_timeouts: Counter,
+    /// Keep-alive connections closed when no next request head came within `--header-timeout`
+    /// of their last answer (routine: browsers keep spare connections).
+    pub idle_closed: Counter,
     /// WebSockets closed for completing no Socket.IO CONNECT within `--connect-timeout`.
     pub connect_timeouts: Counter,
     /// Open rooms.
@@ -108,6 +111,7 @@ impl ServerMetrics {
             tcp_connections: Gauge::default(),
             tcp_refused: Counter::default(),
             header_timeouts: Counter::default(),
+            idle_closed: Counter::default(),
             connect_timeouts: Counter::default(),
             rooms: Gauge::default(),
             players: Gauge::default(),
@@ -164,8 +168,13 @@ impl ServerMetrics {
         );
         r.register(
             "header_timeouts",
-            "Connections closed for sending no complete request head within --header-timeout",
+            "Connections closed for sending no complete request head within --header-timeout of opening",
             m.header_timeouts.clone(),
+        );
+        r.register(
+            "idle_closed",
+            "Keep-alive connections closed for no next request head within --header-timeout",
+            m.idle_closed.clone(),
         );
         r.register(
             "connect_timeouts",
@@ -505,6 +514,7 @@ mod tests {
             "tickstorm_tcp_connections ",
             "tickstorm_tcp_refused_total 0",
             "tickstorm_header_timeouts_total 0",
+            "tickstorm_idle_closed_total 0",
             "tickstorm_connect_timeouts_total 0",
             "tickstorm_errors_total{code=\"room_full\"} 1",
             "tickstorm_errors_total{code=\"internal\"} 0",

@@ -11,11 +11,12 @@
 //!   its own 2^64 of them. With `--trust-proxy` the cap is off: every peer is then the proxy, and
 //!   the client's own address is only known from `X-Forwarded-For`, after the request head (the
 //!   Socket.IO per-address limit uses it).
-//! - **Handshake deadline count.** socketioxide's `connect_timeout` closes an Engine.IO session
-//!   that has not joined a namespace in time, but tells nobody. The connection knows when it was
-//!   upgraded to a fresh Engine.IO WebSocket ([`HandshakeWatch::upgraded`]) and the handshake
-//!   middlewares mark it joined ([`HandshakeWatch::joined`]); a WebSocket that closes unjoined
-//!   after the whole timeout was closed by it (`tickstorm_connect_timeouts_total`).
+//! - **What the connection became** ([`ConnWatch`]): whether it has been answered a request (so a
+//!   header timeout is told from an idle keep-alive closing), and whether it was upgraded to a
+//!   fresh Engine.IO WebSocket and joined a namespace. socketioxide's `connect_timeout` closes a
+//!   session that has not joined in time but tells nobody; a WebSocket that closes unjoined after
+//!   the whole timeout was closed by it (`tickstorm_connect_timeouts_total`). The handshake
+//!   middlewares mark the connection joined ([`ConnWatch::joined`]).
 
 use std::collections::HashMap;
 use std::io;
@@ -136,16 +137,29 @@ impl Drop for TcpSlot {
     }
 }
 
-/// Whether a connection carried a fresh Engine.IO WebSocket, and whether that session joined a
-/// namespace. Shared by the connection's stream and, through the request extensions, by every
-/// request read from it (socketioxide keeps the upgrade request's parts for the session).
+/// What a connection became: answered at least one request, upgraded to a fresh Engine.IO
+/// WebSocket, joined a namespace. Shared by the connection's stream, its task and, through the
+/// request extensions, every request read from it (socketioxide keeps the upgrade request's
+/// parts for the session).
 #[derive(Debug, Default)]
-pub struct HandshakeWatch {
+pub struct ConnWatch {
+    requested: AtomicBool,
     upgraded: OnceLock<Instant>,
     joined: AtomicBool,
 }
 
-impl HandshakeWatch {
+impl ConnWatch {
+    /// A complete request head was read from the connection.
+    pub fn requested(&self) {
+        self.requested.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a complete request head was ever read: a header timeout after that is an idle
+    /// keep-alive connection closing, not a client that never spoke.
+    pub fn has_requested(&self) -> bool {
+        self.requested.load(Ordering::Relaxed)
+    }
+
     /// The connection was just upgraded to a WebSocket that opens a new Engine.IO session.
     pub fn upgraded(&self) {
         let _ = self.upgraded.set(Instant::now());
@@ -154,7 +168,7 @@ impl HandshakeWatch {
     /// Called by a handshake middleware that accepted a namespace CONNECT: marks the
     /// connection the session was opened on (nothing for a request that came another way).
     pub fn joined(request: &Parts) {
-        if let Some(watch) = request.extensions.get::<Arc<HandshakeWatch>>() {
+        if let Some(watch) = request.extensions.get::<Arc<ConnWatch>>() {
             watch.joined.store(true, Ordering::Relaxed);
         }
     }
@@ -171,11 +185,11 @@ impl HandshakeWatch {
     }
 }
 
-/// An accepted TCP stream holding its slot (and its [`HandshakeWatch`]) for as long as it lives.
+/// An accepted TCP stream holding its slot (and its [`ConnWatch`]) for as long as it lives.
 #[derive(Debug)]
 pub struct GuardedStream {
     tcp: TcpStream,
-    watch: Arc<HandshakeWatch>,
+    watch: Arc<ConnWatch>,
     slot: TcpSlot,
 }
 
@@ -189,8 +203,8 @@ impl GuardedStream {
         }
     }
 
-    /// The connection's handshake watch, for its requests' extensions.
-    pub fn watch(&self) -> Arc<HandshakeWatch> {
+    /// The connection's watch, for its task and its requests' extensions.
+    pub fn watch(&self) -> Arc<ConnWatch> {
         self.watch.clone()
     }
 }
@@ -330,7 +344,7 @@ mod tests {
     #[test]
     fn only_an_upgraded_unjoined_connection_outlives_the_deadline() {
         let deadline = Duration::from_millis(1);
-        let fresh = HandshakeWatch::default();
+        let fresh = ConnWatch::default();
         assert!(!fresh.outlived_the_deadline(deadline), "never upgraded");
         fresh.upgraded();
         std::thread::sleep(Duration::from_millis(5));
@@ -340,12 +354,12 @@ mod tests {
             "closed before the deadline"
         );
 
-        let watch = Arc::new(HandshakeWatch::default());
+        let watch = Arc::new(ConnWatch::default());
         watch.upgraded();
         let mut request = axum::http::Request::new(());
         request.extensions_mut().insert(watch.clone());
         let (parts, ()) = request.into_parts();
-        HandshakeWatch::joined(&parts);
+        ConnWatch::joined(&parts);
         std::thread::sleep(Duration::from_millis(5));
         assert!(!watch.outlived_the_deadline(deadline), "joined in time");
     }

@@ -79,7 +79,7 @@ pub async fn authenticate(
         metrics.handshakes_refused.inc();
         tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
     })?;
-    super::conn_guard::HandshakeWatch::joined(socket.req_parts());
+    super::conn_guard::ConnWatch::joined(socket.req_parts());
     // Both freed when the socket is dropped, however the connection ends.
     socket.extensions.insert(Arc::new(slot));
     socket

@@ -9,10 +9,11 @@
 //! - gets `TCP_NODELAY` (Nagle's algorithm would hold small frames, acks and snapshots, for up
 //!   to 40 ms);
 //! - is served by hyper's HTTP/1 connection with `--header-timeout` as its header read timeout,
-//!   which covers both a new connection's first request head and an idle keep-alive connection
-//!   waiting for its next one (counted in `tickstorm_header_timeouts_total`);
+//!   which covers both a new connection's first request head (counted in
+//!   `tickstorm_header_timeouts_total`) and an idle keep-alive connection waiting for its next
+//!   one (`tickstorm_idle_closed_total`);
 //! - passes its peer address to every request as axum's `ConnectInfo<SocketAddr>` (the
-//!   Socket.IO per-address limit reads it) and its [`HandshakeWatch`].
+//!   Socket.IO per-address limit reads it) and its [`ConnWatch`].
 //!
 //! Graceful shutdown as `axum::serve` does it: stop accepting, tell every connection to finish
 //! its request in flight and close, wait for them. An upgraded WebSocket has left hyper by then;
@@ -37,7 +38,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::conn_guard::{ConnGuard, GuardedStream, HandshakeWatch};
+use super::conn_guard::{ConnGuard, ConnWatch, GuardedStream};
 use crate::metrics::ServerMetrics;
 
 /// How many connections the kernel completes ahead of the accept loop. std's and mio's 128
@@ -119,10 +120,11 @@ pub async fn serve(serve: Serve, shutdown: CancellationToken) {
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
         let stream = GuardedStream::new(tcp, slot);
+        let watch = stream.watch();
         let service = PerConnection {
             app: app.clone(),
             peer,
-            watch: stream.watch(),
+            watch: watch.clone(),
         };
         let conn = http
             .serve_connection(TokioIo::new(stream), service)
@@ -142,6 +144,9 @@ pub async fn serve(serve: Serve, shutdown: CancellationToken) {
             };
             match served {
                 Ok(()) => {}
+                Err(e) if e.is_timeout() && watch.has_requested() => {
+                    metrics.idle_closed.inc();
+                }
                 Err(e) if e.is_timeout() => {
                     metrics.header_timeouts.inc();
                 }
@@ -169,7 +174,7 @@ fn peer_gave_up(e: &io::Error) -> bool {
 struct PerConnection {
     app: Router,
     peer: SocketAddr,
-    watch: Arc<HandshakeWatch>,
+    watch: Arc<ConnWatch>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for PerConnection {
@@ -178,6 +183,7 @@ impl hyper::service::Service<Request<Incoming>> for PerConnection {
     type Future = Either<RouteFuture<Infallible>, BoxFuture<'static, Result<Response, Infallible>>>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        self.watch.requested();
         let opens_websocket = opens_engineio_websocket(&request);
         request.extensions_mut().insert(ConnectInfo(self.peer));
         request.extensions_mut().insert(self.watch.clone());

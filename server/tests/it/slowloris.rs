@@ -180,7 +180,12 @@ async fn half_heads_silent_and_idle_keep_alive_connections_are_closed_at_the_hea
     assert!(played > 0, "no honest player got through during the attack");
 
     let metrics = &server.handle.metrics;
-    assert_eq!(metrics.header_timeouts.get(), 201);
+    assert_eq!(
+        metrics.header_timeouts.get(),
+        200,
+        "the ones that never made a request"
+    );
+    assert_eq!(metrics.idle_closed.get(), 1, "the idle keep-alive");
     newcomer.client.close().await;
     seated.client.close().await;
     assert_connections_gone(&server).await;
