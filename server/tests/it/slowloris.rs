@@ -1,8 +1,8 @@
 //! Connections that never speak (issue 21), played as an attacker would on loopback: half request
 //! heads, silent connections, idle keep-alives, a WebSocket that never sends CONNECT, a flood
-//! from one address and 5,000 silent connections. Each is closed within its bound (and not before
-//! it: the bound is what closed it), honest players keep joining and playing throughout, and
-//! every counter comes back down.
+//! from one address (5,000 silent connections: the `flood` test binary). Each is closed within
+//! its bound (and not before it: the bound is what closed it), honest players keep joining and
+//! playing throughout, and every counter comes back down.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -17,16 +17,10 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TestClient, TestServer, WAIT, eventually, refusal};
-
-/// How late a close may come after its timeout. A loaded 2-core machine (the suite runs tests
-/// in parallel, CI builds beside it) can delay a timer's wake-up and the close by well over a
-/// second; what matters is that the close comes, and that it does not come early.
-const MARGIN: Duration = Duration::from_secs(4);
-/// Each test starts its clock before the client connects (or sends), so the server's own clock
-/// for a connection starts later and a close can never come earlier than the timeout; this only
-/// allows for the timer's millisecond ticks.
-const EARLY: Duration = Duration::from_millis(20);
+use crate::support::{
+    EARLY, MARGIN, TestClient, TestServer, WAIT, assert_connections_gone, closed_by_server,
+    eventually, refusal,
+};
 
 const HALF_HEAD: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n";
 
@@ -48,39 +42,6 @@ async fn try_open_from(server: SocketAddr, local: IpAddr) -> std::io::Result<Tcp
     let socket = TcpSocket::new_v4()?;
     socket.bind(SocketAddr::new(local, 0))?;
     socket.connect(server).await
-}
-
-/// Asserts that, within `WAIT`, no connection, `/game` session or admission slot is left.
-async fn assert_connections_gone(server: &TestServer) {
-    let h = &server.handle;
-    let gone = eventually(WAIT, || {
-        h.connections.counts() == (0, 0)
-            && h.admission.counts() == (0, 0)
-            && h.metrics.game_connections.get() == 0
-    })
-    .await;
-    assert!(
-        gone,
-        "left: connections {:?}, admission {:?}, /game {}",
-        h.connections.counts(),
-        h.admission.counts(),
-        h.metrics.game_connections.get()
-    );
-}
-
-/// Waits for the server to close `stream` (EOF or reset) and returns how long that took from
-/// `since`; panics if it is still open after `bound` or if the server sent anything.
-async fn closed_by_server(mut stream: TcpStream, since: Instant, bound: Duration) -> Duration {
-    let mut buf = [0u8; 512];
-    let remaining = bound.saturating_sub(since.elapsed());
-    match tokio::time::timeout(remaining, stream.read(&mut buf)).await {
-        Err(_) => panic!("still open {:?} after it was opened", since.elapsed()),
-        Ok(Ok(0) | Err(_)) => since.elapsed(),
-        Ok(Ok(n)) => panic!(
-            "the server answered {:?}",
-            String::from_utf8_lossy(&buf[..n])
-        ),
-    }
 }
 
 /// A player connected from `local`.
@@ -389,81 +350,6 @@ async fn the_socketio_limit_applies_from_a_non_exempt_loopback_address() {
     let message = refusal(Client::connect(config).await);
     assert!(message.contains("too many connections"), "{message}");
     first.client.close().await;
-    assert_connections_gone(&server).await;
-    server.stop().await.expect("clean shutdown");
-}
-
-/// The soft limit on open files of this process, from /proc (Linux).
-fn open_files_limit() -> u64 {
-    let limits = std::fs::read_to_string("/proc/self/limits").expect("/proc/self/limits");
-    limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|soft| soft.parse().ok())
-        .unwrap_or(u64::MAX)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_thousand_silent_connections_do_not_keep_a_player_out() {
-    const SILENT: usize = 5_000;
-    // Both ends live in this process: two descriptors per connection, and room for the rest.
-    let needed = (2 * SILENT + 2_000) as u64;
-    assert!(
-        open_files_limit() >= needed,
-        "this test needs `ulimit -n` of at least {needed} (the server's own deployments raise it too)"
-    );
-    // Longer than the default, so that every connection is still open when the player joins
-    // however slowly a loaded machine opens them.
-    let timeout = Duration::from_secs(10);
-    let server = TestServer::start(|c| c.header_timeout = timeout).await;
-    let addr = server_addr(&server);
-
-    let mut silent = Vec::with_capacity(SILENT);
-    // In batches, so the listen backlog never overflows (a dropped SYN is retried after 1 s).
-    for _ in 0..SILENT / 250 {
-        let batch = futures_util::future::join_all((0..250).map(|_| async {
-            let since = Instant::now();
-            // No explicit bind: binding to port 0 first makes each bind search the port range,
-            // which gets slow with thousands of ports taken.
-            (TcpStream::connect(addr).await.expect("connect"), since)
-        }))
-        .await;
-        silent.extend(batch);
-    }
-    let connections = &server.handle.connections;
-    assert!(
-        eventually(WAIT, || connections.counts().0 >= SILENT).await,
-        "the server holds them all: {:?}",
-        connections.counts()
-    );
-
-    let started = Instant::now();
-    let player = TestClient::connect(&server.url, "player").await;
-    let join = player.quick_join().await;
-    let joined = started.elapsed();
-    eprintln!("with {SILENT} silent connections open, a player connected and joined in {joined:?}");
-    assert!(!join.room.id.is_empty());
-    assert!(
-        connections.counts().0 > SILENT,
-        "the silent connections were all still open: {:?}",
-        connections.counts()
-    );
-
-    let closes = futures_util::future::join_all(
-        silent
-            .into_iter()
-            .map(|(stream, since)| closed_by_server(stream, since, timeout + MARGIN)),
-    )
-    .await;
-    let earliest = closes.iter().min().expect("closes");
-    assert!(*earliest >= timeout - EARLY, "closed early: {earliest:?}");
-    assert_eq!(server.handle.metrics.header_timeouts.get(), SILENT as u64);
-    let ack: Value = player
-        .ack(events::INPUT, json!({"seq": 1, "move": [1, 0]}))
-        .await;
-    assert_eq!(ack["ok"], true, "{ack}");
-    player.client.close().await;
     assert_connections_gone(&server).await;
     server.stop().await.expect("clean shutdown");
 }
