@@ -203,6 +203,11 @@ impl GuardedStream {
         }
     }
 
+    /// Waits until the connection has something to read (or has been closed).
+    pub async fn readable(&self) -> io::Result<()> {
+        self.tcp.readable().await
+    }
+
     /// The connection's watch, for its task and its requests' extensions.
     pub fn watch(&self) -> Arc<ConnWatch> {
         self.watch.clone()
