@@ -203,9 +203,10 @@ impl GuardedStream {
         }
     }
 
-    /// Waits until the connection has something to read (or has been closed).
-    pub async fn readable(&self) -> io::Result<()> {
-        self.tcp.readable().await
+    /// Waits until the peer has sent a byte (left unread) or closed the connection. A peek, not
+    /// `readable()`: tokio reports a freshly accepted socket readable before any byte arrives.
+    pub async fn first_byte(&self) -> io::Result<()> {
+        self.tcp.peek(&mut [0u8; 1]).await.map(drop)
     }
 
     /// The connection's watch, for its task and its requests' extensions.

@@ -153,6 +153,28 @@ async fn half_heads_silent_and_idle_keep_alive_connections_are_closed_at_the_hea
     server.stop().await.expect("clean shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_connections_that_never_made_a_request() {
+    let server = TestServer::start(|c| c.header_timeout = Duration::from_secs(60)).await;
+    let addr = server_addr(&server);
+    let silent = TcpStream::connect(addr).await.expect("connect");
+    let mut half = TcpStream::connect(addr).await.expect("connect");
+    half.write_all(HALF_HEAD).await.expect("half a head");
+    let connections = &server.handle.connections;
+    assert!(eventually(WAIT, || connections.counts().0 == 2).await);
+    let stopping = Instant::now();
+    let closes = futures_util::future::join(
+        closed_by_server(silent, stopping, WAIT),
+        closed_by_server(half, stopping, WAIT),
+    );
+    let (stopped, _) = tokio::join!(server.stop(), closes);
+    stopped.expect("clean shutdown");
+    // Waiting for them would take the header timeout, cut short by the 5 s shutdown grace; an
+    // idle server stops in milliseconds, so 4 s leaves a loaded machine a wide margin.
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(4), "stopping took {took:?}");
+}
+
 type WebSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
