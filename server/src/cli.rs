@@ -36,8 +36,7 @@ async fn serve(config: Config, games: Games) -> anyhow::Result<()> {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
+    let listener = crate::net::serve::bind(config.addr)
         .with_context(|| format!("cannot listen on {}", config.addr))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));

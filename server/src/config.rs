@@ -64,6 +64,28 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_TRUST_PROXY")]
     pub trust_proxy: bool,
 
+    /// Most open TCP connections from one IP address (IPv6: one /64), counted at accept before
+    /// a byte is read, WebSockets included (0 = no limit); more are closed at once. Loopback is
+    /// exempt. Off with `--trust-proxy`: every peer is then the proxy, which must limit instead.
+    #[arg(long, env = "TICKSTORM_MAX_TCP_PER_IP", default_value_t = 64)]
+    pub max_tcp_per_ip: usize,
+
+    /// A connection that has not sent a complete HTTP request head this long after it opened,
+    /// or after its previous answer (an idle keep-alive connection), is closed.
+    #[arg(long, env = "TICKSTORM_HEADER_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
+    pub header_timeout: Duration,
+
+    /// An Engine.IO session (WebSocket or long-polling) that has not completed a Socket.IO
+    /// CONNECT this long after it opened is closed.
+    #[arg(long, env = "TICKSTORM_CONNECT_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub connect_timeout: Duration,
+
+    /// Not a flag: whether every loopback address (127.0.0.0/8, ::1) is exempt from the
+    /// per-address limits (the default), or only 127.0.0.1 and ::1, so that an embedding test
+    /// can play a remote client from 127.0.0.2.
+    #[arg(skip = true)]
+    pub exempt_all_loopback: bool,
+
     /// How long a disconnected player's seat is kept for `room:rejoin` (e.g. 10s, 500ms).
     #[arg(long, env = "TICKSTORM_REJOIN_GRACE", default_value = "10s", value_parser = parse_duration)]
     pub rejoin_grace: Duration,
@@ -266,6 +288,14 @@ impl Default for Config {
     }
 }
 
+/// Parses a timeout: a duration above zero (a zero timeout would close every connection).
+fn positive_duration(raw: &str) -> Result<Duration, String> {
+    match parse_duration(raw)? {
+        d if d.is_zero() => Err(format!("`{raw}` must be above zero")),
+        d => Ok(d),
+    }
+}
+
 /// Parses a rate: a finite number above zero.
 fn positive_f64(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
@@ -305,6 +335,18 @@ mod tests {
         assert_eq!(c.rejoin_grace, Duration::from_secs(10));
         assert_eq!(c.parser, ParserKind::Common);
         assert_eq!(c.transports, Transports::All);
+        assert_eq!(c.max_tcp_per_ip, 64);
+        assert_eq!(c.header_timeout, Duration::from_secs(5));
+        assert_eq!(c.connect_timeout, Duration::from_secs(10));
+        assert!(c.exempt_all_loopback);
+    }
+
+    #[test]
+    fn timeouts_must_be_above_zero() {
+        assert!(Config::try_parse_from(["t", "--header-timeout", "0s"]).is_err());
+        assert!(Config::try_parse_from(["t", "--connect-timeout", "0ms"]).is_err());
+        let c = Config::try_parse_from(["t", "--header-timeout", "1500ms"]).expect("valid");
+        assert_eq!(c.header_timeout, Duration::from_millis(1500));
     }
 
     #[test]

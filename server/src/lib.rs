@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,13 +40,16 @@ pub struct ServerHandle {
     pub cluster: Option<cluster::Cluster>,
     /// The server's metrics.
     pub metrics: Arc<metrics::ServerMetrics>,
-    /// The connection counters.
+    /// The `/game` connection counters.
     pub admission: Arc<net::admission::Admission>,
+    /// The TCP connection counters (per-address cap, open connections).
+    pub connections: Arc<net::conn_guard::ConnGuard>,
 }
 
 /// Serves the default games ([`Games::default`]: the orb arena) on `listener` until `shutdown` is
 /// cancelled, then closes every room with reason `shutdown`, disconnects every client and
-/// returns.
+/// returns. Bind the listener with [`net::serve::bind`], as the binary does, for its deep listen
+/// backlog.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -94,7 +96,9 @@ pub async fn start_games(
         config.max_connections,
         config.max_connections_per_ip,
         config.trust_proxy,
+        net::admission::Exempt::from_config(config.exempt_all_loopback),
     );
+    let connections = net::conn_guard::ConnGuard::new(&config, &metrics);
     let in_flight = net::game::InFlight::default();
     let addr = listener.local_addr()?;
     let cluster = match &config.redis_url {
@@ -184,20 +188,14 @@ pub async fn start_games(
         hub,
         io: io.clone(),
         cluster: cluster.clone(),
-        metrics,
+        metrics: metrics.clone(),
         admission,
+        connections: connections.clone(),
     };
     let server = async move {
         // Every accepted connection is tracked until it has really closed (see `net::listener`),
-        // so shutdown can wait for the last bytes to leave. Nagle's algorithm would hold small
-        // frames (acks, snapshots) for up to 40 ms.
-        let connections = TaskTracker::new();
-        let listener =
-            net::listener::TrackedListener::new(listener, connections.clone()).tap_io(|io| {
-                if let Err(e) = io.tcp().set_nodelay(true) {
-                    tracing::warn!(error = %e, "could not set TCP_NODELAY");
-                }
-            });
+        // so shutdown can wait for the last bytes to leave.
+        let open_connections = TaskTracker::new();
         tracing::info!(
             %addr,
             parser = ?config.parser,
@@ -229,11 +227,18 @@ pub async fn start_games(
             // every WebSocket writer has written its queue and let go of its connection.
             io.close().await;
         });
-        // Connect info: the peer address, for the per-address connection limit.
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
+        // The accept loop: per-address cap, header timeout, TCP_NODELAY, connect info.
+        let serve = net::serve::serve(
+            net::serve::Serve {
+                listener,
+                app,
+                guard: connections,
+                open: open_connections.clone(),
+                metrics,
+                header_timeout: config.header_timeout,
+            },
+            shutdown.clone(),
+        );
         tokio::pin!(serve);
         // Shutdown first when both are ready: `serve` finishes in the very poll that sees the
         // shutdown (upgraded WebSockets are detached from hyper, so it has nothing to wait for),
@@ -241,36 +246,30 @@ pub async fn start_games(
         // before any session has written its queue (issue 18).
         let served_early = tokio::select! {
             biased;
-            () = shutdown.cancelled() => None,
-            result = &mut serve => Some(result),
+            () = shutdown.cancelled() => false,
+            () = &mut serve => true,
         };
-        if let Some(Err(e)) = served_early {
-            return Err(e.into());
-        }
         // `serve` only ends by itself when told to; stop the rest in any case.
         shutdown.cancel();
         // Stop accepting at once, then give open connections a bounded time to finish: the
         // drain task (room:closed, answers, then closing every session), then every connection
         // until it has sent its last bytes and the client has closed (`net::listener`).
         let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
-            let served = match served_early {
-                Some(served) => served,
-                None => (&mut serve).await,
-            };
+            if !served_early {
+                (&mut serve).await;
+            }
             if let Err(e) = drain.await {
                 tracing::warn!(error = %e, "shutdown drain task failed");
             }
-            connections.close();
-            connections.wait().await;
-            served
+            open_connections.close();
+            open_connections.wait().await;
         })
         .await;
-        match finished {
-            Ok(served) => served?,
-            Err(_) => tracing::warn!(
-                connections = connections.len(),
+        if finished.is_err() {
+            tracing::warn!(
+                connections = open_connections.len(),
                 "connections still open after the shutdown grace; exiting anyway"
-            ),
+            );
         }
         tracing::info!("server stopped");
         Ok(())

@@ -40,6 +40,18 @@ pub struct ServerMetrics {
     pub admin_connections: Gauge,
     /// Handshakes refused (`connect_error`) on any namespace.
     pub handshakes_refused: Counter,
+    /// Open TCP connections, from accept until closed (upgraded WebSockets included).
+    pub tcp_connections: Gauge,
+    /// Connections reset at accept: their address held `--max-tcp-per-ip`.
+    pub tcp_refused: Counter,
+    /// Connections closed for sending no complete request head within `--header-timeout` of
+    /// opening: they never made a request.
+    pub header_timeouts: Counter,
+    /// Keep-alive connections closed when no next request head came within `--header-timeout`
+    /// of their last answer (routine: browsers keep spare connections).
+    pub idle_closed: Counter,
+    /// WebSockets closed for completing no Socket.IO CONNECT within `--connect-timeout`.
+    pub connect_timeouts: Counter,
     /// Open rooms.
     pub rooms: Gauge,
     /// Seats taken (including held seats).
@@ -96,6 +108,11 @@ impl ServerMetrics {
             game_connections: Gauge::default(),
             admin_connections: Gauge::default(),
             handshakes_refused: Counter::default(),
+            tcp_connections: Gauge::default(),
+            tcp_refused: Counter::default(),
+            header_timeouts: Counter::default(),
+            idle_closed: Counter::default(),
+            connect_timeouts: Counter::default(),
             rooms: Gauge::default(),
             players: Gauge::default(),
             disconnected_players: Gauge::default(),
@@ -138,6 +155,31 @@ impl ServerMetrics {
             "handshakes_refused",
             "Handshakes refused with connect_error",
             m.handshakes_refused.clone(),
+        );
+        r.register(
+            "tcp_connections",
+            "Open TCP connections, upgraded WebSockets included",
+            m.tcp_connections.clone(),
+        );
+        r.register(
+            "tcp_refused",
+            "Connections reset at accept because their address held --max-tcp-per-ip",
+            m.tcp_refused.clone(),
+        );
+        r.register(
+            "header_timeouts",
+            "Connections closed for sending no complete request head within --header-timeout of opening",
+            m.header_timeouts.clone(),
+        );
+        r.register(
+            "idle_closed",
+            "Keep-alive connections closed for no next request head within --header-timeout",
+            m.idle_closed.clone(),
+        );
+        r.register(
+            "connect_timeouts",
+            "WebSockets closed for completing no Socket.IO CONNECT within --connect-timeout",
+            m.connect_timeouts.clone(),
         );
         r.register("rooms", "Open rooms", m.rooms.clone());
         r.register(
@@ -469,6 +511,11 @@ mod tests {
             "tickstorm_snapshot_bytes_total",
             "tickstorm_inputs_total 3",
             "tickstorm_rejoins_total",
+            "tickstorm_tcp_connections ",
+            "tickstorm_tcp_refused_total 0",
+            "tickstorm_header_timeouts_total 0",
+            "tickstorm_idle_closed_total 0",
+            "tickstorm_connect_timeouts_total 0",
             "tickstorm_errors_total{code=\"room_full\"} 1",
             "tickstorm_errors_total{code=\"internal\"} 0",
         ] {

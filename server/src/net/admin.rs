@@ -108,6 +108,7 @@ pub async fn authenticate(
         }
         return Err(refusal);
     }
+    super::conn_guard::ConnWatch::joined(socket.req_parts());
     socket.on(events::STATS, stats);
     socket.on(events::ROOM_CLOSE, room_close);
     socket.on(events::PLAYER_KICK, player_kick);

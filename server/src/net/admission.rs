@@ -5,12 +5,13 @@
 //! A slot is taken in the handshake middleware and held by a [`Slot`] guard stored in the
 //! socket's extensions: it is given back when the socket is dropped, whichever way it ends
 //! (even when socketioxide drops a socket whose CONNECT could not be sent, which skips the
-//! disconnect handler). Loopback addresses are not limited per address: they are the
-//! operator's own machine (load tests, a local proxy; behind a proxy use `--trust-proxy` so the
-//! limit applies to the real client address).
+//! disconnect handler). Loopback addresses are not limited per address ([`Exempt`]): they are
+//! the operator's own machine (load tests, a local proxy; behind a proxy use `--trust-proxy` so
+//! the limit applies to the real client address). `net::conn_guard` applies the same exemption
+//! to its cap on raw TCP connections.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ConnectInfo;
@@ -27,6 +28,38 @@ pub enum Refusal {
     PerAddress(usize),
 }
 
+/// Which addresses the per-address limits leave alone: the operator's own machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exempt {
+    /// Every loopback address, 127.0.0.0/8 and ::1 (the default: local proxies and load tests
+    /// that spread over 127.0.0.x).
+    Loopback,
+    /// Only 127.0.0.1 and ::1 (`Config::exempt_all_loopback` off: a test plays a remote client
+    /// from 127.0.0.2).
+    Localhost,
+}
+
+impl Exempt {
+    /// The exemption `Config::exempt_all_loopback` asks for.
+    pub fn from_config(all_loopback: bool) -> Self {
+        if all_loopback {
+            Self::Loopback
+        } else {
+            Self::Localhost
+        }
+    }
+
+    /// Whether `ip` is exempt. An IPv4-mapped IPv6 address (a dual-stack listener's view of an
+    /// IPv4 peer) counts as the IPv4 address it carries.
+    pub fn covers(self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        match self {
+            Self::Loopback => ip.is_loopback(),
+            Self::Localhost => ip == Ipv4Addr::LOCALHOST || ip == Ipv6Addr::LOCALHOST,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counts {
     total: usize,
@@ -39,6 +72,7 @@ pub struct Admission {
     max_total: usize,
     max_per_ip: usize,
     trust_proxy: bool,
+    exempt: Exempt,
     counts: Mutex<Counts>,
 }
 
@@ -66,12 +100,19 @@ impl Drop for Slot {
 
 impl Admission {
     /// Limits: `max_per_ip` 0 means no per-address limit; `trust_proxy` takes the client
-    /// address from the last `X-Forwarded-For` entry (the one the trusted proxy added).
-    pub fn new(max_total: usize, max_per_ip: usize, trust_proxy: bool) -> Arc<Self> {
+    /// address from the last `X-Forwarded-For` entry (the one the trusted proxy added); `exempt`
+    /// addresses are not limited per address.
+    pub fn new(
+        max_total: usize,
+        max_per_ip: usize,
+        trust_proxy: bool,
+        exempt: Exempt,
+    ) -> Arc<Self> {
         Arc::new(Self {
             max_total,
             max_per_ip,
             trust_proxy,
+            exempt,
             counts: Mutex::default(),
         })
     }
@@ -102,7 +143,9 @@ impl Admission {
         if counts.total >= self.max_total {
             return Err(Refusal::Full(self.max_total));
         }
-        let limited_ip = ip.filter(|ip| self.max_per_ip > 0 && !ip.is_loopback());
+        let limited_ip = ip
+            .map(|ip| ip.to_canonical())
+            .filter(|ip| self.max_per_ip > 0 && !self.exempt.covers(*ip));
         if let Some(ip) = limited_ip {
             let n = counts.per_ip.entry(ip).or_default();
             if *n >= self.max_per_ip {
@@ -135,7 +178,7 @@ mod tests {
 
     #[test]
     fn limits_total_and_per_address_and_frees_slots_on_drop() {
-        let admission = Admission::new(3, 2, false);
+        let admission = Admission::new(3, 2, false, Exempt::Loopback);
         let a: IpAddr = "10.0.0.1".parse().expect("ip");
         let b: IpAddr = "10.0.0.2".parse().expect("ip");
         let first = admission.admit(Some(a)).expect("1st");
@@ -158,14 +201,33 @@ mod tests {
 
     #[test]
     fn loopback_is_not_limited_per_address() {
-        let admission = Admission::new(10, 1, false);
+        let admission = Admission::new(10, 1, false, Exempt::Loopback);
         let local: IpAddr = "127.0.0.1".parse().expect("ip");
-        let slots: Vec<Slot> = (0..5)
-            .map(|_| admission.admit(Some(local)).expect("loopback"))
+        let other_loopback: IpAddr = "127.0.0.2".parse().expect("ip");
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().expect("ip");
+        let slots: Vec<Slot> = [local, local, other_loopback, other_loopback, mapped]
+            .into_iter()
+            .map(|ip| admission.admit(Some(ip)).expect("loopback"))
             .collect();
         assert_eq!(admission.counts(), (5, 0));
         drop(slots);
         assert_eq!(admission.counts(), (0, 0));
+    }
+
+    #[test]
+    fn the_localhost_exemption_limits_other_loopback_addresses() {
+        let admission = Admission::new(10, 1, false, Exempt::Localhost);
+        let local: IpAddr = "127.0.0.1".parse().expect("ip");
+        let second: IpAddr = "127.0.0.2".parse().expect("ip");
+        let _a = admission.admit(Some(local)).expect("exempt");
+        let _b = admission.admit(Some(local)).expect("exempt");
+        let _c = admission.admit(Some(second)).expect("first from 127.0.0.2");
+        assert_eq!(
+            admission.admit(Some(second)).expect_err("limited"),
+            Refusal::PerAddress(1)
+        );
+        assert!(Exempt::Localhost.covers("::1".parse().expect("ip")));
+        assert!(!Exempt::Localhost.covers("::ffff:127.0.0.2".parse().expect("ip")));
     }
 
     #[test]
@@ -178,8 +240,8 @@ mod tests {
         parts.extensions.insert(ConnectInfo::<SocketAddr>(
             "127.0.0.1:5000".parse().expect("addr"),
         ));
-        let direct = Admission::new(1, 1, false).client_ip(&parts);
-        let proxied = Admission::new(1, 1, true).client_ip(&parts);
+        let direct = Admission::new(1, 1, false, Exempt::Loopback).client_ip(&parts);
+        let proxied = Admission::new(1, 1, true, Exempt::Loopback).client_ip(&parts);
         assert_eq!(direct, Some("127.0.0.1".parse().expect("ip")));
         // The last entry is the proxy's own; the first could be anything the client sent.
         assert_eq!(proxied, Some("10.0.0.1".parse().expect("ip")));

@@ -84,6 +84,7 @@ pub async fn authenticate(
         metrics.handshakes_refused.inc();
         tracing::debug!(sid = %socket.id, reason = %e, "handshake refused");
     })?;
+    super::conn_guard::ConnWatch::joined(socket.req_parts());
     // Both freed when the socket is dropped, however the connection ends.
     socket.extensions.insert(Arc::new(slot));
     socket

@@ -1,5 +1,4 @@
-//! The TCP listener of the server, with every accepted connection tracked until it is closed, and
-//! closed gently.
+//! Every accepted connection tracked until it is closed, and closed gently.
 //!
 //! Why: shutdown must not end the process while a connection still has bytes on their way out
 //! (`room:closed`, the Engine.IO close), and closing a socket that still holds unread input makes
@@ -8,54 +7,20 @@
 //! So when a connection's last owner (hyper, or engineioxide's WebSocket writer) drops it, the
 //! socket is not closed at once: a task sends FIN after everything queued, reads and discards
 //! until the client closes its side (or [`LINGER`] passes), and only then closes. Each
-//! connection holds a token of a [`TaskTracker`] until then, so shutdown can wait, bounded, until
+//! connection holds a token of a `TaskTracker` until then, so shutdown can wait, bounded, until
 //! every connection has really ended.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::task::TaskTracker;
+use tokio::net::TcpStream;
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
 /// Longest a closed connection waits for the client to close its side.
 pub const LINGER: Duration = Duration::from_secs(2);
-
-/// A [`TcpListener`] whose connections are counted in a [`TaskTracker`] until closed.
-#[derive(Debug)]
-pub struct TrackedListener {
-    inner: TcpListener,
-    open: TaskTracker,
-}
-
-impl TrackedListener {
-    /// Wraps `inner`; every accepted connection holds a token of `open` until it has closed.
-    pub fn new(inner: TcpListener, open: TaskTracker) -> Self {
-        Self { inner, open }
-    }
-}
-
-impl axum::serve::Listener for TrackedListener {
-    type Io = TrackedStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (tcp, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        let stream = TrackedStream {
-            tcp: Some(tcp),
-            token: Some(self.open.token()),
-        };
-        (stream, addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
 
 /// An accepted connection; see the module docs for what dropping it does.
 #[derive(Debug)]
@@ -66,6 +31,26 @@ pub struct TrackedStream {
 }
 
 impl TrackedStream {
+    /// Wraps an accepted connection, which holds `token` until it has closed.
+    pub fn new(tcp: TcpStream, token: TaskTrackerToken) -> Self {
+        Self {
+            tcp: Some(tcp),
+            token: Some(token),
+        }
+    }
+
+    /// Closes the connection at once, without the gentle close: for one that never made a
+    /// request (nothing was sent, nothing is owed), so it holds no socket past its timeout.
+    pub fn close_now(mut self) {
+        self.abandon();
+    }
+
+    /// What [`Self::close_now`] does, for an owner that has a `Drop` of its own.
+    pub(crate) fn abandon(&mut self) {
+        self.tcp = None;
+        self.token = None;
+    }
+
     /// The TCP socket (for socket options).
     pub fn tcp(&self) -> &TcpStream {
         self.tcp.as_ref().expect("present until dropped")
@@ -147,18 +132,17 @@ async fn linger(mut tcp: TcpStream, token: TaskTrackerToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::serve::Listener;
+    use tokio::net::TcpListener;
+    use tokio_util::task::TaskTracker;
 
     #[tokio::test]
     async fn a_dropped_connection_sends_everything_then_waits_for_the_client() {
         let open = TaskTracker::new();
-        let mut listener = TrackedListener::new(
-            TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-            open.clone(),
-        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let mut client = TcpStream::connect(addr).await.expect("connect");
-        let (mut server, _) = listener.accept().await;
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut server = TrackedStream::new(tcp, open.token());
         // The client has sent something the server never reads: a plain close would reset.
         client
             .write_all(b"unread input")

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod admission;
 pub mod assets;
+pub mod conn_guard;
 pub mod game;
 pub mod handshake;
 pub mod http;
@@ -13,6 +14,7 @@ pub mod payload;
 pub mod player_token;
 pub mod rate_limit;
 pub mod request_head;
+pub mod serve;
 
 use std::sync::Arc;
 
@@ -78,6 +80,9 @@ pub async fn socket_io(
         .with_adapter::<Adapter>(adapter)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
+        // socketioxide's default is 45 s; a session that never sends CONNECT holds its
+        // WebSocket (or its session state) until this closes it.
+        .connect_timeout(config.connect_timeout)
         .max_payload(config.max_payload)
         .ws_max_message_size(config.ws_max_message_size)
         .ws_read_buffer_size(config.ws_read_buffer_size)

@@ -22,4 +22,5 @@ mod nginx;
 mod procs;
 mod shutdown;
 mod slow_consumer;
+mod slowloris;
 mod support;

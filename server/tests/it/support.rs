@@ -1,6 +1,6 @@
 //! Test support: a real server on 127.0.0.1:0 in this process, with its handles.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use serde::Serialize;
@@ -10,7 +10,8 @@ use tickstorm_bot_client::{Client, ClientConfig, Event, ParserKind, decode_value
 use tickstorm_orbs::OrbView as Snapshot;
 use tickstorm_server::{Config, ServerHandle};
 use tickstorm_shared::protocol::{JoinAck, events};
-use tokio::net::TcpListener;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -38,9 +39,9 @@ impl TestServer {
     ) -> Self {
         let mut config = Config::parse_from(["tickstorm-server-test"]);
         adjust(&mut config);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        // The server's own bind (its listen backlog), as the binary does it.
+        let listener =
+            tickstorm_server::net::serve::bind(([127, 0, 0, 1], 0).into()).expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let shutdown = CancellationToken::new();
         let (handle, server) =
@@ -224,5 +225,47 @@ impl TestClient {
     /// Drops buffered events (e.g. snapshots from before a step of the test).
     pub fn drain(&mut self) {
         while self.events.try_recv().is_ok() {}
+    }
+}
+
+/// How late a close may come after its timeout. A loaded 2-core machine (the suite runs tests
+/// in parallel, CI builds beside it) can delay a timer's wake-up and the close by well over a
+/// second; what matters is that the close comes, and that it does not come early.
+pub const MARGIN: Duration = Duration::from_secs(4);
+/// Each test starts its clock before the client connects (or sends), so the server's own clock
+/// for a connection starts later and a close can never come earlier than the timeout; this only
+/// allows for the timer's millisecond ticks.
+pub const EARLY: Duration = Duration::from_millis(20);
+
+/// Asserts that, within `WAIT`, no connection, `/game` session or admission slot is left.
+pub async fn assert_connections_gone(server: &TestServer) {
+    let h = &server.handle;
+    let gone = eventually(WAIT, || {
+        h.connections.counts() == (0, 0)
+            && h.admission.counts() == (0, 0)
+            && h.metrics.game_connections.get() == 0
+    })
+    .await;
+    assert!(
+        gone,
+        "left: connections {:?}, admission {:?}, /game {}",
+        h.connections.counts(),
+        h.admission.counts(),
+        h.metrics.game_connections.get()
+    );
+}
+
+/// Waits for the server to close `stream` (EOF or reset) and returns how long that took from
+/// `since`; panics if it is still open after `bound` or if the server sent anything.
+pub async fn closed_by_server(mut stream: TcpStream, since: Instant, bound: Duration) -> Duration {
+    let mut buf = [0u8; 512];
+    let remaining = bound.saturating_sub(since.elapsed());
+    match tokio::time::timeout(remaining, stream.read(&mut buf)).await {
+        Err(_) => panic!("still open {:?} after it was opened", since.elapsed()),
+        Ok(Ok(0) | Err(_)) => since.elapsed(),
+        Ok(Ok(n)) => panic!(
+            "the server answered {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
     }
 }
