@@ -52,7 +52,16 @@ async fn chat_and_input_floods_are_answered_rate_limited_and_others_play_on() {
         let ack: Value = tickstorm_bot_client::decode_value(ack.expect("ack")).expect("json");
         match code(&ack) {
             "ok" => accepted += 1,
-            "rate_limited" => limited += 1,
+            "rate_limited" => {
+                // The refusal says what to do about it.
+                assert!(
+                    ack["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("slow down")),
+                    "{ack}"
+                );
+                limited += 1;
+            }
             other => panic!("unexpected {other}: {ack}"),
         }
     }
@@ -62,15 +71,13 @@ async fn chat_and_input_floods_are_answered_rate_limited_and_others_play_on() {
     );
     assert_eq!(accepted as usize + limited, 100);
     assert!(limited > 0);
-    let error: Value = flooder
+    // The flooder is still connected and answered: limited while its bucket is empty, accepted
+    // once it has refilled (how long the flood took decides which, so both are right).
+    let after: Value = flooder
         .ack(events::INPUT, json!({"seq": 999, "move": [0, 0]}))
         .await;
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("slow down")),
-        "{error}"
-    );
+    assert!(matches!(code(&after), "ok" | "rate_limited"), "{after}");
+    let limited_after = usize::from(code(&after) == "rate_limited");
 
     // The victim's game went on: its own input is acked and applied, snapshots keep coming.
     let ack: Value = victim
@@ -81,13 +88,10 @@ async fn chat_and_input_floods_are_answered_rate_limited_and_others_play_on() {
     let first = victim.next_snapshot().await.tick;
     let later = victim.snapshot_where(|s| s.tick >= first + 10).await;
     assert!(later.players.iter().any(|p| p.last_input_seq == 1));
-    assert!(
-        server
-            .handle
-            .metrics
-            .errors_by_code()
-            .contains(&("rate_limited", (chat.len() - 3 + limited + 1) as u64))
-    );
+    assert!(server.handle.metrics.errors_by_code().contains(&(
+        "rate_limited",
+        (chat.len() - 3 + limited + limited_after) as u64
+    )));
     assert!(
         flooder.client.is_connected(),
         "bursts are refused, not punished"
