@@ -33,6 +33,10 @@ use crate::{Client, ClientConfig, ClientError, Event};
 /// How long a stopping bot waits for the acks of inputs it already sent.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// How long a stopping bot waits for the snapshot of the last tick an ack proved (normally a
+/// few milliseconds behind the ack; ten ticks at 30 Hz).
+const SETTLE: Duration = Duration::from_millis(300);
+
 /// An ack on its way back, tagged with what it answers.
 type PendingAck =
     Pin<Box<dyn Future<Output = (AckKind, Instant, Result<Value, ClientError>)> + Send>>;
@@ -48,8 +52,8 @@ enum AckKind {
     },
 }
 
-/// What an ack said: `Ok(stale)` or `Err(code)`.
-fn ack_outcome(value: &Value) -> Result<bool, String> {
+/// What an input ack said: `Ok((stale, tick))` or `Err(code)`.
+fn ack_outcome(value: &Value) -> Result<(bool, Option<u64>), String> {
     let field = |map: &Value, key: &str| -> Option<Value> {
         map.as_map()?
             .iter()
@@ -57,9 +61,10 @@ fn ack_outcome(value: &Value) -> Result<bool, String> {
             .map(|(_, v)| v.clone())
     };
     match field(value, "ok") {
-        Some(Value::Boolean(true)) => {
-            Ok(matches!(field(value, "stale"), Some(Value::Boolean(true))))
-        }
+        Some(Value::Boolean(true)) => Ok((
+            matches!(field(value, "stale"), Some(Value::Boolean(true))),
+            field(value, "tick").and_then(|t| t.as_u64()),
+        )),
         _ => Err(field(value, "error")
             .and_then(|e| field(&e, "code"))
             .and_then(|c| c.as_str().map(str::to_owned))
@@ -73,6 +78,9 @@ struct Seat {
     events: UnboundedReceiver<Event>,
     player_id: u32,
     rejoin_token: String,
+    /// The room's latest completed tick when the join (or rejoin) was answered: every later tick
+    /// is owed to this connection.
+    joined_tick: u64,
 }
 
 pub(super) struct Bot {
@@ -85,6 +93,10 @@ pub(super) struct Bot {
     /// Inputs sent and not yet seen applied in a snapshot: `(seq, intended send time)`.
     unapplied: VecDeque<(u32, Instant)>,
     last_tick: Option<u64>,
+    /// The newest tick the server proved it has completed, from this connection's input acks (an
+    /// ack's `tick` is the tick its input applies at: the one before was complete when it left).
+    /// A snapshot stream that stops while acks go on is missed up to here (see `settle`).
+    proven_tick: u64,
     last_snapshot_at: Option<Instant>,
     direction: Vec2,
     /// One snapshot row's fields at a time, reused.
@@ -105,6 +117,7 @@ impl Bot {
             seq: 0,
             unapplied: VecDeque::new(),
             last_tick: None,
+            proven_tick: 0,
             last_snapshot_at: None,
             direction: Vec2::ZERO,
             scratch: Vec::new(),
@@ -175,6 +188,8 @@ impl Bot {
         }
         // The acks of what was already sent are still on their way: wait for them (bounded), so
         // the report counts every answer rather than calling a slow one lost.
+        // Snapshots keep being read meanwhile: an ack can overtake the snapshot of the tick it
+        // proves.
         let grace = tokio::time::sleep(STOP_GRACE);
         tokio::pin!(grace);
         while !pending.is_empty() {
@@ -182,12 +197,36 @@ impl Bot {
                 Some((kind, intended, result)) = pending.next() => {
                     self.on_ack(kind, intended, result);
                 }
+                Some(event) = seat.events.recv() => self.on_event(&seat, event),
                 _ = &mut grace => break,
             }
         }
+        self.settle(&mut seat).await;
         self.count_bytes(&seat.client);
         seat.client.close().await;
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts the ticks the server proved it reached but whose snapshots never came as missed:
+    /// without this, a stream that stops while acks go on would look fully delivered, since
+    /// gaps are otherwise only seen between two snapshots that did arrive. Waits (bounded) for
+    /// the snapshot of the proven tick first, which may still be on its way.
+    async fn settle(&mut self, seat: &mut Seat) {
+        let owed_up_to = self.proven_tick;
+        let _ = tokio::time::timeout(SETTLE, async {
+            while self.last_tick.unwrap_or(seat.joined_tick) < owed_up_to {
+                match seat.events.recv().await {
+                    Some(event) => self.on_event(seat, event),
+                    None => break,
+                }
+            }
+        })
+        .await;
+        let received_up_to = self.last_tick.unwrap_or(seat.joined_tick);
+        let missed = owed_up_to.saturating_sub(received_up_to);
+        if missed > 0 {
+            self.record(|w| w.snapshots_expected += missed);
+        }
     }
 
     /// Connects and holds the connection until the swarm stops, answering pings only.
@@ -275,8 +314,10 @@ impl Bot {
                     .as_u64()
                     .and_then(|id| u32::try_from(id).ok());
                 let rejoin_token = ack["rejoin_token"].as_str().map(str::to_owned);
+                let joined_tick = ack["tick"].as_u64().unwrap_or_default();
                 match (player_id, rejoin_token) {
                     (Some(player_id), Some(rejoin_token)) => Some(Seat {
+                        joined_tick,
                         client,
                         events,
                         player_id,
@@ -348,6 +389,9 @@ impl Bot {
         self.generation += 1;
         self.unapplied.clear();
         self.last_tick = None;
+        // Only the ticks of one connection are owed to it: a deliberate reconnect ends a stream
+        // on purpose, and the new one is owed ticks from its rejoin on.
+        self.proven_tick = 0;
         self.last_snapshot_at = None;
         self.bytes_seen = (0, 0);
         if self.shared.stop.is_cancelled() {
@@ -375,6 +419,7 @@ impl Bot {
                     events,
                     player_id: old.player_id,
                     rejoin_token: token,
+                    joined_tick: ack["tick"].as_u64().unwrap_or_default(),
                 })
             }
             Err(code) => {
@@ -437,13 +482,19 @@ impl Bot {
         let elapsed = intended.elapsed();
         match result {
             Ok(value) => match ack_outcome(&value) {
-                Ok(stale) => self.record(|w| {
-                    w.record(latency, elapsed);
-                    if matches!(kind, AckKind::Input { .. }) {
-                        w.acks += 1;
-                        w.stale += u64::from(stale);
+                Ok((stale, tick)) => {
+                    let input = matches!(kind, AckKind::Input { .. });
+                    if let (true, Some(tick)) = (input && generation == self.generation, tick) {
+                        self.proven_tick = self.proven_tick.max(tick.saturating_sub(1));
                     }
-                }),
+                    self.record(|w| {
+                        w.record(latency, elapsed);
+                        if input {
+                            w.acks += 1;
+                            w.stale += u64::from(stale);
+                        }
+                    });
+                }
                 Err(code) => self.record(|w| w.error(&code)),
             },
             // A dropped connection fails its pending acks; the drop itself was already counted.
@@ -535,13 +586,14 @@ mod tests {
         let ok = Value::Map(vec![
             (Value::from("ok"), Value::from(true)),
             (Value::from("seq"), Value::from(3)),
+            (Value::from("tick"), Value::from(41)),
         ]);
-        assert_eq!(ack_outcome(&ok), Ok(false));
+        assert_eq!(ack_outcome(&ok), Ok((false, Some(41))));
         let stale = Value::Map(vec![
             (Value::from("ok"), Value::from(true)),
             (Value::from("stale"), Value::from(true)),
         ]);
-        assert_eq!(ack_outcome(&stale), Ok(true));
+        assert_eq!(ack_outcome(&stale), Ok((true, None)));
         let err = Value::Map(vec![
             (Value::from("ok"), Value::from(false)),
             (

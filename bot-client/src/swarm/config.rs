@@ -125,7 +125,7 @@ pub struct SwarmConfig {
 
     /// Service-level objective; exit code 1 when it does not hold. Example:
     /// `ack_p99<20ms,input_to_snapshot_p99<60ms,delivery>=99.9%`. Metrics: delivery, errors,
-    /// connected, and {kind}_{p50|p90|p99|p999|max|mean} for kinds ack, input_to_snapshot,
+    /// snapshots (the count received), connected, and {kind}_{p50|p90|p99|p999|max|mean} for kinds ack, input_to_snapshot,
     /// snapshot_interarrival, connect, join, rejoin, chat_ack.
     #[arg(long)]
     pub slo: Option<String>,

@@ -4,7 +4,9 @@
 //! A check is `metric op value`. Metrics: `<latency>_<p50|p90|p99|p999|max|mean>` for every latency
 //! kind (`ack`, `input_to_snapshot`, `snapshot_interarrival`, `connect`, `join`, `rejoin`,
 //! `chat_ack`), in milliseconds (`ms`, `us` or `s` suffixes accepted); `delivery` as a percentage
-//! or a ratio; `errors` as a count; `connected` as the share of bots connected at the end (%).
+//! or a ratio; `errors` as a count; `snapshots` as the count of snapshots received (a floor: a
+//! ratio alone cannot tell a run that received nothing); `connected` as the share of bots
+//! connected at the end (%).
 
 use serde::Serialize;
 
@@ -91,7 +93,7 @@ impl Check {
 fn unit_of(metric: &str) -> &'static str {
     match metric {
         "delivery" | "connected" => "%",
-        "errors" => "",
+        "errors" | "snapshots" => "",
         _ => " ms",
     }
 }
@@ -135,11 +137,13 @@ fn parse_one(text: &str) -> Result<Objective, String> {
 }
 
 fn validate_metric(metric: &str) -> Result<(), String> {
-    if matches!(metric, "delivery" | "errors" | "connected") || latency_metric(metric).is_some() {
+    if matches!(metric, "delivery" | "errors" | "snapshots" | "connected")
+        || latency_metric(metric).is_some()
+    {
         Ok(())
     } else {
         Err(format!(
-            "unknown metric `{metric}` (use delivery, errors, connected, or <kind>_<p50|p90|p99|p999|max|mean> with kind one of {})",
+            "unknown metric `{metric}` (use delivery, errors, snapshots, connected, or <kind>_<p50|p90|p99|p999|max|mean> with kind one of {})",
             Latency::ALL.map(Latency::name).join(", ")
         ))
     }
@@ -182,6 +186,7 @@ fn measure(metric: &str, totals: &Window, connected: f64) -> f64 {
     match metric {
         "delivery" => totals.delivery(),
         "errors" => totals.error_count() as f64,
+        "snapshots" => totals.snapshots as f64,
         "connected" => connected,
         _ => match latency_metric(metric) {
             Some((kind, stat)) => {
@@ -255,6 +260,21 @@ mod tests {
         assert!(parse("ack_p99=20ms").is_err());
         assert!(parse("ack_p99<fast").is_err());
         assert!(parse("delivery>=lots").is_err());
+        assert!(parse("snapshots>=many").is_err());
+    }
+
+    #[test]
+    fn a_snapshot_floor_fails_a_run_that_received_too_few() {
+        let mut totals = Window::default();
+        totals.snapshots = 120;
+        // Nothing expected either: the ratio alone would pass.
+        let checks = evaluate(
+            &parse("snapshots>=121,delivery>=99%").expect("valid"),
+            &totals,
+            1.0,
+        );
+        assert!(!checks[0].passed && checks[1].passed);
+        assert_eq!(checks[0].describe(), "snapshots = 120.000, wanted >= 121");
     }
 
     #[test]
