@@ -141,7 +141,7 @@ pub async fn start_games(
     room::spawn_driver(
         room::DriverSettings::from_config(&config, games.registry().clone()),
         inbox,
-        cluster::sink::NetSink::new(io.clone(), cluster.clone()),
+        cluster::sink::NetSink::new(io.clone(), cluster.clone(), metrics.clone()),
         metrics.clone(),
         stop.clone(),
         &tracker,

@@ -68,6 +68,9 @@ pub struct ServerMetrics {
     pub snapshots_sent: Counter,
     /// Snapshot bytes handed to connections (payload size times connected members).
     pub snapshot_bytes: Counter,
+    /// Broadcast packets (snapshots, room events) not queued for one connection because its
+    /// outgoing queue was full: that client stopped reading, and loses them alone.
+    pub packets_dropped: Counter,
     /// `input` events received.
     pub inputs: Counter,
     /// `/game` requests answered with `ok: true`.
@@ -122,6 +125,7 @@ impl ServerMetrics {
             room_ticks: Counter::default(),
             tick_overruns: Counter::default(),
             snapshots_sent: Counter::default(),
+            packets_dropped: Counter::default(),
             snapshot_bytes: Counter::default(),
             inputs: Counter::default(),
             acks_ok: Counter::default(),
@@ -242,6 +246,11 @@ impl ServerMetrics {
             "snapshots_sent",
             "Snapshots handed to connections",
             m.snapshots_sent.clone(),
+        );
+        r.register(
+            "packets_dropped",
+            "Broadcast packets dropped for one connection whose outgoing queue was full",
+            m.packets_dropped.clone(),
         );
         r.register(
             "snapshot_bytes",

@@ -1,13 +1,18 @@
 //! [`NetSink`]: the room driver's [`RoomSink`] on a real server: socketioxide for this node's
 //! connections, and, on a node of a cluster, the other nodes for theirs.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde::Serialize;
+use socketioxide::BroadcastError;
+use socketioxide::SocketError;
 use socketioxide::socket::Sid;
 use tickstorm_shared::protocol::{GAME_NAMESPACE, RoomClosed, events};
 use tickstorm_shared::{PlayerId, RoomId};
 
 use super::{Cluster, Io, release_here};
+use crate::metrics::ServerMetrics;
 use crate::room::{Conn, Release, RoomSink, Seat};
 
 /// The driver's way to the players: this node's sockets, and the cluster when there is one.
@@ -15,12 +20,31 @@ use crate::room::{Conn, Release, RoomSink, Seat};
 pub struct NetSink {
     io: Io,
     cluster: Option<Cluster>,
+    metrics: Arc<ServerMetrics>,
 }
 
 impl NetSink {
     /// A sink on `io`, releasing seats of other nodes' connections through `cluster`.
-    pub fn new(io: Io, cluster: Option<Cluster>) -> Self {
-        Self { io, cluster }
+    pub fn new(io: Io, cluster: Option<Cluster>, metrics: Arc<ServerMetrics>) -> Self {
+        Self {
+            io,
+            cluster,
+            metrics,
+        }
+    }
+
+    /// Counts the members a broadcast could not be queued for. A full queue (a client that
+    /// stopped reading, 128 packets behind) drops the packet for that client only; a closed
+    /// socket is one that is leaving anyway.
+    fn count_failures(&self, room: &RoomId, event: &'static str, error: &BroadcastError) {
+        if let BroadcastError::Socket(failed) = error {
+            let full = failed
+                .iter()
+                .filter(|e| matches!(e, SocketError::InternalChannelFull))
+                .count();
+            self.metrics.packets_dropped.inc_by(full as u64);
+        }
+        tracing::debug!(%room, event, %error, "broadcast failed for some members");
     }
 }
 
@@ -36,7 +60,7 @@ impl RoomSink for NetSink {
             return;
         };
         if let Err(e) = namespace.to(room.clone()).emit(event, data).await {
-            tracing::debug!(%room, event, error = %e, "broadcast failed for some members");
+            self.count_failures(room, event, &e);
         }
     }
 
@@ -52,7 +76,7 @@ impl RoomSink for NetSink {
             None => namespace.local(),
         };
         if let Err(e) = members.to(room.clone()).emit(events::SNAPSHOT, bytes).await {
-            tracing::debug!(%room, error = %e, "snapshot broadcast failed for some members");
+            self.count_failures(room, events::SNAPSHOT, &e);
         }
     }
 
@@ -66,7 +90,7 @@ impl RoomSink for NetSink {
             .emit(events::ROOM_CLOSED, closed)
             .await
         {
-            tracing::debug!(room = %closed.room_id, error = %e, "room:closed broadcast failed for some members");
+            self.count_failures(&closed.room_id, events::ROOM_CLOSED, &e);
         }
     }
 

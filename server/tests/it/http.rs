@@ -309,6 +309,8 @@ async fn metrics_follow_connections_inputs_errors_and_ticks() {
     let ticks = sample(&text, "tickstorm_room_ticks_total");
     assert!(ticks >= 5.0, "the room ticked {ticks} times");
     assert!(sample(&text, "tickstorm_tick_duration_seconds_count") >= 5.0);
+    // Every client read its stream: nothing was dropped for a full queue.
+    assert_eq!(sample(&text, "tickstorm_packets_dropped_total"), 0.0);
     let sent = sample(&text, "tickstorm_snapshots_sent_total");
     let bytes = sample(&text, "tickstorm_snapshot_bytes_total");
     assert!(

@@ -7,26 +7,32 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tickstorm_shared::protocol::events;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{TestClient, TestServer, WAIT, eventually};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbeat() {
-    let server = TestServer::start(|c| {
-        c.ping_interval = Duration::from_millis(500);
-        c.ping_timeout = Duration::from_millis(500);
-    })
-    .await;
-    let mut healthy = TestClient::connect(&server.url, "healthy").await;
-    let join = healthy.quick_join().await;
-
-    // The stalled client: a raw WebSocket that joins the same room, then never reads again.
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        server.url.replace("http", "ws")
-    );
-    let (mut stalled, _) = tokio_tungstenite::connect_async(ws_url)
+/// A raw WebSocket player seated in `room_id`, for the caller never to read again. With
+/// `receive_buffer`, its socket's kernel receive buffer is that small (set before connecting, so
+/// the TCP window is small from the start): the server's writes then back up within seconds
+/// instead of filling megabytes of loopback buffers first.
+async fn stalled_player(
+    url: &str,
+    room_id: &str,
+    receive_buffer: Option<u32>,
+) -> (WebSocketStream<TcpStream>, u64) {
+    let addr: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("server address");
+    let socket = TcpSocket::new_v4().expect("socket");
+    if let Some(size) = receive_buffer {
+        socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+    }
+    let tcp = socket.connect(addr).await.expect("connect");
+    let ws_url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut stalled, _) = tokio_tungstenite::client_async(ws_url, tcp)
         .await
         .expect("websocket");
     stalled
@@ -49,12 +55,11 @@ async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbea
     }
     stalled
         .send(Message::text(format!(
-            "42/game,1[\"room:join\",{{\"room_id\":\"{}\"}}]",
-            join.room.id
+            "42/game,1[\"room:join\",{{\"room_id\":\"{room_id}\"}}]"
         )))
         .await
         .expect("join");
-    let stalled_id = loop {
+    loop {
         let frame = tokio::time::timeout(WAIT, stalled.next())
             .await
             .expect("ack in time");
@@ -70,9 +75,23 @@ async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbea
             stalled.send(Message::text("3")).await.expect("pong");
         } else if let Some(body) = text.strip_prefix("43/game,1") {
             let ack: Value = serde_json::from_str(body).expect("ack json");
-            break ack[0]["player_id"].as_u64().expect("seated");
+            let id = ack[0]["player_id"].as_u64().expect("seated");
+            return (stalled, id);
         }
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbeat() {
+    let server = TestServer::start(|c| {
+        c.ping_interval = Duration::from_millis(500);
+        c.ping_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let mut healthy = TestClient::connect(&server.url, "healthy").await;
+    let join = healthy.quick_join().await;
+
+    let (stalled, stalled_id) = stalled_player(&server.url, &join.room.id, None).await;
     // From here on `stalled` is never polled: no pongs, no reads.
 
     // Read everything the healthy player gets for 60 snapshots (~2 s, past the heartbeat).
@@ -119,6 +138,58 @@ async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbea
     assert_eq!(left["reason"], "disconnected");
     assert!(eventually(WAIT, || server.handle.metrics.game_connections.get() == 1).await);
     assert!(healthy.client.is_connected());
+    drop(stalled);
+    server.stop().await.expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_fills_its_queue_and_loses_packets_alone() {
+    // A heartbeat far longer than the test: only the full queue can act on the stalled client.
+    let server = TestServer::start(|c| {
+        c.ping_interval = Duration::from_secs(300);
+        c.ping_timeout = Duration::from_secs(300);
+    })
+    .await;
+    let mut healthy = TestClient::connect(&server.url, "healthy").await;
+    let join = healthy.quick_join().await;
+    let (stalled, _) = stalled_player(&server.url, &join.room.id, Some(4096)).await;
+    // From here on `stalled` is never polled.
+    let dropped = || server.handle.metrics.packets_dropped.get();
+    assert_eq!(dropped(), 0);
+
+    // Follow the healthy player's stream until the stalled one's queue has overflowed: its
+    // kernel buffers (a few KiB here) and then socketioxide's 128 packets (~600 B snapshots at
+    // 30 Hz: seconds, not minutes), bounded at 60 s. Then one more second of ticks.
+    healthy.drain();
+    let mut ticks = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut overflowed_at = None;
+    loop {
+        if overflowed_at.is_none() && dropped() > 0 {
+            overflowed_at = Some(ticks.len());
+        }
+        if overflowed_at.is_some_and(|at| ticks.len() >= at + 30) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled client's queue never overflowed ({} ticks followed)",
+            ticks.len()
+        );
+        ticks.push(healthy.next_snapshot().await.tick);
+    }
+    assert!(
+        ticks.windows(2).all(|w| w[1] == w[0] + 1),
+        "the healthy player missed no tick while the other's queue was full: {ticks:?}"
+    );
+    // Every tick since the overflow was dropped for the stalled player: the count grows with
+    // the ticks, one packet per tick (a margin of a few for the moment it was read).
+    let after = dropped();
+    assert!(after >= 25, "{after} packets dropped over 30 ticks");
+    // Dropped, not disconnected: the stalled player keeps its seat (no player:left) and the
+    // server its connection.
+    assert_eq!(server.handle.metrics.game_connections.get(), 2);
+    assert_eq!(server.handle.hub.directory().counts().players, 2);
     drop(stalled);
     server.stop().await.expect("clean shutdown");
 }
