@@ -70,6 +70,14 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_MAX_TCP_PER_IP", default_value_t = 64)]
     pub max_tcp_per_ip: usize,
 
+    /// Kernel send buffer of each accepted connection, in bytes (Linux doubles it for its own
+    /// bookkeeping; 0 = the kernel's autotuning, up to `net.ipv4.tcp_wmem`'s maximum, 4 MiB by
+    /// default). Bounds what a client that stops reading holds in server memory before its
+    /// outgoing queue overflows and packets are dropped for it alone: the default is ~7 s of
+    /// snapshots at 30 Hz, and far above what a reading client ever needs.
+    #[arg(long, env = "TICKSTORM_TCP_SEND_BUFFER", default_value_t = 64 * 1024)]
+    pub tcp_send_buffer: usize,
+
     /// A connection that has not sent a complete HTTP request head this long after it opened,
     /// or after its previous answer (an idle keep-alive connection), is closed.
     #[arg(long, env = "TICKSTORM_HEADER_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
@@ -336,6 +344,7 @@ mod tests {
         assert_eq!(c.parser, ParserKind::Common);
         assert_eq!(c.transports, Transports::All);
         assert_eq!(c.max_tcp_per_ip, 64);
+        assert_eq!(c.tcp_send_buffer, 65536);
         assert_eq!(c.header_timeout, Duration::from_secs(5));
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
         assert!(c.exempt_all_loopback);

@@ -236,6 +236,7 @@ pub async fn start_games(
                 open: open_connections.clone(),
                 metrics,
                 header_timeout: config.header_timeout,
+                send_buffer: config.tcp_send_buffer,
             },
             shutdown.clone(),
         );

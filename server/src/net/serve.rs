@@ -7,7 +7,9 @@
 //! - is checked against the per-address cap before anything else ([`ConnGuard::admit`]; a
 //!   refused one is reset at once, no task spawned);
 //! - gets `TCP_NODELAY` (Nagle's algorithm would hold small frames, acks and snapshots, for up
-//!   to 40 ms);
+//!   to 40 ms) and a bounded send buffer (`--tcp-send-buffer`: with the kernel's autotuning a
+//!   client that stops reading would make it hold up to 4 MiB of stale snapshots before the
+//!   connection's own queue, 128 packets, overflows and drops them for that client alone);
 //! - must complete its first request head within `--header-timeout` of the accept (counted in
 //!   `tickstorm_header_timeouts_total`); it is handed to hyper only once its first byte has
 //!   arrived, so a silent one holds no HTTP buffers;
@@ -82,6 +84,8 @@ pub struct Serve {
     pub metrics: Arc<ServerMetrics>,
     /// `--header-timeout`.
     pub header_timeout: Duration,
+    /// `--tcp-send-buffer` (0: the kernel's autotuning).
+    pub send_buffer: usize,
 }
 
 /// Accepts and serves connections until `shutdown` fires, then stops accepting and returns once
@@ -94,6 +98,7 @@ pub async fn serve(serve: Serve, shutdown: CancellationToken) {
         open,
         metrics,
         header_timeout,
+        send_buffer,
     } = serve;
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -128,6 +133,11 @@ pub async fn serve(serve: Serve, shutdown: CancellationToken) {
         };
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+        if send_buffer > 0
+            && let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(send_buffer)
+        {
+            tracing::warn!(error = %e, "could not set the send buffer size");
         }
         let stream = GuardedStream::new(TrackedStream::new(tcp, open.token()), slot);
         let service = PerConnection {

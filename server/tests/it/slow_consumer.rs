@@ -145,9 +145,12 @@ async fn a_client_that_stops_reading_stalls_nobody_and_is_closed_by_the_heartbea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_fills_its_queue_and_loses_packets_alone() {
     // A heartbeat far longer than the test: only the full queue can act on the stalled client.
+    // The send buffer as small as Linux allows (it takes 4.6 KiB at least), so the kernel's part
+    // fills in a fraction of a second and the queue's part is what the test watches.
     let server = TestServer::start(|c| {
         c.ping_interval = Duration::from_secs(300);
         c.ping_timeout = Duration::from_secs(300);
+        c.tcp_send_buffer = 4096;
     })
     .await;
     let mut healthy = TestClient::connect(&server.url, "healthy").await;
@@ -157,9 +160,10 @@ async fn a_client_that_stops_reading_fills_its_queue_and_loses_packets_alone() {
     let dropped = || server.handle.metrics.packets_dropped.get();
     assert_eq!(dropped(), 0);
 
-    // Follow the healthy player's stream until the stalled one's queue has overflowed: its
-    // kernel buffers (a few KiB here) and then socketioxide's 128 packets (~600 B snapshots at
-    // 30 Hz: seconds, not minutes), bounded at 60 s. Then one more second of ticks.
+    // Follow the healthy player's stream until the stalled one's queue has overflowed: the
+    // kernel buffers (a few KiB each side here), tungstenite's write buffer (128 KiB) and then
+    // socketioxide's 128 packets, ~600 B snapshots at 30 Hz: under 15 s; bounded at 60 s. Then
+    // one more second of ticks.
     healthy.drain();
     let mut ticks = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
