@@ -1,11 +1,12 @@
 // Game netcode for the web client, as pure logic (no DOM, no timers) so node tests cover it:
-// - the movement rules, mirrored from shared/src/rules.rs in f32 arithmetic (Math.fround after
-//   every operation), so a prediction lands on the very f32 the server puts in its snapshot;
+// - the movement rules, mirrored from games/orbs/src/rules.rs in f32 arithmetic (Math.fround
+//   after every operation), so a prediction lands on the very f32 the server puts in its snapshot;
 // - Predictor: client-side prediction of your own player, reconciled with the server;
 // - Interpolator: other players, rendered a little in the past between two snapshots;
 // - ClockSync: server clock offset and round trip from `time` acks;
 // - backoffDelay: the reconnection schedule socketio.js uses.
 
+// Copies of the constants in games/orbs/src/rules.rs; netcode.test.mjs reads that file to check.
 export const ARENA_SIZE = 1000;
 export const PLAYER_SPEED = 200;
 export const PLAYER_RADIUS = 16;

@@ -1,4 +1,5 @@
-// Unit tests for the pure parts of assets/js/charts.js: run with `node --test assets/tests/`.
+// Unit tests for the pure parts of assets/js/charts.js; all the unit tests:
+// `node --test assets/tests/*.test.mjs`.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {

@@ -2,6 +2,7 @@
 // clock sync and the reconnection backoff.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import {
   ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS, sanitizeMove, velocityFor, stepPosition, tickSeconds,
   Predictor, Interpolator, ClockSync, backoffDelay,
@@ -9,8 +10,25 @@ import {
 
 const f = Math.fround;
 
-test("constants match shared/src/rules.rs", () => {
-  assert.deepEqual([ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS], [1000, 200, 16, 12]);
+// The server's rules are the single source: the constants are read from the Rust file itself,
+// so changing one there fails this test until netcode.js follows.
+const RULES_RS = new URL("../../games/orbs/src/rules.rs", import.meta.url);
+
+// The value of `pub const NAME: f32 = <literal>;` in rules.rs, as the f32 the server uses.
+function rustF32(source, name) {
+  const m = new RegExp(`^pub const ${name}: f32 = ([0-9_.eE+-]+)(?:_?f32)?;`, "m").exec(source);
+  assert.ok(m, `"pub const ${name}: f32 = <number>;" not found in ${RULES_RS.pathname}`);
+  const value = Number(m[1].replaceAll("_", ""));
+  assert.ok(Number.isFinite(value), `${name} = ${m[1]} in rules.rs is not a plain number literal`);
+  return Math.fround(value);
+}
+
+test("constants match games/orbs/src/rules.rs", () => {
+  const rules = readFileSync(RULES_RS, "utf8");
+  const js = { ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS };
+  for (const [name, value] of Object.entries(js)) {
+    assert.equal(value, rustF32(rules, name), `${name} in netcode.js vs rules.rs`);
+  }
 });
 
 test("sanitizeMove clamps each component then caps the length (rules.rs cases)", () => {

@@ -1,11 +1,17 @@
 // Socket.IO codec and SocketClient, the latter against a fake WebSocket driven by the test.
+// Tests that depend on the client's timers (heartbeat, ack timeout, reconnection delay) run on
+// node:test's fake clock (`t.mock.timers`, Node 20.11+): time only moves when the test ticks it,
+// so a loaded machine cannot make a deadline pass early or late.
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import {
   PacketType as T, encodePacket, decodePacket, reconstructPacket, deconstructPacket, BinaryReconstructor, SocketClient,
 } from "../js/socketio.js";
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Long enough for any retry the client could have scheduled (its backoff is capped at 8 s).
+const FOREVER_MS = 60_000;
+// Runs everything queued so far (promise reactions included): setImmediate is not faked.
+const flush = () => new Promise((r) => setImmediate(r));
 const ph = (num) => ({ _placeholder: true, num });
 
 test("encode/decode every packet type with namespaces, ack ids and attachments", () => {
@@ -144,22 +150,26 @@ test("answers a ping with a pong; ignores noop", () => {
   assert.equal(log.some(([n]) => n === "error"), false);
 });
 
-test("no ping within pingInterval + pingTimeout is a ping timeout", async () => {
+test("no ping within pingInterval + pingTimeout is a ping timeout", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
   const { client, ws, log } = setup();
   client.connect();
-  ws().accept({ sid: "e", upgrades: [], pingInterval: 60, pingTimeout: 40 }); // dead after 100 ms
+  ws().accept({ sid: "e", upgrades: [], pingInterval: 60, pingTimeout: 40 }); // dead at 100 ms
   ws().receive('40/game,{"sid":"s"}');
-  await sleep(50);
+  t.mock.timers.tick(50);
   ws().receive("2"); // a ping in time pushes the deadline back to 150 ms
-  await sleep(50);
-  assert.equal(client.connected, true);
-  await sleep(100);
+  t.mock.timers.tick(50);
+  assert.equal(client.connected, true, "still alive at the first deadline");
+  t.mock.timers.tick(49);
+  assert.equal(client.connected, true, "still alive 1 ms before the new deadline");
+  t.mock.timers.tick(1);
   assert.equal(client.connected, false);
   assert.deepEqual(log.filter(([n]) => n === "disconnect"), [["disconnect", "ping timeout"]]);
   assert.equal(ws().closed, true);
 });
 
-test("connect_error carries the server's message and stops reconnection", async () => {
+test("connect_error carries the server's message and stops reconnection", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
   const { WS, client, ws, log } = setup({ reconnection: true, initialDelayMs: 5, jitter: 0 });
   client.connect();
   ws().accept();
@@ -167,7 +177,7 @@ test("connect_error carries the server's message and stops reconnection", async 
   assert.deepEqual(log.filter(([n]) => n === "connect_error"), [["connect_error", "auth.name is required (1 to 24 characters)"]]);
   assert.equal(client.status, "disconnected");
   assert.equal(ws().closed, true);
-  await sleep(30);
+  t.mock.timers.tick(FOREVER_MS);
   assert.equal(WS.instances.length, 1, "no second attempt");
   assert.equal(log.some(([n]) => n === "reconnect_attempt" || n === "disconnect"), false);
 });
@@ -188,14 +198,22 @@ test("emitWithAck resolves with the first ack argument; emit sends without an id
   assert.deepEqual(await join, { ok: true, player_id: 3 });
 });
 
-test("an unanswered ack times out, and a late answer is ignored", async () => {
+test("an unanswered ack times out, and a late answer is ignored", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
   const { client, ws, handshake, log } = setup({ ackTimeoutMs: 20 });
   client.connect();
   handshake();
-  const started = Date.now();
-  await assert.rejects(client.emitWithAck("input", { seq: 1, move: [0, 0] }), /ack timeout after 20 ms for "input"/);
-  assert.ok(Date.now() - started >= 18);
-  await assert.rejects(client.emitWithAck("time", {}, { timeoutMs: 5 }), /ack timeout after 5 ms/);
+  const input = client.emitWithAck("input", { seq: 1, move: [0, 0] });
+  let settled = false;
+  input.then(() => { settled = true; }, () => { settled = true; });
+  t.mock.timers.tick(19);
+  await flush();
+  assert.equal(settled, false, "not given up before ackTimeoutMs");
+  t.mock.timers.tick(1);
+  await assert.rejects(input, /ack timeout after 20 ms for "input"/);
+  const time = client.emitWithAck("time", {}, { timeoutMs: 5 });
+  t.mock.timers.tick(5);
+  await assert.rejects(time, /ack timeout after 5 ms/);
   ws().receive('43/game,0[{"ok":true}]');
   assert.equal(log.some(([n]) => n === "error"), false);
 });
@@ -235,22 +253,26 @@ test("a binary event is reassembled from its attachment frames (ArrayBuffer or B
   assert.deepEqual(client.stats, { bytesIn: open.length + 22 + headers + 3 + 2 + 1 + 1, bytesOut: 22, packetsIn: 9, packetsOut: 1 });
 });
 
-test("Blob frames are read in order with the frames around them", async () => {
+// Reading a Blob is real asynchronous I/O, not a timer: the test waits for the chat event
+// itself (the timeout only turns a hang into a failure).
+test("Blob frames are read in order with the frames around them", { timeout: 10_000 }, async () => {
   const { client, ws, handshake } = setup();
   const got = [];
   client.on("snapshot", (bytes) => got.push([...bytes]));
   client.on("chat", (m) => got.push(m));
+  const chat = new Promise((resolve) => client.on("chat", resolve));
   client.connect();
   handshake();
   ws().receive('451-/game,["snapshot",{"_placeholder":true,"num":0}]');
   ws().receive(new Blob([new Uint8Array([4, 5])]));
   ws().receive('42/game,["chat","after"]'); // must wait for the Blob before it
   assert.deepEqual(got, []);
-  await sleep(10);
+  await chat;
   assert.deepEqual(got, [[4, 5], "after"]);
 });
 
-test("reconnects with exponential backoff after dropTransport, calling auth again", async () => {
+test("reconnects with exponential backoff after dropTransport, calling auth again", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
   let authCalls = 0;
   const { WS, client, ws, handshake, log } = setup({
     reconnection: true, initialDelayMs: 20, factor: 2, jitter: 0,
@@ -263,13 +285,15 @@ test("reconnects with exponential backoff after dropTransport, calling auth agai
   client.dropTransport();
   assert.equal(ws().closed, true);
   assert.deepEqual(log, [["status", "reconnecting"], ["disconnect", "transport close"], ["reconnect_attempt", 1, 20]]);
-  await sleep(10);
+  t.mock.timers.tick(19);
   assert.equal(WS.instances.length, 1, "waits for the delay");
-  await sleep(20);
+  t.mock.timers.tick(1);
   assert.equal(WS.instances.length, 2);
   ws().lose(); // the second attempt fails before the handshake
   assert.deepEqual(log.slice(3), [["connect_error", "transport close"], ["reconnect_attempt", 2, 40]]);
-  await sleep(50);
+  t.mock.timers.tick(39);
+  assert.equal(WS.instances.length, 2, "the second delay is twice the first");
+  t.mock.timers.tick(1);
   assert.equal(WS.instances.length, 3);
   handshake("second");
   assert.deepEqual(ws().sent, ['40/game,{"name":"ana","n":2}']);
@@ -279,23 +303,25 @@ test("reconnects with exponential backoff after dropTransport, calling auth agai
   client.dropTransport();
   assert.deepEqual(log.at(-1), ["reconnect_attempt", 1, 20]);
   client.disconnect();
-  await sleep(30);
+  t.mock.timers.tick(FOREVER_MS);
   assert.equal(WS.instances.length, 3, "disconnect() cancels the pending attempt");
   assert.equal(client.status, "disconnected");
 });
 
-test("a server DISCONNECT ends the session with no reconnection", async () => {
+test("a server DISCONNECT ends the session with no reconnection", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
   const { WS, client, ws, handshake, log } = setup({ reconnection: true, initialDelayMs: 5 });
   client.connect();
   handshake();
   ws().receive("41/game,");
   assert.deepEqual(log.filter(([n]) => n === "disconnect"), [["disconnect", "io server disconnect"]]);
   assert.equal(client.status, "disconnected");
-  await sleep(20);
+  t.mock.timers.tick(FOREVER_MS);
   assert.equal(WS.instances.length, 1);
 });
 
-test("disconnect() says goodbye and stays closed", async () => {
+test("disconnect() says goodbye and stays closed", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
   const { WS, client, ws, handshake, log } = setup({ reconnection: true, initialDelayMs: 5 });
   client.connect();
   handshake();
@@ -303,7 +329,7 @@ test("disconnect() says goodbye and stays closed", async () => {
   assert.equal(ws().sent.at(-1), "41/game,");
   assert.equal(ws().closed, true);
   assert.deepEqual(log.slice(-2), [["status", "disconnected"], ["disconnect", "io client disconnect"]]);
-  await sleep(20);
+  t.mock.timers.tick(FOREVER_MS);
   assert.equal(WS.instances.length, 1);
   client.connect(); // and can connect again on request
   assert.equal(WS.instances.length, 2);
