@@ -33,9 +33,10 @@ use crate::{Client, ClientConfig, ClientError, Event};
 /// How long a stopping bot waits for the acks of inputs it already sent.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// How long a stopping bot waits for the snapshot of the last tick an ack proved (normally a
-/// few milliseconds behind the ack; ten ticks at 30 Hz).
-const SETTLE: Duration = Duration::from_millis(300);
+/// How long a stopping bot waits for the snapshot of the last tick an ack proved: normally a
+/// few milliseconds behind the ack, but an overloaded server can be seconds late. Only a bot
+/// whose stream has really stopped waits all of it.
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// An ack on its way back, tagged with what it answers.
 type PendingAck =
