@@ -8,25 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{TestClient, TestServer, WAIT, eventually};
 
-type WebSocket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open_ws(url: &str) -> (WebSocket, Value) {
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        url.replace("http", "ws")
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("websocket");
-    let open = match ws.next().await.expect("open packet").expect("frame") {
-        Message::Text(text) => text.to_string(),
-        other => panic!("open packet is text, got {other:?}"),
-    };
-    let handshake =
-        serde_json::from_str(open.strip_prefix('0').expect("type 0 (open)")).expect("json");
-    (ws, handshake)
-}
+use crate::support::{RawWebSocket as WebSocket, open_raw_ws as open_ws};
 
 /// Reads frames until the connection closes; true if it did within `WAIT`.
 async fn closes(ws: &mut WebSocket) -> bool {

@@ -175,21 +175,11 @@ async fn shutdown_does_not_wait_for_connections_that_never_made_a_request() {
     assert!(took < Duration::from_secs(4), "stopping took {took:?}");
 }
 
-type WebSocket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use crate::support::RawWebSocket as WebSocket;
 
 /// Opens a raw Engine.IO WebSocket and reads its open packet.
 async fn open_ws(url: &str) -> WebSocket {
-    let ws_url = format!(
-        "{}/socket.io/?EIO=4&transport=websocket",
-        url.replace("http", "ws")
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .expect("websocket");
-    let open = ws.next().await.expect("open packet").expect("frame");
-    assert!(open.to_text().is_ok_and(|t| t.starts_with('0')), "{open:?}");
-    ws
+    crate::support::open_raw_ws(url).await.0
 }
 
 /// Reads (and ignores: pings, a `connect_error`) until the server closes the WebSocket; returns

@@ -269,3 +269,28 @@ pub async fn closed_by_server(mut stream: TcpStream, since: Instant, bound: Dura
         ),
     }
 }
+
+/// A raw WebSocket, for Engine.IO checks below any client library.
+pub type RawWebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a raw Engine.IO WebSocket to the server at `url` and reads its open packet; returns the
+/// socket and the handshake (`sid`, `pingInterval`, ...).
+pub async fn open_raw_ws(url: &str) -> (RawWebSocket, serde_json::Value) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let ws_url = format!(
+        "{}/socket.io/?EIO=4&transport=websocket",
+        url.replace("http", "ws")
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("websocket");
+    let open = match ws.next().await.expect("open packet").expect("frame") {
+        Message::Text(text) => text.to_string(),
+        other => panic!("open packet is text, got {other:?}"),
+    };
+    let handshake =
+        serde_json::from_str(open.strip_prefix('0').expect("type 0 (open)")).expect("json");
+    (ws, handshake)
+}
