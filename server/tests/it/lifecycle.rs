@@ -9,7 +9,7 @@ use tickstorm_orbs::OrbView as Snapshot;
 use tickstorm_shared::ErrorCode;
 use tickstorm_shared::protocol::{CloseReason, LeaveReason, PlayerLeft, RoomClosed, events};
 
-use crate::support::{TestClient, TestServer, WAIT, eventually};
+use crate::support::{MARGIN, TestClient, TestServer, WAIT, eventually};
 
 fn error_code(ack: &serde_json::Value) -> Option<ErrorCode> {
     assert_eq!(ack["ok"], false, "expected a failed ack: {ack}");
@@ -219,32 +219,72 @@ async fn rejoin_after_grace_fails_with_rejoin_expired() {
     server.stop().await.expect("clean shutdown");
 }
 
+/// An empty room stays open (and listed) until the idle timeout has passed since its last seat
+/// was freed, then closes. Nobody can hear its `room:closed {reason: "idle"}`: an empty room has
+/// no members to broadcast to (the driver's own test checks the reason), so this one watches the
+/// lobby and the clock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_rooms_are_closed_after_the_idle_timeout() {
+    // Long enough that the room is certainly still open when the test looks at it right after it
+    // emptied, even on a loaded machine; short enough for a quick test.
+    const IDLE: Duration = Duration::from_secs(2);
+    const GRACE: Duration = Duration::from_millis(200);
     let server = TestServer::start(|c| {
-        c.room_idle_timeout = Duration::from_millis(300);
-        c.rejoin_grace = Duration::from_millis(200);
+        c.room_idle_timeout = IDLE;
+        c.rejoin_grace = GRACE;
     })
     .await;
     let ana = TestClient::connect(&server.url, "ana").await;
     let bob = TestClient::connect(&server.url, "bob").await;
-    let _never_joined: serde_json::Value = ana.ack(events::ROOM_CREATE, json!({})).await;
-    ana.quick_join().await;
-    bob.quick_join().await;
+    let created: serde_json::Value = ana.ack(events::ROOM_CREATE, json!({})).await;
+    let room_id = created["room"]["id"].as_str().expect("room id").to_owned();
     assert_eq!(
-        server.handle.hub.directory().counts().rooms,
-        1,
+        ana.quick_join().await.room.id,
+        room_id,
         "quick match used the created room"
     );
+    bob.quick_join().await;
+    // The room cannot be empty before this: ana leaves first, then bob's seat is held for the
+    // rejoin grace after his connection drops, and only then freed.
+    let emptying = std::time::Instant::now();
     let _: serde_json::Value = ana.ack(events::ROOM_LEAVE, json!({})).await;
     bob.client.close().await;
     let directory = server.handle.hub.directory();
     assert!(
-        eventually(Duration::from_secs(5), || directory.counts()
-            == Default::default())
+        eventually(WAIT, || {
+            let counts = directory.counts();
+            counts.players == 0 && counts.disconnected == 0
+        })
         .await,
+        "every seat freed: {:?}",
+        directory.counts()
+    );
+
+    // Empty, and still open: listed with no players, well within the idle timeout.
+    let lobby: serde_json::Value = ana.ack(events::LOBBY_LIST, json!(null)).await;
+    let listed: Vec<(&str, &serde_json::Value)> = lobby["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap_or_default(), &r["players"]))
+        .collect();
+    assert_eq!(
+        listed,
+        [(room_id.as_str(), &json!(0))],
+        "the empty room is open until its idle timeout ({:?} after the leave)",
+        emptying.elapsed()
+    );
+
+    // Then closed: not before the grace and the idle timeout have both passed.
+    assert!(
+        eventually(IDLE + MARGIN, || directory.counts() == Default::default()).await,
         "rooms, seats and held seats all gone: {:?}",
         directory.counts()
+    );
+    let closed_after = emptying.elapsed();
+    assert!(
+        closed_after >= GRACE + IDLE,
+        "closed {closed_after:?} after the leave, before the grace and the idle timeout"
     );
     assert!(directory.rooms().is_empty());
     let lobby: serde_json::Value = ana.ack(events::LOBBY_LIST, json!(null)).await;
