@@ -206,6 +206,76 @@ async fn the_server_refuses_connections_beyond_its_limit_and_frees_slots() {
     server.stop().await.expect("clean shutdown");
 }
 
+/// `--max-rooms`: at the limit, a `room:create`, and a quick match that finds no free seat and
+/// would need a new room, are answered `server_full` and change nothing; the open rooms play on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_limit_answers_server_full_and_the_open_rooms_play_on() {
+    let server = TestServer::start(|c| c.max_rooms = 2).await;
+    let mut players = Vec::new();
+    let mut rooms = Vec::new();
+    for name in ["ana", "bob"] {
+        let player = TestClient::connect(&server.url, name).await;
+        // One seat each: once both are taken, no room has a free seat.
+        let created: Value = player
+            .ack(events::ROOM_CREATE, json!({"max_players": 1}))
+            .await;
+        assert_eq!(created["ok"], true, "{created}");
+        let room_id = created["room"]["id"].as_str().expect("room id").to_owned();
+        let joined: Value = player
+            .ack(events::ROOM_JOIN, json!({"room_id": room_id}))
+            .await;
+        assert_eq!(joined["ok"], true, "{joined}");
+        rooms.push(room_id);
+        players.push(player);
+    }
+
+    let cid = TestClient::connect(&server.url, "cid").await;
+    let third: Value = cid.ack(events::ROOM_CREATE, json!({})).await;
+    assert_eq!(code(&third), "server_full", "{third}");
+    assert!(
+        third["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("maximum of 2 rooms")),
+        "{third}"
+    );
+    let quick: Value = cid.ack(events::ROOM_JOIN, json!({})).await;
+    assert_eq!(code(&quick), "server_full", "{quick}");
+    assert!(
+        server
+            .handle
+            .metrics
+            .errors_by_code()
+            .contains(&("server_full", 2))
+    );
+
+    // Nothing changed: the same two rooms with one player each, and cid holds no seat.
+    let lobby: Value = cid.ack(events::LOBBY_LIST, json!({})).await;
+    let listed: Vec<(&str, u64)> = lobby["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap_or_default();
+            (id, r["players"].as_u64().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(listed, [(rooms[0].as_str(), 1), (rooms[1].as_str(), 1)]);
+    let unseated: Value = cid.ack(events::CHAT, json!({"text": "hi"})).await;
+    assert_eq!(code(&unseated), "not_in_room", "{unseated}");
+
+    // The open rooms play on: each player's input is acked and shows in its room's snapshots.
+    for player in &mut players {
+        let ack: Value = player
+            .ack(events::INPUT, json!({"seq": 1, "move": [1, 0]}))
+            .await;
+        assert_eq!(ack["ok"], true, "{ack}");
+        player
+            .snapshot_where(|s| s.players.iter().any(|p| p.last_input_seq == 1))
+            .await;
+    }
+    server.stop().await.expect("clean shutdown");
+}
+
 /// Opens a raw WebSocket claiming to come from `ip` (through a trusted proxy) and asks for
 /// `/game`; returns the server's answer to the CONNECT packet.
 async fn connect_from(url: &str, ip: &str) -> (WebSocket, String) {
