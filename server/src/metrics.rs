@@ -535,23 +535,61 @@ mod tests {
     #[test]
     fn sampler_turns_totals_into_rates_and_tick_quantiles() {
         let m = ServerMetrics::new();
+        let outer = Instant::now();
         let mut sampler = MetricsSampler::new(&m);
         for micros in 1..=100u64 {
-            m.record_step(Duration::from_micros(micros * 10), 2, 0);
+            // 100 steps of 2 rooms each, every tenth one overrun.
+            m.record_step(
+                Duration::from_micros(micros * 10),
+                2,
+                usize::from(micros % 10 == 0),
+            );
         }
         m.inputs.inc_by(50);
+        for _ in 0..30 {
+            m.record_ack(None);
+        }
+        for _ in 0..5 {
+            m.record_ack(Some(ErrorCode::RoomFull));
+        }
         m.record_snapshot(400, 8);
         std::thread::sleep(Duration::from_millis(50));
         let s = sampler.sample(&m);
-        assert!(s.inputs_per_s > 0.0 && s.inputs_per_s <= 50.0 / 0.05);
-        assert!(s.ticks_per_s > 0.0);
+        let longest = outer.elapsed().as_secs_f64();
+        // Every rate is its known count over the same interval, which the sampler measured
+        // itself: at least the 50 ms slept, at most the whole test so far.
+        let interval = 50.0 / s.inputs_per_s;
+        assert!(
+            (0.05..=longest).contains(&interval),
+            "interval {interval} s of at most {longest} s"
+        );
+        for (name, rate, count) in [
+            ("ticks", s.ticks_per_s, 200.0),
+            ("overruns", s.overruns_per_s, 10.0),
+            ("acks", s.acks_per_s, 35.0),
+            ("errors", s.errors_per_s, 5.0),
+            ("snapshots", s.snapshots_per_s, 8.0),
+            ("bytes out", s.bytes_out_per_s, 3200.0),
+        ] {
+            assert!(
+                (rate * interval - count).abs() < 1e-6,
+                "{name}: {rate}/s over {interval} s is not {count}"
+            );
+        }
         assert!((s.tick_ms.p50 - 0.5).abs() < 0.01, "p50 {}", s.tick_ms.p50);
         assert!((s.tick_ms.p99 - 0.99).abs() < 0.01, "p99 {}", s.tick_ms.p99);
         assert!((s.tick_ms.max - 1.0).abs() < 0.01);
-        assert!(s.bytes_out_per_s > 0.0);
         // The next interval starts empty.
         let s = sampler.sample(&m);
         assert_eq!(s.tick_ms, TickMillis::default());
-        assert_eq!(s.inputs_per_s, 0.0);
+        assert_eq!(
+            (
+                s.inputs_per_s,
+                s.ticks_per_s,
+                s.acks_per_s,
+                s.bytes_out_per_s
+            ),
+            (0.0, 0.0, 0.0, 0.0)
+        );
     }
 }

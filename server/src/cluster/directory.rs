@@ -283,4 +283,33 @@ mod tests {
         assert!(directory.reconcile(Vec::new()).is_empty());
         assert_eq!(directory.owner_of(&"b-0".to_string()), Some("b".into()));
     }
+
+    /// Both halves on tokio's paused clock: missing from every read, b is kept up to the TTL
+    /// after it was last seen and lost just after it; a read that has b counts as seeing it.
+    #[tokio::test(start_paused = true)]
+    async fn a_node_missing_for_longer_than_the_ttl_is_lost_and_forgotten() {
+        let directory = ClusterDirectory::new("a".into());
+        directory.upsert(record("b", &[(1, 8)], false));
+        directory.upsert(record("c", &[], false));
+        tokio::time::advance(RECORD_TTL / 2).await;
+        // c is in this read (seen again now), b is not.
+        assert!(
+            directory
+                .reconcile(vec![record("c", &[], false)])
+                .is_empty()
+        );
+        tokio::time::advance(RECORD_TTL / 2).await;
+        // Exactly the TTL since b was seen: not yet.
+        assert!(directory.reconcile(Vec::new()).is_empty());
+        assert_eq!(directory.owner_of(&"b-0".to_string()), Some("b".into()));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        // Just past it: b is lost, returned once and forgotten; c was seen later and stays.
+        assert_eq!(directory.reconcile(Vec::new()), vec![NodeId::from("b")]);
+        assert_eq!(directory.owner_of(&"b-0".to_string()), None);
+        let others: Vec<NodeId> = directory.others().into_iter().map(|r| r.node_id).collect();
+        assert_eq!(others, vec![NodeId::from("c")]);
+        assert!(directory.reconcile(Vec::new()).is_empty(), "lost only once");
+        tokio::time::advance(RECORD_TTL / 2).await;
+        assert_eq!(directory.reconcile(Vec::new()), vec![NodeId::from("c")]);
+    }
 }

@@ -165,8 +165,12 @@ async fn the_server_pings_every_interval_and_keeps_a_client_that_answers() {
         .map(|w| (w[1] - w[0]).as_millis())
         .collect();
     gaps.sort_unstable();
+    // Pings are due on a fixed 300 ms schedule (engineioxide's `interval`, which catches up on
+    // a late tick), so one late ping makes one gap longer and the next shorter, and the median
+    // of the four gaps stays near 300 ms. Allowed: 50 ms early (a catch-up after a late ping)
+    // and 100 ms late (this test's task and the server's woken late on a loaded machine).
     assert!(
-        (200..=900).contains(&gaps[gaps.len() / 2]),
+        (250..=400).contains(&gaps[gaps.len() / 2]),
         "ping spacing {gaps:?} ms for a 300 ms interval"
     );
     assert!(

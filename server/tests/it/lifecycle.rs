@@ -1,15 +1,20 @@
 //! Room lifecycle over real sockets: room full, leave, rejoin within and after the grace period,
 //! idle rooms closing, and graceful shutdown.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use glam::Vec2;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tickstorm_orbs::OrbView as Snapshot;
+use tickstorm_server::Games;
 use tickstorm_shared::ErrorCode;
 use tickstorm_shared::protocol::{CloseReason, LeaveReason, PlayerLeft, RoomClosed, events};
+use tickstorm_sim::bevy_ecs::prelude::Query;
+use tickstorm_sim::{Due, Game, GameBuilder, GameInput, Room};
 
-use crate::support::{TestClient, TestServer, WAIT, eventually};
+use crate::support::{MARGIN, TestClient, TestServer, WAIT, eventually};
 
 fn error_code(ack: &serde_json::Value) -> Option<ErrorCode> {
     assert_eq!(ack["ok"], false, "expected a failed ack: {ack}");
@@ -219,32 +224,72 @@ async fn rejoin_after_grace_fails_with_rejoin_expired() {
     server.stop().await.expect("clean shutdown");
 }
 
+/// An empty room stays open (and listed) until the idle timeout has passed since its last seat
+/// was freed, then closes. Nobody can hear its `room:closed {reason: "idle"}`: an empty room has
+/// no members to broadcast to (the driver's own test checks the reason), so this one watches the
+/// lobby and the clock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_rooms_are_closed_after_the_idle_timeout() {
+    // Long enough that the room is certainly still open when the test looks at it right after it
+    // emptied, even on a loaded machine; short enough for a quick test.
+    const IDLE: Duration = Duration::from_secs(2);
+    const GRACE: Duration = Duration::from_millis(200);
     let server = TestServer::start(|c| {
-        c.room_idle_timeout = Duration::from_millis(300);
-        c.rejoin_grace = Duration::from_millis(200);
+        c.room_idle_timeout = IDLE;
+        c.rejoin_grace = GRACE;
     })
     .await;
     let ana = TestClient::connect(&server.url, "ana").await;
     let bob = TestClient::connect(&server.url, "bob").await;
-    let _never_joined: serde_json::Value = ana.ack(events::ROOM_CREATE, json!({})).await;
-    ana.quick_join().await;
-    bob.quick_join().await;
+    let created: serde_json::Value = ana.ack(events::ROOM_CREATE, json!({})).await;
+    let room_id = created["room"]["id"].as_str().expect("room id").to_owned();
     assert_eq!(
-        server.handle.hub.directory().counts().rooms,
-        1,
+        ana.quick_join().await.room.id,
+        room_id,
         "quick match used the created room"
     );
+    bob.quick_join().await;
+    // The room cannot be empty before this: ana leaves first, then bob's seat is held for the
+    // rejoin grace after his connection drops, and only then freed.
+    let emptying = std::time::Instant::now();
     let _: serde_json::Value = ana.ack(events::ROOM_LEAVE, json!({})).await;
     bob.client.close().await;
     let directory = server.handle.hub.directory();
     assert!(
-        eventually(Duration::from_secs(5), || directory.counts()
-            == Default::default())
+        eventually(WAIT, || {
+            let counts = directory.counts();
+            counts.players == 0 && counts.disconnected == 0
+        })
         .await,
+        "every seat freed: {:?}",
+        directory.counts()
+    );
+
+    // Empty, and still open: listed with no players, well within the idle timeout.
+    let lobby: serde_json::Value = ana.ack(events::LOBBY_LIST, json!(null)).await;
+    let listed: Vec<(&str, &serde_json::Value)> = lobby["rooms"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap_or_default(), &r["players"]))
+        .collect();
+    assert_eq!(
+        listed,
+        [(room_id.as_str(), &json!(0))],
+        "the empty room is open until its idle timeout ({:?} after the leave)",
+        emptying.elapsed()
+    );
+
+    // Then closed: not before the grace and the idle timeout have both passed.
+    assert!(
+        eventually(IDLE + MARGIN, || directory.counts() == Default::default()).await,
         "rooms, seats and held seats all gone: {:?}",
         directory.counts()
+    );
+    let closed_after = emptying.elapsed();
+    assert!(
+        closed_after >= GRACE + IDLE,
+        "closed {closed_after:?} after the leave, before the grace and the idle timeout"
     );
     assert!(directory.rooms().is_empty());
     let lobby: serde_json::Value = ana.ack(events::LOBBY_LIST, json!(null)).await;
@@ -273,44 +318,131 @@ async fn shutdown_tells_every_room_and_closes_connections() {
     stopping.await.expect("join").expect("server exits cleanly");
 }
 
+/// While set, every tick of a [`Sluggish`] room holds the room driver (a stand-in for a busy
+/// one), at most for `HOLD_AT_MOST`: requests that reach the driver meanwhile wait in its queue.
+static HOLD: AtomicBool = AtomicBool::new(false);
+/// Whether a tick is holding the driver right now.
+static HOLDING: AtomicBool = AtomicBool::new(false);
+const HOLD_AT_MOST: Duration = Duration::from_secs(3);
+
+/// A game that does nothing but hold the driver on demand (see [`HOLD`]).
+struct Sluggish;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct SluggishInput {
+    seq: u32,
+}
+
+impl GameInput for SluggishInput {
+    fn seq(&self) -> u32 {
+        self.seq
+    }
+    fn validate(self) -> Result<Self, String> {
+        Ok(self)
+    }
+}
+
+impl Game for Sluggish {
+    type Input = SluggishInput;
+    type Options = ();
+    fn name(&self) -> &'static str {
+        "sluggish"
+    }
+    fn build(&self, game: &mut GameBuilder<'_, Self>) {
+        game.add_systems(hold_the_driver);
+    }
+}
+
+fn hold_the_driver(due: Due<Sluggish>, rooms: Query<&Room>) {
+    if due.rooms(&rooms).next().is_none() {
+        return;
+    }
+    // The driver's worker thread blocks here; `block_in_place` hands that worker's other tasks
+    // (and its share of the I/O and timers) to another thread meanwhile, so only the driver waits.
+    tokio::task::block_in_place(|| {
+        let since = std::time::Instant::now();
+        while HOLD.load(Ordering::SeqCst) && since.elapsed() < HOLD_AT_MOST {
+            HOLDING.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        HOLDING.store(false, Ordering::SeqCst);
+    });
+}
+
 /// Requests the server has already read when shutdown starts are all answered (with a result or
 /// `server_full: shutting down`) before their connection is closed.
+///
+/// The room driver is held busy (by a [`Sluggish`] room's tick) while a burst of `room:create`s
+/// arrives; once a `time` request sent after the burst is answered, the server has read every
+/// create (it reads a connection's packets in order), and they wait in the driver's queue. Then
+/// shutdown starts, and only once the server has stopped listening is the driver let go: it must
+/// refuse what it still has queued, and every request must get its answer before the connection
+/// closes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_at_shutdown_are_all_answered() {
-    let server = TestServer::start(|c| c.request_rate = 10_000.0).await;
+    use futures_util::{FutureExt, StreamExt};
+    const REQUESTS: usize = 40;
+    let games = Games::default().with(Sluggish).expect("a second game");
+    let server = TestServer::start_games(games, |c| c.request_rate = 10_000.0).await;
     let ana = TestClient::connect(&server.url, "ana").await;
-    ana.quick_join().await;
-    let payloads: Vec<serde_json::Value> = (0..40)
-        .map(|n| serde_json::json!({"name": format!("room {n}")}))
-        .collect();
-    let requests = futures_util::future::join_all(
-        payloads
-            .iter()
-            .map(|p| ana.client.emit_with_ack(events::ROOM_CREATE, p, WAIT)),
+    let busy: serde_json::Value = ana
+        .ack(events::ROOM_CREATE, json!({"game": "sluggish"}))
+        .await;
+    assert_eq!(busy["ok"], true, "{busy}");
+
+    HOLD.store(true, Ordering::SeqCst);
+    assert!(
+        eventually(WAIT, || HOLDING.load(Ordering::SeqCst)).await,
+        "the sluggish room holds the driver"
     );
-    let stopping = async {
-        // Let the requests reach the server, then stop it while they queue at the driver.
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        server.stop().await
-    };
-    let (answers, stopped) = tokio::join!(requests, stopping);
-    stopped.expect("server exits cleanly");
-    let mut created = 0;
-    let mut refused = 0;
-    for answer in answers {
-        match answer {
-            Ok(value) => {
-                let ack: serde_json::Value =
-                    tickstorm_bot_client::decode_value(value).expect("json");
-                if ack["ok"] == true {
-                    created += 1;
-                } else {
-                    assert_eq!(ack["error"]["code"], "server_full", "{ack}");
-                    refused += 1;
-                }
-            }
-            Err(e) => panic!("a request read before shutdown lost its answer: {e}"),
+    let payloads: Vec<serde_json::Value> = (0..REQUESTS)
+        .map(|n| json!({"name": format!("room {n}")}))
+        .collect();
+    let mut requests: futures_util::stream::FuturesUnordered<_> = payloads
+        .iter()
+        .map(|p| ana.client.emit_with_ack(events::ROOM_CREATE, p, WAIT))
+        .collect();
+    // One poll sends every request (each goes out on its first poll); none is answered while
+    // the driver is held.
+    assert!(requests.next().now_or_never().is_none());
+    let time: serde_json::Value = ana.ack(events::TIME, json!({"client_time": 0})).await;
+    assert_eq!(time["ok"], true, "{time}");
+    assert!(
+        HOLDING.load(Ordering::SeqCst),
+        "the driver was held until every create was read"
+    );
+
+    server.begin_shutdown();
+    // The driver (like the accept loop) watches the server's own stop, which a task fires once
+    // it sees the shutdown. The accept loop closes the listener as soon as it sees that stop:
+    // once connecting is refused, the driver will see it too, at its next turn.
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let stopped = tokio::time::timeout(WAIT, async {
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    })
+    .await;
+    assert!(
+        stopped.is_ok(),
+        "the server still listens {WAIT:?} after its shutdown began"
+    );
+    HOLD.store(false, Ordering::SeqCst);
+    let (answers, stopped) = tokio::join!(requests.collect::<Vec<_>>(), server.stop());
+    stopped.expect("server exits cleanly");
+    // The driver takes nothing more from its queue once shutdown has started, so every create
+    // still queued there is refused; none may go unanswered.
+    for answer in answers {
+        let value = answer
+            .unwrap_or_else(|e| panic!("a request read before shutdown lost its answer: {e}"));
+        let ack: serde_json::Value = tickstorm_bot_client::decode_value(value).expect("json");
+        assert_eq!(ack["ok"], false, "created after shutdown started: {ack}");
+        assert_eq!(ack["error"]["code"], "server_full", "{ack}");
+        assert!(
+            ack["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("shutting down")),
+            "{ack}"
+        );
     }
-    assert_eq!(created + refused, 40);
 }

@@ -224,11 +224,15 @@ impl Node {
 
     /// Waits for the process to exit (up to `timeout`) and returns whether it exited 0.
     pub async fn exited_ok(&mut self, timeout: Duration) -> bool {
-        let status = tokio::time::timeout(timeout, self.child.wait())
+        self.exit_status(timeout).await.success()
+    }
+
+    /// Waits for the process to exit (up to `timeout`) and returns its exit status.
+    pub async fn exit_status(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(timeout, self.child.wait())
             .await
             .expect("the node exits in time")
-            .expect("exit status");
-        status.success()
+            .expect("exit status")
     }
 
     /// Everything the process wrote to stderr so far (after it exited).

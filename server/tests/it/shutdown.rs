@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tickstorm_shared::protocol::events;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::time::Instant;
 
 use crate::js_client::{ensure_node_modules, js_dir};
 use crate::procs::signal;
@@ -44,11 +45,20 @@ async fn spawn_server() -> (tokio::process::Child, String) {
     (child, url)
 }
 
-/// Waits (bounded) for the process to exit and checks it exited 0 and stopped listening.
-async fn exits_zero(child: &mut tokio::process::Child, url: &str) {
-    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
+/// The server's shutdown grace (`SHUTDOWN_GRACE` in lib.rs; docs/operations.md: "exits 0 once
+/// every connection has ended, within about 5 s"): connections still open then are cut.
+const GRACE: Duration = Duration::from_secs(5);
+/// What a loaded 2-core machine may add after the grace: the cut itself, the runtime's teardown,
+/// the process exit and this test's own wake-up.
+const EXIT_MARGIN: Duration = Duration::from_secs(2);
+
+/// Waits (bounded) for the process to exit, then checks that it exited 0 within the grace (and
+/// its margin) of `signalled`, and stopped listening.
+async fn exits_zero(child: &mut tokio::process::Child, url: &str, signalled: Instant) {
+    let bound = GRACE + EXIT_MARGIN;
+    let exit = tokio::time::timeout(bound.saturating_sub(signalled.elapsed()), child.wait())
         .await
-        .expect("the process exits within 15 s")
+        .unwrap_or_else(|_| panic!("the process exits within {bound:?} of SIGTERM"))
         .expect("exit status");
     assert!(exit.success(), "exit status {exit}");
     assert!(
@@ -66,11 +76,12 @@ async fn sigterm_tells_every_room_and_exits_zero() {
     let join = ana.quick_join().await;
 
     signal(&child, "TERM");
+    let signalled = Instant::now();
 
     let closed: Value = ana.next(events::ROOM_CLOSED).await;
     assert_eq!(closed["room_id"], join.room.id.as_str());
     assert_eq!(closed["reason"], "shutdown");
-    exits_zero(&mut child, &url).await;
+    exits_zero(&mut child, &url, signalled).await;
 }
 
 /// 16 stock clients (polling, then upgraded to WebSocket, as they start by default) in 4 rooms,
@@ -100,6 +111,7 @@ async fn sigterm_tells_every_stock_client_in_every_room() {
     );
 
     signal(&child, "TERM");
+    let signalled = Instant::now();
 
     let summary = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
         .await
@@ -110,5 +122,5 @@ async fn sigterm_tells_every_stock_client_in_every_room() {
     let summary: Value = serde_json::from_str(&summary).expect("a JSON line");
     assert_eq!(summary["heard"], 16, "who missed room:closed: {summary}");
     assert!(status.success(), "{summary}");
-    exits_zero(&mut child, &url).await;
+    exits_zero(&mut child, &url, signalled).await;
 }

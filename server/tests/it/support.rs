@@ -81,6 +81,11 @@ impl TestServer {
         );
     }
 
+    /// Starts the shutdown (as SIGTERM does) without waiting for it; [`TestServer::stop`] waits.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
     /// Asks the server to shut down and waits until it has.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
