@@ -213,8 +213,9 @@ pub async fn start_games(
             tracker.wait().await;
             // Requests already being handled get their answers (the driver is gone, so they
             // finish at once, most with `server_full: shutting down`) before connections close.
-            // A handler task socketioxide has spawned but not yet run holds no token yet: wait
-            // until the tracker stays empty for a moment.
+            // Each request holds its token from the moment it is dispatched (`InFlightToken`);
+            // one read from a socket while this waits is answered too: wait until the tracker
+            // stays empty for a moment.
             in_flight.0.close();
             loop {
                 in_flight.0.wait().await;

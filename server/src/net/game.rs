@@ -135,9 +135,27 @@ type Metrics = State<Arc<ServerMetrics>>;
 #[derive(Debug, Clone, Default)]
 pub struct InFlight(pub tokio_util::task::TaskTracker);
 
-impl InFlight {
-    fn token(&self) -> tokio_util::task::task_tracker::TaskTrackerToken {
-        self.0.token()
+/// A request's place in [`InFlight`], taken as a handler argument. socketioxide runs extractors
+/// synchronously in the connection's read loop and only then spawns the handler's task, so the
+/// request counts from the moment it is dispatched: a token taken inside the handler would leave
+/// a spawned task that has not run yet uncounted, and shutdown could close its connection before
+/// it answers (seen: ~5% of a burst of creates sent as shutdown began lost their answers).
+struct InFlightToken {
+    _held_until_answered: tokio_util::task::task_tracker::TaskTrackerToken,
+}
+
+impl FromMessageParts<Adapter> for InFlightToken {
+    type Error = <State<InFlight> as FromMessageParts<Adapter>>::Error;
+
+    fn from_message_parts(
+        socket: &Arc<Socket<Adapter>>,
+        value: &mut Value,
+        ack_id: &Option<i64>,
+    ) -> Result<Self, Self::Error> {
+        let State(in_flight) = State::<InFlight>::from_message_parts(socket, value, ack_id)?;
+        Ok(Self {
+            _held_until_answered: in_flight.0.token(),
+        })
     }
 }
 
@@ -146,9 +164,8 @@ async fn lobby_list(
     ack: Ack,
     State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
-    State(in_flight): State<InFlight>,
+    _in_flight: InFlightToken,
 ) {
-    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = session(&socket)
         .and_then(|session| admit(&socket, &session, Kind::Request))
         .map(|()| LobbyAck {
@@ -163,10 +180,9 @@ async fn room_create(
     ack: Ack,
     State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
-    State(in_flight): State<InFlight>,
+    _in_flight: InFlightToken,
     TryData(data): TryData<Option<CreateRoomRequest>>,
 ) {
-    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         admit(&socket, &*session(&socket)?, Kind::Request)?;
         let request = data
@@ -183,10 +199,9 @@ async fn room_join(
     ack: Ack,
     State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
-    State(in_flight): State<InFlight>,
+    _in_flight: InFlightToken,
     TryData(data): TryData<Option<JoinRoomRequest>>,
 ) {
-    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         let session = session(&socket)?;
         admit(&socket, &session, Kind::Request)?;
@@ -209,10 +224,9 @@ async fn room_rejoin(
     ack: Ack,
     State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
-    State(in_flight): State<InFlight>,
+    _in_flight: InFlightToken,
     TryData(data): TryData<RejoinRequest>,
 ) {
-    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         let session = session(&socket)?;
         admit(&socket, &session, Kind::Request)?;
@@ -291,9 +305,8 @@ async fn room_leave(
     ack: Ack,
     State(rooms): State<RoomRouter>,
     State(metrics): Metrics,
-    State(in_flight): State<InFlight>,
+    _in_flight: InFlightToken,
 ) {
-    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = session(&socket).and_then(|session| {
         admit(&socket, &session, Kind::Request)?;
         let seat = session.take_seat().ok_or(GameError::NotInRoom)?;
@@ -431,10 +444,9 @@ async fn chat(
     socket: SocketRef,
     ack: Ack,
     State(metrics): Metrics,
-    State(in_flight): State<InFlight>,
+    _in_flight: InFlightToken,
     TryData(data): TryData<ChatRequest>,
 ) {
-    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = async {
         let session = session(&socket)?;
         admit(&socket, &session, Kind::Chat)?;
@@ -461,10 +473,9 @@ async fn time(
     socket: SocketRef,
     ack: Ack,
     State(metrics): Metrics,
-    State(in_flight): State<InFlight>,
+    _in_flight: InFlightToken,
     TryData(data): TryData<TimeRequest>,
 ) {
-    let _in_flight = in_flight.token(); // answered before shutdown closes the connection
     let result = session(&socket)
         .and_then(|session| admit(&socket, &session, Kind::Request))
         .and_then(|()| data.map_err(|e| payload::malformed(events::TIME, e)))
