@@ -164,6 +164,14 @@ pub fn scan(
         });
     }
     let tables = read_array_len(rd).map_err(invalid)? as usize;
+    // Each table takes at least one byte (its array header): a count beyond what is left is a
+    // lie, refused before a visitor sizes anything by it.
+    if tables > rd.len() {
+        return Err(invalid(format!(
+            "{tables} tables announced, {} bytes left",
+            rd.len()
+        )));
+    }
     visitor.tables(tables);
     for kind in 0..tables {
         for _ in 0..read_array_len(rd).map_err(invalid)? {
@@ -630,6 +638,19 @@ mod tests {
                 r.f32(1.0);
             })
         });
+    }
+
+    #[test]
+    fn a_table_count_beyond_the_input_is_refused_before_any_allocation() {
+        // Found by the snapshot_codec fuzz target: an array32 header claiming 0x95d1_0004
+        // tables made the decoder reserve ~60 GB for them before reading a single one.
+        let crash = [
+            0x95, 0x02, 0x00, 0x00, 0x90, 0xdd, 0x95, 0x95, 0x95, 0xd1, 0x00, 0x04, 0xd5, 0xd5,
+            0xd5, 0xd5, 0xd5, 0xd5, 0xd5, 0xd5, 0x95, 0xd5, 0xd5, 0xd5, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x80, 0xd5, 0xd5, 0xd5, 0xd5, 0x95, 0x05,
+        ];
+        let error = Snapshot::decode(&crash).expect_err("refused");
+        assert!(error.to_string().contains("tables"), "{error}");
     }
 
     #[test]
