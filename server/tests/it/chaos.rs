@@ -81,6 +81,11 @@ async fn players_see_every_snapshot_while_others_crash_spam_and_flood() {
         "--quiet",
         "--bots",
         "24",
+        // Quick match, as the doomed players join: with rooms made for groups of 8, a doomed
+        // player's quick match could take the seat a slow group's last bot was heading for
+        // (seen under load: `room_full`).
+        "--room-size",
+        "0",
         "--duration",
         "6s",
         "--ack-timeout",
