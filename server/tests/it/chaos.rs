@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures_util::SinkExt;
+use serde_json::json;
 use tickstorm_bot_client::swarm::{self, SwarmConfig};
+use tickstorm_bot_client::{Client, ClientConfig};
+use tickstorm_shared::protocol::events;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{TestServer, WAIT};
 
 fn ws_url(url: &str) -> String {
     format!(
@@ -22,10 +25,18 @@ fn ws_url(url: &str) -> String {
 }
 
 /// Players that join a room and are then killed without a goodbye (the TCP stream dropped).
+/// They are the noise, not the subject: on a machine loaded enough for one of them to miss its
+/// connect timeout (seen with the whole suite and two CPU burners running), it is skipped.
 async fn killed_players(url: String, count: usize) {
     for n in 0..count {
-        let player = TestClient::connect(&url, &format!("doomed{n}")).await;
-        player.quick_join().await;
+        let config =
+            ClientConfig::new(&url, "/game").with_auth(json!({ "name": format!("doomed{n}") }));
+        let Ok((player, _events)) = Client::connect(config).await else {
+            continue;
+        };
+        let _ = player
+            .emit_with_ack(events::ROOM_JOIN, &json!({}), WAIT)
+            .await;
         tokio::time::sleep(Duration::from_millis(40)).await;
         drop(player); // no close handshake, no Socket.IO disconnect
     }
@@ -111,9 +122,10 @@ async fn players_see_every_snapshot_while_others_crash_spam_and_flood() {
         report.snapshots
     );
     // Delivery is the point (no gap in any bot's ticks); how many ticks a loaded debug build
-    // manages in 6 s is not, so this only checks that the bots really played.
+    // manages in 6 s is not (seen under 30 per bot with the whole suite and two CPU burners
+    // running), so this only checks that the bots really played.
     assert!(
-        report.snapshots.received > 24 * 30,
+        report.snapshots.received > 24 * 10,
         "{:?}",
         report.snapshots
     );
