@@ -210,9 +210,9 @@ impl GuardedStream {
         self.tcp.tcp().peek(&mut [0u8; 1]).await.map(drop)
     }
 
-    /// Closes a connection that never made a request at once (see [`TrackedStream::close_now`]).
+    /// Closes a connection that never made a request at once (see `TrackedStream::close_now`).
     pub fn close_now(mut self) {
-        self.tcp.abandon();
+        self.tcp.close_now();
     }
 
     /// The connection's watch, for its task and its requests' extensions.

@@ -41,12 +41,9 @@ impl TrackedStream {
 
     /// Closes the connection at once, without the gentle close: for one that never made a
     /// request (nothing was sent, nothing is owed), so it holds no socket past its timeout.
-    pub fn close_now(mut self) {
-        self.abandon();
-    }
-
-    /// What [`Self::close_now`] does, for an owner that has a `Drop` of its own.
-    pub(crate) fn abandon(&mut self) {
+    /// Takes `&mut self` because its owner (`conn_guard::GuardedStream`) has a `Drop` of its
+    /// own and cannot give it away; the stream is not to be used after.
+    pub(crate) fn close_now(&mut self) {
         self.tcp = None;
         self.token = None;
     }
