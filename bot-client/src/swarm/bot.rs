@@ -485,7 +485,10 @@ impl Bot {
             Ok(value) => match ack_outcome(&value) {
                 Ok((stale, tick)) => {
                     let input = matches!(kind, AckKind::Input { .. });
-                    if let (true, Some(tick)) = (input && generation == self.generation, tick) {
+                    if input
+                        && generation == self.generation
+                        && let Some(tick) = tick
+                    {
                         self.proven_tick = self.proven_tick.max(tick.saturating_sub(1));
                     }
                     self.record(|w| {
