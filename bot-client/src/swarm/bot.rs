@@ -1,6 +1,8 @@
-//! One bot: connects, takes a seat, then plays like a person would: it heads for the nearest orb,
-//! sends inputs on a fixed schedule with increasing `seq`, and reads every snapshot. Everything it
-//! sees is recorded in the swarm's [`Recorder`](super::metrics::Recorder).
+//! One bot: connects, takes a seat in a room of its game, then plays like a person would: its
+//! game's [`Brain`] reads every snapshot's tables and builds the inputs, which the bot sends on a
+//! fixed schedule with increasing `seq`. What is measured is the same for every game (ticks, the
+//! envelope's `last_input_seq`, acks, bytes) and recorded in the swarm's
+//! [`Recorder`](super::metrics::Recorder) of the bot's game.
 //!
 //! Latencies are measured from the *intended* send time of the fixed schedule, not from when a
 //! late sender got round to it, so a stalled bot or server shows up in the percentiles instead of
@@ -15,17 +17,17 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use glam::Vec2;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rmpv::Value;
 use serde_json::json;
+use tickstorm_shared::Field;
 use tickstorm_shared::protocol::events;
-use tickstorm_shared::{Field, PlayerEntry, SnapshotVisitor, scan_snapshot};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::SwarmShared;
+use super::brain::{self, Brain};
 use super::config::Scenario;
 use super::metrics::{Latency, Window};
 use crate::{Client, ClientConfig, ClientError, Event};
@@ -87,6 +89,10 @@ struct Seat {
 pub(super) struct Bot {
     shared: Arc<SwarmShared>,
     index: usize,
+    /// The bot's game, an index into [`SwarmConfig::game_names`](super::SwarmConfig::game_names).
+    game: usize,
+    /// Plays that game: reads the tables, builds the inputs.
+    brain: Box<dyn Brain>,
     rng: ChaCha8Rng,
     /// Bumped on every reconnect, so acks of a dropped connection are not counted as errors.
     generation: u32,
@@ -99,7 +105,6 @@ pub(super) struct Bot {
     /// A snapshot stream that stops while acks go on is missed up to here (see `settle`).
     proven_tick: u64,
     last_snapshot_at: Option<Instant>,
-    direction: Vec2,
     /// One snapshot row's fields at a time, reused.
     scratch: Vec<Field>,
     bytes_seen: (u64, u64),
@@ -110,9 +115,14 @@ impl Bot {
         let rng = ChaCha8Rng::seed_from_u64(
             shared.config.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
         );
+        let game = shared.config.game_of(index);
+        let name = shared.config.game_names()[game];
+        let brain = brain::brain_for(name).expect("SwarmConfig::validate checked the game names");
         Self {
             shared,
             index,
+            game,
+            brain,
             rng,
             generation: 0,
             seq: 0,
@@ -120,14 +130,13 @@ impl Bot {
             last_tick: None,
             proven_tick: 0,
             last_snapshot_at: None,
-            direction: Vec2::ZERO,
             scratch: Vec::new(),
             bytes_seen: (0, 0),
         }
     }
 
     fn record<R>(&self, f: impl FnOnce(&mut Window) -> R) -> R {
-        self.shared.recorder.with(self.index, f)
+        self.shared.recorders[self.game].with(self.index, f)
     }
 
     /// Plays until the swarm stops.
@@ -204,6 +213,12 @@ impl Bot {
         }
         self.settle(&mut seat).await;
         self.count_bytes(&seat.client);
+        let play = self.brain.play();
+        self.record(|w| {
+            for (name, n) in play {
+                *w.play.entry(name).or_default() += n;
+            }
+        });
         seat.client.close().await;
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
     }
@@ -282,13 +297,28 @@ impl Bot {
         let (client, events) = self.connect().await?;
         self.shared.connected.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
-        let ack = match self.shared.config.room_size {
-            0 => self.ask(&client, events::ROOM_JOIN, json!({})).await,
+        let config = &self.shared.config;
+        let game = config.game_request(self.game);
+        let ack = match config.room_size {
+            0 => {
+                let join = match game {
+                    Some(game) => json!({ "game": game }),
+                    None => json!({}),
+                };
+                self.ask(&client, events::ROOM_JOIN, join).await
+            }
             size => {
                 let group = &self.shared.rooms[self.index / size];
                 let room_id = group
                     .get_or_try_init(|| async {
-                        let create = json!({ "max_players": size });
+                        let mut create = json!({ "max_players": size });
+                        if let Some(game) = game {
+                            create["game"] = json!(game);
+                            // Checked by SwarmConfig::validate.
+                            if let Ok(Some(options)) = config.room_options_for(game) {
+                                create["options"] = options;
+                            }
+                        }
                         let created = match &self.shared.config.rooms_on {
                             None => self.ask(&client, events::ROOM_CREATE, create).await?,
                             Some(url) => self.create_on(url, create).await?,
@@ -435,10 +465,7 @@ impl Bot {
     fn send_input(&mut self, seat: &Seat, intended: Instant) -> Option<PendingAck> {
         self.seq += 1;
         let seq = self.seq;
-        if self.direction == Vec2::ZERO {
-            self.direction = Vec2::from_angle(self.rng.random_range(0.0..std::f32::consts::TAU));
-        }
-        let payload = json!({ "seq": seq, "move": [self.direction.x, self.direction.y] });
+        let payload = self.brain.input(seq, &mut self.rng);
         self.unapplied.push_back((seq, intended));
         self.record(|w| w.inputs += 1);
         let client = seat.client.clone();
@@ -522,17 +549,16 @@ impl Bot {
 
     fn on_snapshot(&mut self, seat: &Seat, bytes: &[u8]) {
         let now = Instant::now();
-        let mut view = OrbScan {
-            me: seat.player_id,
-            ..OrbScan::default()
-        };
-        let Ok((tick, _server_time)) = scan_snapshot(bytes, &mut self.scratch, &mut view) else {
+        let read = brain::read_snapshot(
+            bytes,
+            &mut self.scratch,
+            seat.player_id,
+            self.brain.as_mut(),
+        );
+        let Ok(brain::Envelope { tick, applied }) = read else {
             self.record(|w| w.error("malformed_snapshot"));
             return;
         };
-        if let (Some(me), Some((_, orb))) = (view.position, view.nearest) {
-            self.direction = (orb - me).normalize_or_zero();
-        }
         let (expected, interarrival) = match (self.last_tick, self.last_snapshot_at) {
             (Some(last), Some(at)) if tick > last => (tick - last, Some(now - at)),
             (Some(_), _) => (0, None), // duplicate or reordered: not a new tick
@@ -543,7 +569,7 @@ impl Bot {
         }
         self.last_tick = Some(tick);
         self.last_snapshot_at = Some(now);
-        let applied = view.applied.unwrap_or_default();
+        let applied = applied.unwrap_or_default();
         // Usually zero or one input per snapshot; the deque's front is what this snapshot covers.
         let covered = self
             .unapplied
@@ -551,7 +577,7 @@ impl Bot {
             .take_while(|(seq, _)| *seq <= applied)
             .count();
         let unapplied = &mut self.unapplied;
-        self.shared.recorder.with(self.index, |w| {
+        self.shared.recorders[self.game].with(self.index, |w| {
             w.snapshots += 1;
             w.snapshots_expected += expected;
             if let Some(gap) = interarrival {
@@ -607,47 +633,5 @@ mod tests {
         ]);
         assert_eq!(ack_outcome(&err), Err("rate_limited".into()));
         assert_eq!(ack_outcome(&Value::Nil), Err("malformed_ack".into()));
-    }
-}
-
-/// What a bot reads from an orb arena snapshot in one pass: its own entry in the envelope (the
-/// framework's part: `last_input_seq` for the latency measurement) and, for steering, its
-/// avatar's position (kind 0) and the nearest orb (kind 1; avatars come first).
-#[derive(Debug, Default)]
-struct OrbScan {
-    me: tickstorm_shared::PlayerId,
-    net_id: Option<u32>,
-    applied: Option<u32>,
-    position: Option<Vec2>,
-    nearest: Option<(f32, Vec2)>,
-}
-
-impl SnapshotVisitor for OrbScan {
-    fn player(&mut self, entry: PlayerEntry) {
-        if entry.player_id == self.me {
-            self.net_id = Some(entry.net_id);
-            self.applied = Some(entry.last_input_seq);
-        }
-    }
-
-    fn entity(&mut self, kind: usize, net_id: u32, fields: &[Field]) {
-        let at = || {
-            Some(Vec2::new(
-                fields.first()?.as_f32()?,
-                fields.get(1)?.as_f32()?,
-            ))
-        };
-        match kind {
-            0 if Some(net_id) == self.net_id => self.position = at(),
-            1 => {
-                if let (Some(me), Some(orb)) = (self.position, at()) {
-                    let d = me.distance_squared(orb);
-                    if self.nearest.is_none_or(|(best, _)| d < best) {
-                        self.nearest = Some((d, orb));
-                    }
-                }
-            }
-            _ => {}
-        }
     }
 }

@@ -109,6 +109,21 @@ pub struct SwarmConfig {
     #[arg(long, value_enum, default_value_t = Scenario::Steady)]
     pub scenario: Scenario,
 
+    /// Game the bots play, with that game's bot brain: `orbs` or `blasters` (repeatable or a
+    /// comma list). With several, the bots are split between them by room group (group g of
+    /// `--room-size` bots plays game g mod n; with quick match, bot i plays game i mod n), so
+    /// every room stays single-game and full; the report has a line per game. Without `--game`
+    /// the bots play the server's default game (no `game` in `room:create`/`room:join`) with the
+    /// orbs brain.
+    #[arg(long = "game", value_name = "NAME", value_delimiter = ',')]
+    pub games: Vec<String>,
+
+    /// Create options for one game's rooms, `GAME=JSON` (repeatable), sent as `options` in the
+    /// `room:create` of every room the swarm creates for that game (so with `--room-size` only),
+    /// e.g. `blasters={"warmup_seconds":0}`.
+    #[arg(long = "room-options", value_name = "GAME=JSON")]
+    pub room_options: Vec<String>,
+
     /// reconnect-storm: share of bots that keep dropping and rejoining (0..=1).
     #[arg(long, default_value_t = 0.25)]
     pub reconnect_fraction: f64,
@@ -171,6 +186,52 @@ impl SwarmConfig {
         (url, ip)
     }
 
+    /// The games played, in `--game` order; `["orbs"]` without `--game`.
+    pub fn game_names(&self) -> Vec<&str> {
+        if self.games.is_empty() {
+            vec!["orbs"]
+        } else {
+            self.games.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// Which of [`game_names`](Self::game_names) bot `index` plays: by room group, so that the
+    /// bots of one room play one game.
+    pub fn game_of(&self, index: usize) -> usize {
+        let games = self.games.len().max(1);
+        match self.room_size {
+            0 => index % games,
+            size => (index / size) % games,
+        }
+    }
+
+    /// The `game` member of `room:create`/`room:join` for game `game` (an index into
+    /// [`game_names`](Self::game_names)): none without `--game`, so the server picks its default.
+    pub fn game_request(&self, game: usize) -> Option<&str> {
+        self.games.get(game).map(String::as_str)
+    }
+
+    /// The `--room-options` given for `game`, parsed.
+    pub fn room_options_for(&self, game: &str) -> Result<Option<serde_json::Value>, String> {
+        for spec in &self.room_options {
+            let (name, json) = spec.split_once('=').ok_or_else(|| {
+                format!("--room-options {spec:?}: expected GAME=JSON, e.g. blasters={{\"warmup_seconds\":0}}")
+            })?;
+            if name != game {
+                continue;
+            }
+            let options: serde_json::Value = serde_json::from_str(json)
+                .map_err(|e| format!("--room-options {spec:?}: not JSON: {e}"))?;
+            if !options.is_object() {
+                return Err(format!(
+                    "--room-options {spec:?}: the options must be a JSON object"
+                ));
+            }
+            return Ok(Some(options));
+        }
+        Ok(None)
+    }
+
     /// The client library's parser.
     pub fn client_parser(&self) -> ParserKind {
         match self.parser {
@@ -207,6 +268,24 @@ impl SwarmConfig {
         if let Some(slo) = &self.slo {
             super::slo::parse(slo)?;
         }
+        let games = self.game_names();
+        for (i, game) in games.iter().enumerate() {
+            super::brain::check_game(game)?;
+            if games[..i].contains(game) {
+                return Err(format!("--game {game:?} is given twice"));
+            }
+            self.room_options_for(game)?;
+        }
+        for spec in &self.room_options {
+            let name = spec.split_once('=').map_or(spec.as_str(), |(name, _)| name);
+            if !games.contains(&name) {
+                return Err(format!(
+                    "--room-options {spec:?}: {name:?} is not a game of this run (--game {})",
+                    games.join(",")
+                ));
+            }
+            self.room_options_for(name)?;
+        }
         Ok(())
     }
 }
@@ -231,5 +310,52 @@ mod tests {
         assert!(bad.validate().is_err());
         let bad_slo = SwarmConfig::parse_from(["t", "--slo", "ack_p99<<"]);
         assert!(bad_slo.validate().is_err());
+    }
+
+    #[test]
+    fn games_split_the_bots_by_room_group() {
+        let default = SwarmConfig::default();
+        assert_eq!(default.game_names(), ["orbs"]);
+        assert_eq!((default.game_of(17), default.game_request(0)), (0, None));
+
+        let both = SwarmConfig::parse_from(["t", "--game", "orbs,blasters", "--room-size", "4"]);
+        assert!(both.validate().is_ok());
+        assert_eq!(both.game_names(), ["orbs", "blasters"]);
+        let games: Vec<usize> = (0..16).map(|i| both.game_of(i)).collect();
+        assert_eq!(games, [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1]);
+        assert_eq!(both.game_request(1), Some("blasters"));
+        let repeated = SwarmConfig::parse_from(["t", "--game", "blasters", "--game", "orbs"]);
+        assert_eq!(repeated.game_names(), ["blasters", "orbs"]);
+        let quick = SwarmConfig::parse_from(["t", "--game", "orbs,blasters", "--room-size", "0"]);
+        assert_eq!((quick.game_of(4), quick.game_of(5)), (0, 1));
+    }
+
+    #[test]
+    fn unknown_games_and_bad_room_options_are_refused_with_a_reason() {
+        let validate = |args: &[&str]| {
+            let mut argv = vec!["t"];
+            argv.extend_from_slice(args);
+            SwarmConfig::parse_from(argv).validate()
+        };
+        let unknown = validate(&["--game", "chess"]).expect_err("no chess brain");
+        assert!(unknown.contains("known: orbs, blasters"), "{unknown}");
+        assert!(validate(&["--game", "orbs,orbs"]).is_err());
+        let options = [
+            "--game",
+            "blasters",
+            "--room-options",
+            r#"blasters={"warmup_seconds":0}"#,
+        ];
+        assert!(validate(&options).is_ok());
+        let config = SwarmConfig::parse_from(["t"].iter().chain(&options));
+        assert_eq!(
+            config.room_options_for("blasters"),
+            Ok(Some(serde_json::json!({ "warmup_seconds": 0 })))
+        );
+        assert_eq!(config.room_options_for("orbs"), Ok(None));
+        for bad in [r#"orbs={}"#, "blasters=[1]", "blasters={", "blasters"] {
+            let err = validate(&["--game", "blasters", "--room-options", bad]);
+            assert!(err.is_err(), "{bad} is refused");
+        }
     }
 }

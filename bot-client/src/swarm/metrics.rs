@@ -88,6 +88,8 @@ pub struct Window {
     pub bytes_out: u64,
     /// Errors by code (server error codes, plus `ack_timeout`, `connect_failed`, ...).
     pub errors: BTreeMap<String, u64>,
+    /// What the bots' game brains saw of play (e.g. `bolts_seen`), summed when the bots stop.
+    pub play: BTreeMap<&'static str, u64>,
 }
 
 impl Default for Window {
@@ -105,6 +107,7 @@ impl Default for Window {
             bytes_in: 0,
             bytes_out: 0,
             errors: BTreeMap::new(),
+            play: BTreeMap::new(),
         }
     }
 }
@@ -146,6 +149,9 @@ impl Window {
         self.bytes_out += other.bytes_out;
         for (code, n) in &other.errors {
             *self.errors.entry(code.clone()).or_default() += n;
+        }
+        for (name, n) in &other.play {
+            *self.play.entry(name).or_default() += n;
         }
     }
 

@@ -4,6 +4,7 @@
 //! Entry point: [`run`]. The `tickstorm-bots` binary is a thin wrapper around it.
 
 mod bot;
+pub mod brain;
 pub mod config;
 pub mod metrics;
 pub mod plot;
@@ -33,7 +34,9 @@ use sysstat::CpuSampler;
 #[derive(Debug)]
 pub(crate) struct SwarmShared {
     config: SwarmConfig,
-    recorder: Recorder,
+    /// One recorder per game of the run ([`SwarmConfig::game_names`] order): each bot records
+    /// into its game's, and the run's totals are their sum.
+    recorders: Vec<Recorder>,
     connected: AtomicUsize,
     stop: CancellationToken,
     /// Room of each group of `room_size` bots, created by whichever bot of the group comes first.
@@ -69,7 +72,11 @@ pub async fn run(config: SwarmConfig) -> anyhow::Result<SwarmReport> {
         config.bots.div_ceil(config.room_size)
     };
     let shared = Arc::new(SwarmShared {
-        recorder: Recorder::new(16),
+        recorders: config
+            .game_names()
+            .iter()
+            .map(|_| Recorder::new(16))
+            .collect(),
         connected: AtomicUsize::new(0),
         stop: CancellationToken::new(),
         rooms: (0..groups).map(|_| OnceCell::new()).collect(),
@@ -91,7 +98,7 @@ pub async fn run(config: SwarmConfig) -> anyhow::Result<SwarmReport> {
     loop {
         second.tick().await;
         let now = Instant::now();
-        let window = shared.recorder.take();
+        let window = sampler.take(&shared);
         let connected = shared.connected.load(Ordering::Relaxed);
         sampler.sample(now - started, now - last_sample, &window, connected);
         last_sample = now;
@@ -114,7 +121,7 @@ pub async fn run(config: SwarmConfig) -> anyhow::Result<SwarmReport> {
         tracing::warn!("some bots did not stop within 15 s");
     }
     progress.finish();
-    let window = shared.recorder.take();
+    let window = sampler.take(&shared);
     sampler.totals.merge(&window);
 
     let seconds = (Instant::now() - started).as_secs_f64();
@@ -151,6 +158,8 @@ async fn spawn_bots(shared: Arc<SwarmShared>) -> JoinSet<()> {
 /// Collects the per-second rows, the run's totals, and CPU/memory of the bots and the server.
 struct Sampler {
     totals: Window,
+    /// The totals of each game (the same split as `SwarmShared::recorders`).
+    per_game: Vec<Window>,
     timeseries: Vec<Sample>,
     own_cpu: CpuSampler,
     server_cpu: Option<CpuSampler>,
@@ -172,6 +181,11 @@ impl Sampler {
         let server_rss_start = server_cpu.as_ref().and_then(CpuSampler::rss_bytes);
         Self {
             totals: Window::default(),
+            per_game: config
+                .game_names()
+                .iter()
+                .map(|_| Window::default())
+                .collect(),
             timeseries: Vec::new(),
             own_cpu,
             server_cpu,
@@ -181,6 +195,18 @@ impl Sampler {
             server_rss_start,
             cores: sysstat::available_cores(),
         }
+    }
+
+    /// Takes what every game's bots recorded since the last call: adds each game's part to its
+    /// totals and returns the sum (the caller adds that to the run's totals).
+    fn take(&mut self, shared: &SwarmShared) -> Window {
+        let mut sum = Window::default();
+        for (recorder, totals) in shared.recorders.iter().zip(&mut self.per_game) {
+            let window = recorder.take();
+            totals.merge(&window);
+            sum.merge(&window);
+        }
+        sum
     }
 
     fn sample(&mut self, since_start: Duration, span: Duration, window: &Window, connected: usize) {
@@ -261,6 +287,16 @@ impl Sampler {
                 checks,
             }
         });
+        let games = config
+            .game_names()
+            .iter()
+            .zip(&self.per_game)
+            .enumerate()
+            .map(|(g, (name, totals))| {
+                let bots = (0..config.bots).filter(|&i| config.game_of(i) == g).count();
+                report::GameReport::of(name, bots, seconds, totals)
+            })
+            .collect();
         let mut report = SwarmReport {
             tool: format!("tickstorm-bots {}", env!("CARGO_PKG_VERSION")),
             bots: config.bots,
@@ -298,6 +334,7 @@ impl Sampler {
             slo,
             warnings,
             timeseries: self.timeseries,
+            games,
         };
         report.totals(&self.totals);
         report

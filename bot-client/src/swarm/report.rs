@@ -91,6 +91,75 @@ pub struct Delivery {
     pub per_bot_per_s: f64,
 }
 
+impl Delivery {
+    /// The delivery of `window` over `bot_seconds` of play.
+    fn of(window: &Window, bot_seconds: f64) -> Self {
+        Self {
+            received: window.snapshots,
+            expected: window.snapshots_expected,
+            missed: window.snapshots_expected.saturating_sub(window.snapshots),
+            ratio: window.delivery(),
+            per_bot_per_s: window.snapshots as f64 / bot_seconds.max(1e-9),
+        }
+    }
+}
+
+/// One game's part of a run (the bots that played it, with its brain).
+#[derive(Debug, Clone, Serialize)]
+pub struct GameReport {
+    /// The game's name (`--game`).
+    pub game: String,
+    /// Bots that played it.
+    pub bots: usize,
+    /// Their snapshot delivery.
+    pub snapshots: Delivery,
+    /// Inputs they sent.
+    pub inputs_sent: u64,
+    /// Of those, acked `ok: true`.
+    pub inputs_acked: u64,
+    /// Input ack latency, ms.
+    pub ack_ms: LatencySummary,
+    /// Input -> snapshot latency, ms.
+    pub input_to_snapshot_ms: LatencySummary,
+    /// Their errors by code.
+    pub errors: BTreeMap<String, u64>,
+    /// Payload bytes received per bot per second.
+    pub bytes_in_per_bot_per_s: f64,
+    /// What the game's brain saw of play, summed over its bots (see `swarm::brain`).
+    pub play: BTreeMap<&'static str, u64>,
+}
+
+impl GameReport {
+    /// The report of `bots` bots of `game` from their totals over `seconds`.
+    pub fn of(game: &str, bots: usize, seconds: f64, totals: &Window) -> Self {
+        let bot_seconds = (bots as f64 * seconds).max(1e-9);
+        Self {
+            game: game.to_owned(),
+            bots,
+            snapshots: Delivery::of(totals, bot_seconds),
+            inputs_sent: totals.inputs,
+            inputs_acked: totals.acks,
+            ack_ms: totals.summary(Latency::Ack),
+            input_to_snapshot_ms: totals.summary(Latency::InputToSnapshot),
+            errors: totals.errors.clone(),
+            bytes_in_per_bot_per_s: totals.bytes_in as f64 / bot_seconds,
+            play: totals.play.clone(),
+        }
+    }
+
+    /// The play counts as `name=value, ...` (`-` when there are none).
+    fn play_line(&self) -> String {
+        if self.play.is_empty() {
+            return "-".into();
+        }
+        self.play
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// CPU and memory of a process over the run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ProcessUsage {
@@ -168,6 +237,8 @@ pub struct SwarmReport {
     pub warnings: Vec<String>,
     /// One row per second.
     pub timeseries: Vec<Sample>,
+    /// Each game's part, in `--game` order (one entry without `--game`).
+    pub games: Vec<GameReport>,
 }
 
 impl SwarmReport {
@@ -178,13 +249,7 @@ impl SwarmReport {
             .map(|&k| (k.name(), totals.summary(k)))
             .collect();
         let bot_seconds = (self.bots as f64 * self.seconds).max(1e-9);
-        self.snapshots = Delivery {
-            received: totals.snapshots,
-            expected: totals.snapshots_expected,
-            missed: totals.snapshots_expected.saturating_sub(totals.snapshots),
-            ratio: totals.delivery(),
-            per_bot_per_s: totals.snapshots as f64 / bot_seconds,
-        };
+        self.snapshots = Delivery::of(totals, bot_seconds);
         self.inputs_sent = totals.inputs;
         self.inputs_acked = totals.acks;
         self.inputs_stale = totals.stale;
@@ -259,6 +324,23 @@ impl SwarmReport {
                 .join(", ")
         };
         let _ = writeln!(out, "errors: {errors}");
+        for g in &self.games {
+            let errors: u64 = g.errors.values().sum();
+            let _ = writeln!(
+                out,
+                "game {}: {} bots, delivery {:.4}% ({} missed), inputs {} sent / {} acked, ack p99 {:.3} ms, input->snapshot p99 {:.3} ms, {:.0} B/s in per bot, {errors} errors; play: {}",
+                g.game,
+                g.bots,
+                g.snapshots.ratio * 100.0,
+                g.snapshots.missed,
+                g.inputs_sent,
+                g.inputs_acked,
+                g.ack_ms.p99,
+                g.input_to_snapshot_ms.p99,
+                g.bytes_in_per_bot_per_s,
+                g.play_line()
+            );
+        }
         let b = &self.bot_process;
         let _ = writeln!(
             out,

@@ -1,0 +1,152 @@
+//! A bot's game brain: what a bot sends and how it reads the game's tables, one module per game,
+//! chosen by `--game NAME` through [`brain_for`].
+//!
+//! The split: everything the swarm *measures* is the framework's and the same for every game
+//! (tick numbers, the envelope's `last_input_seq`, acks, the delivery accounting, bytes; see
+//! `bot.rs`). A brain only *plays*: it is handed each snapshot's entity rows while the framework
+//! reads the envelope in the same pass ([`read_snapshot`]), and builds each input's payload.
+//!
+//! Why a trait object with a row callback rather than, say, decoded snapshots handed to the brain:
+//! the bots read every snapshot of every room, so the read stays one allocation-free pass over the
+//! bytes (`scan_snapshot` with a reused scratch row), as it was before brains; one virtual call
+//! per row is noise next to the MessagePack decoding. Inputs stay `serde_json` values sent through
+//! the client's usual `emit_with_ack` encoding path, so a brain cannot change how inputs travel.
+
+mod blasters;
+mod orbs;
+
+use rand_chacha::ChaCha8Rng;
+use tickstorm_shared::{Field, PlayerEntry, PlayerId, SnapshotDecodeError, SnapshotVisitor};
+
+pub use blasters::Blasters;
+pub use orbs::Orbs;
+
+/// The games the swarm has a brain for, default first.
+pub const GAMES: [&str; 2] = ["orbs", "blasters"];
+
+/// One bot's player of one game (`Sync` because a bot holds `&self` across awaits).
+pub trait Brain: Send + Sync {
+    /// The game's registered name (what `room:create`/`room:join {game}` say).
+    fn game(&self) -> &'static str;
+
+    /// A snapshot of `tick` begins: forget what the previous one showed.
+    fn begin(&mut self, tick: u64, server_time_ms: u64);
+
+    /// One entity row of kind `kind` (fields without the `net_id`). `me` is the bot's own entity
+    /// from the envelope (0 when it has none), which precedes every row.
+    fn entity(&mut self, me: u32, kind: usize, net_id: u32, fields: &[Field]);
+
+    /// The snapshot was read whole: decide what to do next.
+    fn end(&mut self);
+
+    /// The payload of the input numbered `seq`; `rng` is the bot's own seeded generator.
+    fn input(&mut self, seq: u32, rng: &mut ChaCha8Rng) -> serde_json::Value;
+
+    /// What the brain saw of the game so far (counts named by the brain, summed over bots in the
+    /// report): evidence that the bots really played, not only that the server answered.
+    fn play(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+}
+
+/// The brain for `game`, or `None` for a game the swarm cannot play.
+pub fn brain_for(game: &str) -> Option<Box<dyn Brain>> {
+    match game {
+        "orbs" => Some(Box::new(Orbs::default())),
+        "blasters" => Some(Box::new(Blasters::default())),
+        _ => None,
+    }
+}
+
+/// Checks a game name, with an error that lists the known ones.
+pub fn check_game(game: &str) -> Result<(), String> {
+    if GAMES.contains(&game) {
+        Ok(())
+    } else {
+        Err(format!(
+            "--game {game:?}: the swarm has no brain for that game (known: {})",
+            GAMES.join(", ")
+        ))
+    }
+}
+
+/// What the framework reads of one snapshot while the brain reads the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    /// The snapshot's tick.
+    pub tick: u64,
+    /// The bot's `last_input_seq` (None when the bot is not in the envelope).
+    pub applied: Option<u32>,
+}
+
+/// Reads one snapshot in one pass: the bot's envelope entry for the framework, every row for the
+/// brain (then [`Brain::end`]). Allocation-free once `scratch` has grown to the widest row.
+pub fn read_snapshot(
+    bytes: &[u8],
+    scratch: &mut Vec<Field>,
+    me: PlayerId,
+    brain: &mut dyn Brain,
+) -> Result<Envelope, SnapshotDecodeError> {
+    let mut frame = Frame {
+        me,
+        net_id: 0,
+        applied: None,
+        brain,
+    };
+    let (tick, _) = tickstorm_shared::scan_snapshot(bytes, scratch, &mut frame)?;
+    let applied = frame.applied;
+    frame.brain.end();
+    Ok(Envelope { tick, applied })
+}
+
+/// The visitor behind [`read_snapshot`].
+struct Frame<'a> {
+    me: PlayerId,
+    net_id: u32,
+    applied: Option<u32>,
+    brain: &'a mut dyn Brain,
+}
+
+impl SnapshotVisitor for Frame<'_> {
+    fn header(&mut self, tick: u64, server_time_ms: u64) {
+        self.brain.begin(tick, server_time_ms);
+    }
+
+    fn player(&mut self, entry: PlayerEntry) {
+        if entry.player_id == self.me {
+            self.net_id = entry.net_id;
+            self.applied = Some(entry.last_input_seq);
+        }
+    }
+
+    fn entity(&mut self, kind: usize, net_id: u32, fields: &[Field]) {
+        self.brain.entity(self.net_id, kind, net_id, fields);
+    }
+}
+
+/// A row's `(x, y)` from its first two fields.
+fn position(fields: &[Field]) -> Option<glam::Vec2> {
+    Some(glam::Vec2::new(
+        fields.first()?.as_f32()?,
+        fields.get(1)?.as_f32()?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_game_has_a_brain_named_after_it() {
+        for game in GAMES {
+            assert_eq!(brain_for(game).map(|b| b.game()), Some(game));
+            assert!(check_game(game).is_ok());
+        }
+        assert!(brain_for("chess").is_none());
+        let err = check_game("chess").expect_err("an unknown game");
+        assert!(
+            err.contains("chess") && err.contains("orbs, blasters"),
+            "{err}"
+        );
+    }
+}
