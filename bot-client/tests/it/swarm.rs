@@ -379,3 +379,122 @@ async fn a_snapshot_stream_that_stops_while_acks_go_on_fails_delivery() {
         report.snapshots.received + missed
     );
 }
+
+/// Polls the server's room directory until every room the swarm made is seated (four rooms of
+/// eight), and returns it then; `None` if that does not happen within `within`.
+async fn full_rooms(
+    handle: &ServerHandle,
+    rooms: usize,
+    size: u32,
+    within: Duration,
+) -> Option<Vec<tickstorm_shared::RoomInfo>> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let now = handle.hub.directory().rooms().to_vec();
+        if now.len() == rooms && now.iter().all(|r| r.players == size) {
+            return Some(now);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_swarm_plays_orbs_and_blasters_at_once_with_every_snapshot_and_every_ack() {
+    let server = Server::start(|c| {
+        c.room_idle_timeout = Duration::from_secs(2);
+        c.rejoin_grace = Duration::from_millis(500);
+    })
+    .await;
+    let config = swarm_config(
+        &server.url,
+        &[
+            "--bots",
+            "32",
+            "--room-size",
+            "8",
+            "--game",
+            "orbs,blasters",
+            // No warm-up: the blasters rounds are `playing` from the second fighter on.
+            "--room-options",
+            r#"blasters={"warmup_seconds":0}"#,
+            "--duration",
+            "5s",
+            // Debug builds on a loaded 2-core runner: time out only what is really lost.
+            "--ack-timeout",
+            "15s",
+        ],
+    );
+    let swarm = tokio::spawn(swarm::run(config));
+    // Rooms stay single-game and full: groups 0 and 2 play orbs, 1 and 3 blasters.
+    let rooms = full_rooms(&server.handle, 4, 8, Duration::from_secs(20)).await;
+    // The lobby's view of the blasters rounds, sampled while the bots play: the server's own
+    // evidence (independent of what the brains count) that fighters are killed.
+    let mut top_score = 0;
+    let watch_until = tokio::time::Instant::now() + Duration::from_secs(4);
+    while tokio::time::Instant::now() < watch_until {
+        for room in server.handle.hub.directory().rooms().iter() {
+            if room.game == "blasters" {
+                top_score = top_score.max(room.metadata["top_score"].as_u64().unwrap_or(0));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let report = swarm.await.expect("swarm task").expect("swarm runs");
+
+    let rooms = rooms.expect("four full rooms within 20 s");
+    let mut games: Vec<&str> = rooms.iter().map(|r| r.game.as_str()).collect();
+    games.sort_unstable();
+    assert_eq!(games, ["blasters", "blasters", "orbs", "orbs"], "{rooms:?}");
+    assert_clean(&report);
+    let [orbs, blasters] = report.games.as_slice() else {
+        panic!("one report per game: {:?}", report.games);
+    };
+    for game in [orbs, blasters] {
+        assert_eq!(game.bots, 16, "{}", game.game);
+        assert!(game.errors.is_empty(), "{}: {:?}", game.game, game.errors);
+        assert_eq!(
+            game.snapshots.missed, 0,
+            "{}: every snapshot delivered ({:?})",
+            game.game, game.snapshots
+        );
+        // Half a second of ticks per bot at least (a loaded machine skips ticks, and the bots
+        // then expect fewer): the streams were really followed.
+        assert!(
+            game.snapshots.expected >= 16 * 15,
+            "{}: {:?}",
+            game.game,
+            game.snapshots
+        );
+        assert!(
+            game.inputs_sent >= 16 * 10,
+            "{}: a second of inputs per bot at least: {}",
+            game.game,
+            game.inputs_sent
+        );
+        assert_eq!(
+            game.inputs_acked, game.inputs_sent,
+            "{}: every input acked",
+            game.game
+        );
+    }
+    assert_eq!(orbs.game, "orbs");
+    assert_eq!(blasters.game, "blasters");
+    assert!(orbs.play["orb_rows_seen"] > 0, "{:?}", orbs.play);
+    // The blasters brains play: their own bolts fly (the server spawns one only for a held
+    // trigger in a playing round) and hit (only a bolt that reaches a fighter takes health).
+    let play = &blasters.play;
+    assert!(play["playing_snapshots"] > 0, "{play:?}");
+    assert!(play["own_bolts_seen"] >= 16, "{play:?}");
+    assert!(
+        play["hits_taken"] > 0,
+        "{play:?} (lobby top score {top_score})"
+    );
+    eprintln!("blasters play: {play:?}, lobby top score {top_score}");
+    assert!(
+        server.drains(Duration::from_secs(8)).await,
+        "bots left and their rooms closed"
+    );
+}

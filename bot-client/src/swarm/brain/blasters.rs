@@ -22,6 +22,8 @@ use tickstorm_shared::Field;
 
 use super::{Brain, position};
 
+// The game's rules the brain plays by (games/blasters/src/rules.rs; a test checks they agree).
+// Copied, not imported: the bot client stays free of the simulation's dependencies.
 /// Arena side (units).
 const ARENA: f32 = 800.0;
 /// Bolt speed (units/s), for leading the target.
@@ -135,10 +137,15 @@ fn near_wall(me: Vec2, heading: Vec2) -> bool {
         || (me.y > ARENA - WALL_MARGIN && heading.y > 0.0)
 }
 
-/// An angle wrapped into [-PI, PI), as the contract wants.
+/// An angle wrapped into [-PI, PI), as the contract wants (0 for a non-finite one).
 fn wrap_angle(angle: f32) -> f32 {
     let wrapped = (angle + PI).rem_euclid(TAU) - PI;
-    if wrapped.is_finite() { wrapped } else { 0.0 }
+    match wrapped {
+        w if !w.is_finite() => 0.0,
+        // rem_euclid can round up to TAU itself just below a multiple of it.
+        w if w >= PI => -PI,
+        w => w,
+    }
 }
 
 impl Brain for Blasters {
@@ -499,6 +506,20 @@ mod tests {
         assert_eq!(get("hits_taken"), Some(2));
         assert_eq!(get("kills"), Some(1));
         assert_eq!(get("playing_snapshots"), Some(3));
+    }
+
+    #[test]
+    fn the_rules_played_by_are_the_games() {
+        use tickstorm_blasters::rules;
+        assert_eq!(ARENA, rules::ARENA_SIZE);
+        assert_eq!(BOLT_SPEED, rules::BOLT_SPEED);
+        assert!(MAX_SPEED > rules::FIGHTER_SPEED);
+        assert!(WALL_MARGIN > rules::FIGHTER_RADIUS);
+        // The band is within a bolt's range (speed x lifetime).
+        assert!(FAR < rules::BOLT_SPEED * rules::BOLT_LIFETIME_SECS);
+        for angle in [PI, -PI, 3.0 * PI, 7.0, -0.1, 1e9, TAU - 1e-7] {
+            assert_eq!(wrap_angle(angle), rules::wrap_angle(angle), "{angle}");
+        }
     }
 
     #[test]
