@@ -13,7 +13,7 @@ use crate::{ParserKind, TransportKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
-    /// Bots arrive at --ramp per second and play: move toward orbs, --input-rate inputs per second.
+    /// Bots arrive at --ramp per second and play their --game, --input-rate inputs per second.
     Steady,
     /// Every bot connects and joins at the same moment (--ramp is ignored), then plays.
     JoinStorm,
@@ -145,7 +145,7 @@ pub struct SwarmConfig {
     #[arg(long)]
     pub slo: Option<String>,
 
-    /// Seed of the bots' random choices (reconnect timing, wander directions).
+    /// Seed of the bots' random choices (reconnect timing, the brains' wander and strafe choices).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 

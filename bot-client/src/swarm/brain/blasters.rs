@@ -181,13 +181,12 @@ impl Brain for Blasters {
                     self.others.push((net_id, at));
                 }
             }
-            1 => {
-                if net_id > self.newest_bolt {
-                    self.newest_bolt = net_id;
-                    self.bolts_seen += 1;
-                    if me != 0 && uint(4) == Some(me) {
-                        self.own_bolts += 1;
-                    }
+            // Bolt net ids are never reused: one above the newest seen is a new bolt.
+            1 if net_id > self.newest_bolt => {
+                self.newest_bolt = net_id;
+                self.bolts_seen += 1;
+                if me != 0 && uint(4) == Some(me) {
+                    self.own_bolts += 1;
                 }
             }
             2 => self.phase = uint(0),
@@ -513,10 +512,10 @@ mod tests {
         use tickstorm_blasters::rules;
         assert_eq!(ARENA, rules::ARENA_SIZE);
         assert_eq!(BOLT_SPEED, rules::BOLT_SPEED);
-        assert!(MAX_SPEED > rules::FIGHTER_SPEED);
-        assert!(WALL_MARGIN > rules::FIGHTER_RADIUS);
+        const { assert!(MAX_SPEED > rules::FIGHTER_SPEED) };
+        const { assert!(WALL_MARGIN > rules::FIGHTER_RADIUS) };
         // The band is within a bolt's range (speed x lifetime).
-        assert!(FAR < rules::BOLT_SPEED * rules::BOLT_LIFETIME_SECS);
+        const { assert!(FAR < rules::BOLT_SPEED * rules::BOLT_LIFETIME_SECS) };
         for angle in [PI, -PI, 3.0 * PI, 7.0, -0.1, 1e9, TAU - 1e-7] {
             assert_eq!(wrap_angle(angle), rules::wrap_angle(angle), "{angle}");
         }
