@@ -48,6 +48,16 @@ const SATURATION: f64 = 0.9;
 
 /// Runs a swarm to the end and returns its report (files are written by the caller).
 pub async fn run(config: SwarmConfig) -> anyhow::Result<SwarmReport> {
+    run_until(config, CancellationToken::new()).await
+}
+
+/// Like [`run`], but the play also ends (at the next whole second after every bot has started)
+/// when `done` is cancelled: `--duration` is then an upper bound. For callers that wait for
+/// something to happen in the game, e.g. a test that plays until the server reports a kill.
+pub async fn run_until(
+    config: SwarmConfig,
+    done: CancellationToken,
+) -> anyhow::Result<SwarmReport> {
     config.validate().map_err(anyhow::Error::msg)?;
     let objectives = config
         .slo
@@ -106,7 +116,7 @@ pub async fn run(config: SwarmConfig) -> anyhow::Result<SwarmReport> {
         if ramp_done_at.is_none() && spawner.is_finished() {
             ramp_done_at = Some(now);
         }
-        if ramp_done_at.is_some_and(|at| now - at >= config.duration) {
+        if ramp_done_at.is_some_and(|at| now - at >= config.duration || done.is_cancelled()) {
             break;
         }
     }

@@ -404,7 +404,9 @@ async fn full_rooms(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_swarm_plays_orbs_and_blasters_at_once_with_every_snapshot_and_every_ack() {
     let server = Server::start(|c| {
-        c.room_idle_timeout = Duration::from_secs(2);
+        // Long enough for the last bot of a group to find its room on a starved machine (seen
+        // at 2 s: `room_not_found` for a group whose connects took longer).
+        c.room_idle_timeout = Duration::from_secs(5);
         c.rejoin_grace = Duration::from_millis(500);
     })
     .await;
@@ -420,21 +422,26 @@ async fn the_swarm_plays_orbs_and_blasters_at_once_with_every_snapshot_and_every
             // No warm-up: the blasters rounds are `playing` from the second fighter on.
             "--room-options",
             r#"blasters={"warmup_seconds":0}"#,
+            // An upper bound: the play ends once the lobby shows a kill (below).
             "--duration",
-            "5s",
+            "60s",
             // Debug builds on a loaded 2-core runner: time out only what is really lost.
             "--ack-timeout",
             "15s",
         ],
     );
-    let swarm = tokio::spawn(swarm::run(config));
+    let done = CancellationToken::new();
+    let swarm = tokio::spawn(swarm::run_until(config, done.clone()));
     // Rooms stay single-game and full: groups 0 and 2 play orbs, 1 and 3 blasters.
-    let rooms = full_rooms(&server.handle, 4, 8, Duration::from_secs(20)).await;
-    // The lobby's view of the blasters rounds, sampled while the bots play: the server's own
-    // evidence (independent of what the brains count) that fighters are killed.
+    let rooms = full_rooms(&server.handle, 4, 8, Duration::from_secs(30)).await;
+    // The lobby's view of the blasters rounds, while the bots play: the server's own evidence,
+    // independent of what the brains count, that a fighter was killed (three bolts hit it). The
+    // bots play at least 3 s, and until then (a starved debug server runs few ticks a second).
     let mut top_score = 0;
-    let watch_until = tokio::time::Instant::now() + Duration::from_secs(4);
-    while tokio::time::Instant::now() < watch_until {
+    let play_from = tokio::time::Instant::now();
+    while play_from.elapsed() < Duration::from_secs(50)
+        && (top_score == 0 || play_from.elapsed() < Duration::from_secs(3))
+    {
         for room in server.handle.hub.directory().rooms().iter() {
             if room.game == "blasters" {
                 top_score = top_score.max(room.metadata["top_score"].as_u64().unwrap_or(0));
@@ -442,6 +449,7 @@ async fn the_swarm_plays_orbs_and_blasters_at_once_with_every_snapshot_and_every
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    done.cancel();
     let report = swarm.await.expect("swarm task").expect("swarm runs");
 
     // The per-game lines of the table, for a failure's context.
@@ -494,12 +502,13 @@ async fn the_swarm_plays_orbs_and_blasters_at_once_with_every_snapshot_and_every
     let play = &blasters.play;
     assert!(play["playing_snapshots"] > 0, "{play:?}");
     assert!(play["own_bolts_seen"] > 0, "{play:?}");
+    assert!(play["hits_taken"] > 0, "{play:?}");
     assert!(
-        play["hits_taken"] > 0,
-        "{play:?} (lobby top score {top_score})"
+        top_score >= 1,
+        "the lobby showed a kill within 50 s: {play:?}"
     );
     assert!(
-        server.drains(Duration::from_secs(8)).await,
+        server.drains(Duration::from_secs(15)).await,
         "bots left and their rooms closed"
     );
 }
