@@ -276,6 +276,9 @@ impl SwarmConfig {
             }
             self.room_options_for(game)?;
         }
+        if !self.room_options.is_empty() && self.games.is_empty() {
+            return Err("--room-options needs --game (rooms of the server's default game are created without a game name)".into());
+        }
         for spec in &self.room_options {
             let name = spec.split_once('=').map_or(spec.as_str(), |(name, _)| name);
             if !games.contains(&name) {
@@ -353,6 +356,10 @@ mod tests {
             Ok(Some(serde_json::json!({ "warmup_seconds": 0 })))
         );
         assert_eq!(config.room_options_for("orbs"), Ok(None));
+        assert!(
+            validate(&["--room-options", "orbs={}"]).is_err(),
+            "needs --game"
+        );
         for bad in [r#"orbs={}"#, "blasters=[1]", "blasters={", "blasters"] {
             let err = validate(&["--game", "blasters", "--room-options", bad]);
             assert!(err.is_err(), "{bad} is refused");
