@@ -139,6 +139,9 @@ fn near_wall(me: Vec2, heading: Vec2) -> bool {
 
 /// An angle wrapped into [-PI, PI), as the contract wants (0 for a non-finite one).
 fn wrap_angle(angle: f32) -> f32 {
+    if (-PI..PI).contains(&angle) {
+        return angle;
+    }
     let wrapped = (angle + PI).rem_euclid(TAU) - PI;
     match wrapped {
         w if !w.is_finite() => 0.0,
