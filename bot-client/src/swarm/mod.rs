@@ -112,7 +112,7 @@ pub async fn run_until(
         let connected = shared.connected.load(Ordering::Relaxed);
         sampler.sample(now - started, now - last_sample, &window, connected);
         last_sample = now;
-        progress.update(&shared, sampler.timeseries.last());
+        progress.update(&shared, sampler.timeseries.last(), &sampler.games_second);
         if ramp_done_at.is_none() && spawner.is_finished() {
             ramp_done_at = Some(now);
         }
@@ -170,6 +170,8 @@ struct Sampler {
     totals: Window,
     /// The totals of each game (the same split as `SwarmShared::recorders`).
     per_game: Vec<Window>,
+    /// Each game's last second for the live line: `(delivery, errors)`.
+    games_second: Vec<(f64, u64)>,
     timeseries: Vec<Sample>,
     own_cpu: CpuSampler,
     server_cpu: Option<CpuSampler>,
@@ -196,6 +198,7 @@ impl Sampler {
                 .iter()
                 .map(|_| Window::default())
                 .collect(),
+            games_second: Vec::new(),
             timeseries: Vec::new(),
             own_cpu,
             server_cpu,
@@ -211,10 +214,13 @@ impl Sampler {
     /// totals and returns the sum (the caller adds that to the run's totals).
     fn take(&mut self, shared: &SwarmShared) -> Window {
         let mut sum = Window::default();
+        self.games_second.clear();
         for (recorder, totals) in shared.recorders.iter().zip(&mut self.per_game) {
             let window = recorder.take();
             totals.merge(&window);
             sum.merge(&window);
+            self.games_second
+                .push((window.delivery(), window.error_count()));
         }
         sum
     }
@@ -374,9 +380,10 @@ impl Progress {
         Self { bar }
     }
 
-    fn update(&self, shared: &SwarmShared, row: Option<&Sample>) {
+    /// Shows the last second; with several games, each game's delivery and errors too.
+    fn update(&self, shared: &SwarmShared, row: Option<&Sample>, games: &[(f64, u64)]) {
         let Some(row) = row else { return };
-        let line = format!(
+        let mut line = format!(
             "bots {}/{} | snapshots {:.0}/s inputs {:.0}/s | ack p50 {:.2} p99 {:.2} ms | input->snapshot p99 {:.1} ms | delivery {:.2}% | errors {} | cpu {:.0}%",
             row.bots_connected,
             shared.config.bots,
@@ -389,6 +396,11 @@ impl Progress {
             row.errors,
             row.bot_cpu_percent
         );
+        if games.len() > 1 {
+            for (name, (delivery, errors)) in shared.config.game_names().iter().zip(games) {
+                line.push_str(&format!(" | {name} {:.2}% {errors} err", delivery * 100.0));
+            }
+        }
         match &self.bar {
             Some(bar) => bar.set_message(line),
             None if (row.t.round() as u64).is_multiple_of(5) => {
