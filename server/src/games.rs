@@ -17,11 +17,12 @@ pub struct Games {
 }
 
 impl Default for Games {
-    /// The orb arena alone: what `tickstorm-server` hosts.
+    /// What `tickstorm-server` hosts: the orb arena (the default game) and blasters.
     fn default() -> Self {
         let mut games = Games::empty();
-        // A fixed, valid, unique name: registering it into an empty list cannot fail.
+        // Fixed, valid, distinct names: registering them into an empty list cannot fail.
         let _ = games.register(tickstorm_orbs::OrbArena);
+        let _ = games.register(tickstorm_blasters::Blasters);
         games
     }
 }

@@ -46,7 +46,7 @@ pub struct ServerHandle {
     pub connections: Arc<net::conn_guard::ConnGuard>,
 }
 
-/// Serves the default games ([`Games::default`]: the orb arena) on `listener` until `shutdown` is
+/// Serves the default games ([`Games::default`]: the orb arena and blasters) on `listener` until `shutdown` is
 /// cancelled, then closes every room with reason `shutdown`, disconnects every client and
 /// returns. Bind the listener with [`net::serve::bind`], as the binary does, for its deep listen
 /// backlog.

@@ -183,6 +183,11 @@ impl RoomSetup<'_> {
         self.room
     }
 
+    /// The room's ticks per second (to turn a game's seconds into ticks).
+    pub fn tick_rate(&self) -> u32 {
+        self.world.get::<Room>(self.room).map_or(1, Room::tick_rate)
+    }
+
     /// Spawns an entity in this room (it gets [`InRoom`] and so a `net_id`).
     pub fn spawn(&mut self, bundle: impl Bundle) -> Entity {
         self.world.spawn((InRoom::new(self.room), bundle)).id()

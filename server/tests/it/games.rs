@@ -23,7 +23,11 @@ async fn rooms_of_two_games_run_side_by_side_and_say_which_game_they_play() {
     let health: Value =
         serde_json::from_slice(&crate::http::get(&server.url, "/healthz", &[]).await.body)
             .expect("JSON health");
-    assert_eq!(health["games"], json!(["orbs", "tag"]), "{health}");
+    assert_eq!(
+        health["games"],
+        json!(["orbs", "blasters", "tag"]),
+        "{health}"
+    );
 
     let mut ana = TestClient::connect(&server.url, "ana").await;
     let created: Value = ana
