@@ -53,7 +53,9 @@ export function view(frame, layout) {
 
 // The aim last sent: kept when there is nothing to aim with (touch without a drag).
 let aim = 0;
-const round3 = (v) => Math.round(v * 1000) / 1000;
+// Three decimals are plenty (a milliradian is 0.8 units across the arena) and keep an unmoved
+// mouse from looking like a new input; toward zero, so the result stays inside [-PI, PI).
+const trunc3 = (v) => Math.trunc(v * 1000) / 1000;
 const seconds = (ticks, room) => ticks / Math.max(1, room?.tick_rate ?? 30);
 
 function clock(s) {
@@ -159,8 +161,7 @@ export default {
     } else if (move[0] !== 0 || move[1] !== 0) {
       aim = Math.atan2(move[1], move[0]);
     }
-    let sent = round3(aim);
-    if (sent >= Math.PI) sent -= 2 * Math.PI; // the wire's range is [-PI, PI)
+    const sent = trunc3(aim);
     const fire = controls.firing();
     return { payload: { move, aim: sent, fire }, move, active: move[0] !== 0 || move[1] !== 0 || fire };
   },
