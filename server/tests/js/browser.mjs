@@ -130,7 +130,12 @@ try {
   // --- the connection drops: reconnect and rejoin the same seat ----------------------
   const beforeDrop = await state(ana);
   await ana.evaluate(() => window.tickstorm.dropConnection());
-  await until(ana, () => window.tickstorm.state().status !== "connected", null, "ana to notice the drop");
+  // The drop, the reconnection and the rejoin can all happen between two polls: a new
+  // connection counted is as good as seeing the status change.
+  await until(ana, (before) => {
+    const s = window.tickstorm.state();
+    return s.status !== "connected" || s.reconnects > before;
+  }, beforeDrop.reconnects, "ana to notice the drop");
   await until(ana, () => {
     const s = window.tickstorm.state();
     return s.rejoins >= 1 && s.status === "connected" && s.me !== null;
