@@ -6,11 +6,16 @@
 //! the same size. `sim/tick_rooms/N` ticks N rooms of 8 players + 32 orbs in the one shared
 //! `World` (the server's design); `sim/schedule_per_room/N` ticks the same rooms with a `World` and
 //! `Schedule` per room, the alternative the design was chosen against. Both include input apply,
-//! movement, orb pickup, scoring and snapshot encoding.
+//! movement, orb pickup, scoring and snapshot encoding. `sim/tick_rooms/blasters/N` ticks N
+//! blasters rooms of 8 in a busy round (everyone moving and firing: bolts born and despawned
+//! every tick, hits, kills, respawns).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use glam::Vec2;
-use tickstorm_benches::{BenchRoom, empty_room, feed_inputs, orb_world, populate};
+use tickstorm_benches::{
+    BenchRoom, blasters_world, empty_room, feed_blaster_inputs, feed_inputs, orb_world, populate,
+    populate_blasters,
+};
 use tickstorm_sim::{Entity, SimWorld};
 
 fn tick_rooms(c: &mut Criterion) {
@@ -25,6 +30,48 @@ fn tick_rooms(c: &mut Criterion) {
             b.iter(|| {
                 seq += 1;
                 feed_inputs(&rooms, seq);
+                sim.step(&due, 1_790_000_000_000).len()
+            })
+        });
+    }
+    group.finish();
+}
+
+fn tick_blasters_rooms(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sim/tick_rooms/blasters");
+    for n in [1u64, 100, 1000] {
+        let mut sim = blasters_world();
+        let rooms: Vec<_> = (0..n).map(|i| populate_blasters(&mut sim, i)).collect();
+        let due: Vec<_> = rooms.iter().map(|r| r.entity).collect();
+        let mut seq = 0;
+        // Into the steady state of a busy round: the bolts of the last second are in flight.
+        // Ten seconds of it, reported once: the snapshot bytes a client of such a room gets.
+        let (mut bytes, mut bolts, mut snapshots) = (0usize, 0usize, 0usize);
+        for _ in 0..300 {
+            seq += 1;
+            feed_blaster_inputs(&rooms, seq);
+            for (_, snapshot) in sim.step(&due, 1_790_000_000_000) {
+                bytes += snapshot.len();
+                snapshots += 1;
+                if n == 1 {
+                    let view = tickstorm_blasters::BlastersView::decode(snapshot);
+                    bolts += view.map_or(0, |v| v.bolts.len());
+                }
+            }
+        }
+        if n == 1 {
+            eprintln!(
+                "blasters, 8 fighters in a busy round, 300 ticks: {:.0} snapshot bytes per tick, \
+                 {:.1} bolts in flight (mean)",
+                bytes as f64 / snapshots as f64,
+                bolts as f64 / snapshots as f64
+            );
+        }
+        group.throughput(Throughput::Elements(n));
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                seq += 1;
+                feed_blaster_inputs(&rooms, seq);
                 sim.step(&due, 1_790_000_000_000).len()
             })
         });
@@ -116,5 +163,12 @@ fn populate_empty(sim: &mut SimWorld, index: u64) -> Entity {
     empty_room(sim, index, 8).0
 }
 
-criterion_group!(benches, movement, tick_rooms, schedule_per_room, room_ops);
+criterion_group!(
+    benches,
+    movement,
+    tick_rooms,
+    tick_blasters_rooms,
+    schedule_per_room,
+    room_ops
+);
 criterion_main!(benches);

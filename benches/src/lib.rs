@@ -1,21 +1,23 @@
 //! Criterion benchmarks live in `benches/`; this library holds what they and the allocation test
-//! share: orb arena rooms of 8 players in a [`SimWorld`], fed a new input per player per tick.
+//! share: rooms of 8 players in a [`SimWorld`] (the orb arena's, and blasters' in a busy round),
+//! fed a new input per player per tick.
 
 use std::sync::Arc;
 
+use tickstorm_blasters::{BlasterInput, Blasters};
 use tickstorm_orbs::{OrbArena, OrbInput};
 use tickstorm_sim::{Entity, GameRegistry, InputQueue, PendingInput, RoomSpec, SimWorld};
 
 /// Seats per bench room.
 pub const PLAYERS_PER_ROOM: u32 = 8;
 
-/// One populated room.
+/// One populated room (of the orb arena unless said otherwise).
 #[derive(Debug)]
-pub struct BenchRoom {
+pub struct BenchRoom<I = OrbInput> {
     /// The room entity.
     pub entity: Entity,
     /// Its typed input queue.
-    pub queue: Arc<InputQueue<OrbInput>>,
+    pub queue: Arc<InputQueue<I>>,
     /// Its players' entities.
     pub players: Vec<Entity>,
 }
@@ -87,6 +89,59 @@ pub fn feed_inputs(rooms: &[BenchRoom], seq: u32) {
                     seq,
                     movement: [angle.cos(), angle.sin()],
                     buttons: 0,
+                },
+            });
+        }
+    }
+}
+
+/// A world hosting blasters alone.
+pub fn blasters_world() -> SimWorld {
+    let mut registry = GameRegistry::new();
+    // A fixed, valid name into an empty registry: cannot fail.
+    let _ = registry.register(Blasters);
+    SimWorld::new(&registry)
+}
+
+/// Spawns blasters room `index` with 8 fighters, in a round that starts at once and lasts ten
+/// minutes (kills still end it at 100: a long bench sees the scoreboard too, as real play does).
+pub fn populate_blasters(sim: &mut SimWorld, index: u64) -> BenchRoom<BlasterInput> {
+    let spec = RoomSpec {
+        options: serde_json::json!({"warmup_seconds": 0, "round_seconds": 600, "kills_to_win": 100}),
+        ..room_spec(index, PLAYERS_PER_ROOM)
+    };
+    let (entity, port) = sim.spawn_room(spec).expect("blasters is registered");
+    let queue = port
+        .into_any()
+        .downcast::<InputQueue<BlasterInput>>()
+        .expect("blasters' queue");
+    let players = (0..PLAYERS_PER_ROOM)
+        .map(|p| {
+            sim.spawn_player(entity, (index as u32) * 100 + p, "bot".into())
+                .expect("seat")
+        })
+        .collect();
+    BenchRoom {
+        entity,
+        queue,
+        players,
+    }
+}
+
+/// A busy round: every fighter turns, moves and holds the trigger every tick, so each fires at
+/// the cooldown rate (about 27 bolts in flight per room of 8).
+pub fn feed_blaster_inputs(rooms: &[BenchRoom<BlasterInput>], seq: u32) {
+    for room in rooms {
+        for (i, &player) in room.players.iter().enumerate() {
+            let angle = seq as f32 * 0.1 + i as f32;
+            room.queue.submit(PendingInput {
+                player,
+                seq,
+                input: BlasterInput {
+                    seq,
+                    movement: [angle.cos(), angle.sin()],
+                    aim: tickstorm_blasters::rules::wrap_angle(angle * 0.7),
+                    fire: true,
                 },
             });
         }

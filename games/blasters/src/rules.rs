@@ -51,6 +51,9 @@ pub fn aim_direction(aim: f32) -> Vec2 {
 /// Wraps any finite angle into `[-PI, PI)`.
 pub fn wrap_angle(angle: f32) -> f32 {
     use std::f32::consts::{PI, TAU};
+    if (-PI..PI).contains(&angle) {
+        return angle; // exactly what the client sent: no rounding of an angle already in range
+    }
     let wrapped = (angle + PI).rem_euclid(TAU) - PI;
     // rem_euclid can round up to TAU itself for inputs just below a multiple of it.
     if wrapped >= PI { -PI } else { wrapped }

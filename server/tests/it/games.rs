@@ -143,3 +143,82 @@ async fn unknown_games_bad_options_and_mismatched_rooms_are_refused_clearly() {
     );
     server.stop().await.expect("clean shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blasters_is_hosted_by_default_with_checked_options_and_input() {
+    let server = TestServer::start(|_| {}).await;
+    let mut ana = TestClient::connect(&server.url, "ana").await;
+    let ack: Value = ana
+        .ack(
+            events::ROOM_CREATE,
+            json!({"game": "blasters", "options": {"round_seconds": 4}}),
+        )
+        .await;
+    assert_eq!(code(&ack), "bad_request", "{ack}");
+    assert!(
+        ack["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("round_seconds")),
+        "the message names the option: {ack}"
+    );
+    let created: Value = ana
+        .ack(
+            events::ROOM_CREATE,
+            json!({"game": "blasters", "options": {"round_seconds": 30, "warmup_seconds": 0}}),
+        )
+        .await;
+    assert_eq!(created["room"]["game"], "blasters", "{created}");
+    assert_eq!(
+        created["room"]["metadata"],
+        json!({"phase": "warmup", "round": 1, "top_score": 0})
+    );
+    let join: JoinAck = ana
+        .ack(events::ROOM_JOIN, json!({"game": "blasters"}))
+        .await;
+    assert_eq!(join.room.id, created["room"]["id"]);
+    let kinds: Vec<&str> = join.kinds.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(kinds, ["fighter", "bolt", "round"]);
+    assert_eq!(
+        join.kinds[0].fields,
+        ["x", "y", "aim", "health", "score", "respawn"]
+    );
+
+    let ack: Value = ana
+        .ack(
+            events::INPUT,
+            json!({"seq": 1, "move": [0, 1], "aim": 1.0, "fire": true}),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    for bad in [
+        json!({"seq": 2, "move": [0, 1]}),
+        json!({"seq": 2, "move": [0, 1], "aim": "up"}),
+        json!({"seq": 2, "move": [0, 1], "aim": 0, "fire": "yes"}),
+    ] {
+        let ack: Value = ana.ack(events::INPUT, bad.clone()).await;
+        assert_eq!(code(&ack), "bad_request", "{bad} -> {ack}");
+    }
+    // Alone in warm-up: the input is applied (the fighter turns) but nothing is fired.
+    let mut applied = None;
+    for _ in 0..60 {
+        let event = ana.next_event(events::SNAPSHOT).await;
+        let Some(rmpv::Value::Binary(bytes)) = event.args.first() else {
+            panic!("snapshot is not binary");
+        };
+        let view = tickstorm_blasters::BlastersView::decode(bytes).expect("a blasters snapshot");
+        if view
+            .fighter(join.player_id)
+            .is_some_and(|f| f.last_input_seq == 1)
+        {
+            applied = Some(view);
+            break;
+        }
+    }
+    let view = applied.expect("the input was applied within 60 ticks");
+    let me = view.fighter(join.player_id).expect("seated");
+    assert_eq!((me.aim, me.health), (1.0, 100));
+    assert_eq!(view.round.phase, tickstorm_blasters::Phase::WarmUp);
+    assert!(view.bolts.is_empty(), "no firing in warm-up");
+    ana.drain();
+    server.stop().await.expect("clean shutdown");
+}
