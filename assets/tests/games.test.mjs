@@ -106,6 +106,8 @@ test("blasters' round words: the timer, and a scoreboard when the round is over"
   ];
   const at = (phase, ticksLeft) => ({ players, bolts: [], round: { phase, ticksLeft, round: 3, killsToWin: 5 } });
   assert.deepEqual(blasters.hud(at(0, 90), { names, meId: 1, room }), { line: "Round 3 · warm-up 0:03", board: null });
+  assert.equal(blasters.hud({ ...at(0, 90), players: players.slice(0, 1) }, { names, meId: 1, room }).line,
+    "Round 3 · warm-up: waiting for another fighter", "alone, the warm-up clock does not run");
   assert.equal(blasters.hud(at(1, 1830), { names, meId: 2, room }).line, "Round 3 · 1:01 · first to 5 · you are down, back in 1.0 s");
   const over = blasters.hud(at(2, 150), { names, meId: 1, room });
   assert.equal(over.line, "Round 3 over · next in 0:05");

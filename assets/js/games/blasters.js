@@ -191,7 +191,10 @@ export default {
     const left = seconds(r.ticksLeft, room);
     const me = v.players.find((p) => p.id === meId);
     const down = me?.respawn > 0 ? ` · you are down, back in ${seconds(me.respawn, room).toFixed(1)} s` : "";
-    const line = r.phase === 0 ? `Round ${r.round} · warm-up ${clock(left)}`
+    // The warm-up holds until MIN_FIGHTERS (rules.rs: 2) are seated; say so rather than show a
+    // clock that does not run.
+    const line = r.phase === 0 && v.players.length < 2 ? `Round ${r.round} · warm-up: waiting for another fighter`
+      : r.phase === 0 ? `Round ${r.round} · warm-up ${clock(left)}`
       : r.phase === 1 ? `Round ${r.round} · ${clock(left)} · first to ${r.killsToWin}${down}`
         : `Round ${r.round} over · next in ${clock(left)}`;
     if (r.phase !== PHASE_OVER) return { line, board: null };
