@@ -141,8 +141,13 @@ export default {
   interpolation: { bounds: [0, ARENA_SIZE], angles: ["aim"], snapDistance: 100 },
   layout: (kinds) => kindLayout(kinds, WANTED),
   view,
-  // Fighters and bolts have distinct net ids, so one interpolator takes both.
-  moving: (v) => [...v.players.map((p) => ({ id: p.netId, x: p.x, y: p.y, aim: p.aim })), ...v.bolts],
+  // Fighters and bolts have distinct net ids, so one interpolator takes both. Others are drawn
+  // as they were at the render time, health and death included, so a bolt reaches its target
+  // when the target's health drops, not 100 ms after.
+  moving: (v) => [
+    ...v.players.map((p) => ({ id: p.netId, x: p.x, y: p.y, aim: p.aim, health: p.health, respawn: p.respawn })),
+    ...v.bolts.map((b) => ({ ...b, bolt: true })),
+  ],
   canMove: (v, me) => me.respawn === 0 && v.round?.phase !== PHASE_OVER,
   lobbyStatus(metadata) {
     if (!metadata || typeof metadata !== "object") return "";
@@ -169,17 +174,22 @@ export default {
   draw(renderer, { view: v, sampled, me, names, away, room }) {
     const ctx = renderer.begin(ARENA_SIZE);
     const owners = new Map(v.players.map((p) => [p.netId, p.id]));
-    for (const b of v.bolts) {
-      const at = sampled.get(b.id) ?? b;
+    // Bolts as they were at the render time: one born or gone between two snapshots simply
+    // appears or disappears.
+    for (const b of sampled.values()) {
+      if (!b.bolt) continue;
       ctx.save();
-      drawBolt(ctx, at, playerColor(owners.get(b.owner) ?? 0));
+      drawBolt(ctx, b, playerColor(owners.get(b.owner) ?? 0));
       ctx.restore();
     }
     const fighters = v.players.map((p) => {
       const isMe = p.id === me?.id;
-      const at = sampled.get(p.netId) ?? p;
-      const pos = isMe && me.x !== undefined && p.respawn === 0 ? { x: me.x, y: me.y, aim } : at;
-      return { ...p, x: pos.x, y: pos.y, aim: pos.aim ?? p.aim, name: names.get(p.id), away: away.has(p.id), isMe };
+      const meta = { name: names.get(p.id), away: away.has(p.id), isMe };
+      // You: the latest state, at the predicted position with the aim you are sending.
+      if (isMe && me.x !== undefined && p.respawn === 0) return { ...p, ...meta, x: me.x, y: me.y, aim };
+      const at = sampled.get(p.netId);
+      const then = at ? { x: at.x, y: at.y, aim: at.aim, health: at.health, respawn: at.respawn } : {};
+      return { ...p, ...then, ...meta };
     });
     fighters.sort((a, b) => a.isMe - b.isMe); // you on top
     for (const f of fighters) drawFighter(renderer, f, f.isMe, room);
