@@ -1,5 +1,7 @@
-// Keyboard (WASD and arrows) and touch (drag anywhere on the arena: a virtual stick centred
-// where the finger went down) turned into the protocol's `move: [x, y]` direction.
+// The player's devices, for every game: keyboard (WASD and arrows) and touch (drag anywhere on
+// the arena: a virtual stick centred where the finger went down) turned into a `move: [x, y]`
+// direction; the mouse pointer over the arena (a game aims with it) and a trigger held with the
+// mouse button or Space. A game module (js/games/) turns these into its input payload.
 
 const KEYS = {
   KeyW: [0, -1], ArrowUp: [0, -1],
@@ -18,6 +20,9 @@ const typing = () => {
 export class Controls {
   #held = new Set();
   #touch = null; // {id, x0, y0, x, y}
+  #mouse = null; // {x, y} page coordinates of the mouse over the arena
+  #mouseDown = false;
+  #space = false;
   #onChat = () => {};
 
   constructor(surface) {
@@ -35,17 +40,34 @@ export class Controls {
         this.#held.add(e.code);
         e.preventDefault();
       }
+      if (e.code === "Space") {
+        this.#space = true;
+        e.preventDefault(); // no page scroll, no click on a focused button
+      }
     });
-    addEventListener("keyup", (e) => this.#held.delete(e.code));
-    // A key released while the window had no focus never sends keyup.
-    addEventListener("blur", () => this.#held.clear());
+    addEventListener("keyup", (e) => {
+      this.#held.delete(e.code);
+      if (e.code === "Space") this.#space = false;
+    });
+    // A key or button released while the window had no focus never sends its up event.
+    addEventListener("blur", () => {
+      this.#held.clear();
+      this.#space = false;
+      this.#mouseDown = false;
+    });
+    addEventListener("pointerup", (e) => { if (e.pointerType === "mouse") this.#mouseDown = false; });
     surface.addEventListener("pointerdown", (e) => {
-      if (e.pointerType === "mouse") return;
+      if (e.pointerType === "mouse") {
+        this.#mouse = { x: e.clientX, y: e.clientY };
+        if (e.button === 0) this.#mouseDown = true;
+        return;
+      }
       // Keeps the drag when the finger leaves the canvas; not fatal where capture is refused.
       try { surface.setPointerCapture(e.pointerId); } catch { /* drag still works inside */ }
       this.#touch = { id: e.pointerId, x0: e.clientX, y0: e.clientY, x: e.clientX, y: e.clientY };
     });
     surface.addEventListener("pointermove", (e) => {
+      if (e.pointerType === "mouse") this.#mouse = { x: e.clientX, y: e.clientY };
       if (this.#touch?.id === e.pointerId) Object.assign(this.#touch, { x: e.clientX, y: e.clientY });
     });
     const end = (e) => { if (this.#touch?.id === e.pointerId) this.#touch = null; };
@@ -56,6 +78,16 @@ export class Controls {
   /** Called when Enter is pressed outside a text field. */
   onChatKey(fn) {
     this.#onChat = fn;
+  }
+
+  /** Where the mouse last was over the arena (page coordinates), or null before it came. */
+  pointer() {
+    return this.#mouse;
+  }
+
+  /** The trigger: the left mouse button (pressed on the arena) or Space held. */
+  firing() {
+    return this.#mouseDown || this.#space;
   }
 
   /** The current direction; each component in -1..1, rounded so unchanged input compares equal. */

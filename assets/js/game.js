@@ -1,16 +1,19 @@
-// The Tickstorm web client: name entry, lobby, and the arena. It speaks the protocol of
-// docs/protocol.md through our own Socket.IO client (no bundle, no CDN), predicts your own
-// movement and reconciles with the server's `last_input_seq`, draws everyone else ~100 ms in
-// the past between two snapshots, and after a dropped connection reconnects with backoff and
-// takes its seat back with `room:rejoin`, so a Wi-Fi hiccup costs neither seat nor score.
+// The Tickstorm web client's framework, the same for every game: name entry, the lobby (each
+// room's game, quick join and create per game), the connection, reconnect and rejoin, clock
+// sync, the input loop with prediction of your own entity (reconciled with the server's
+// `last_input_seq`), interpolation of the other replicated entities ~100 ms in the past, chat and
+// the frame loop. It speaks the protocol of docs/protocol.md through our own Socket.IO client (no
+// bundle, no CDN). What is particular to a game (reading its kinds, its input, its movement rules,
+// its drawing) is in its module under js/games/, picked by the room's `game`.
 //
 // `window.tickstorm` exposes the state and a `dropConnection()` hook for the browser tests.
 
 import { SocketClient } from "./socketio.js";
-import { decodeSnapshot } from "./snapshot.js";
+import { decodeFrame } from "./snapshot.js";
 import { ClockSync, Interpolator, Predictor } from "./netcode.js";
 import { ArenaRenderer } from "./render.js";
 import { Controls } from "./controls.js";
+import { GAMES, gameFor } from "./games/index.js";
 import * as ui from "./ui.js";
 
 const PING_EVERY_MS = 2000;
@@ -21,6 +24,9 @@ const state = {
   socket: null,
   status: "disconnected",
   room: null, // RoomInfo of the seat
+  game: null, // the room's game module (js/games/)
+  layout: null, // what the game read from the join ack's `kinds`
+  hosted: [...GAMES.keys()], // games both the server and this page know, the server's default first
   playerId: null,
   rejoinToken: null,
   names: new Map(), // player id -> name
@@ -30,7 +36,7 @@ const state = {
   inputsAcked: 0,
   lastAckedSeq: 0,
   snapshots: 0,
-  latest: null, // latest decoded snapshot
+  latest: null, // latest snapshot, as the game reads it
   predictor: null,
   needsReset: true, // next snapshot places the predicted player (join, rejoin)
   interpolator: new Interpolator({ delayMs: 100 }),
@@ -56,6 +62,12 @@ async function start(name) {
     ui.showError("name-error", `This server speaks the ${health.parser} parser; the web client needs the default one.`);
     return;
   }
+  if (Array.isArray(health?.games)) {
+    const known = health.games.filter((name) => GAMES.has(name));
+    if (known.length) state.hosted = known;
+  }
+  ui.renderGameChoice(state.hosted.map(gameFor), selectedGame());
+  ui.renderCreateOptions(gameFor(selectedGame()));
   state.socket?.disconnect();
   state.name = name;
   // On a server with --auth-secret, the page's address carries the player's signed token
@@ -160,18 +172,36 @@ function enterLobby(message = "") {
 async function refreshLobby() {
   if (state.room || !state.socket?.connected) return;
   const ack = await request("lobby:list", {});
-  if (ack.ok) ui.renderRooms(ack.rooms, (roomId) => join({ room_id: roomId }));
+  if (ack.ok) ui.renderRooms(ack.rooms, (roomId) => join({ room_id: roomId }), gameFor);
+}
+
+/** The lobby's game selection (quick join, create), or the server's default game. */
+function selectedGame() {
+  const value = document.getElementById("game-select").value;
+  return state.hosted.includes(value) ? value : state.hosted[0];
 }
 
 async function join(payload) {
   const ack = await request("room:join", payload);
   if (!ack.ok) return ui.showError("lobby-error", ack.error.message);
-  enterRoom(ack);
+  if (!gameFor(ack.room?.game)) {
+    await request("room:leave", {});
+    return ui.showError("lobby-error", `This page cannot play "${ack.room?.game}".`);
+  }
+  try {
+    enterRoom(ack);
+  } catch (err) {
+    // The server's kinds are not what the game module reads: say so rather than draw garbage.
+    await request("room:leave", {});
+    leaveRoomLocally();
+    enterLobby(err.message);
+  }
 }
 
-async function createRoom(name, maxPlayers) {
-  const body = { max_players: maxPlayers };
+async function createRoom(game, name, maxPlayers, options) {
+  const body = { game, max_players: maxPlayers };
   if (name) body.name = name;
+  if (Object.keys(options).length) body.options = options;
   const created = await request("room:create", body);
   if (!created.ok) return ui.showError("lobby-error", created.error.message);
   await join({ room_id: created.room.id });
@@ -181,23 +211,29 @@ async function createRoom(name, maxPlayers) {
 
 function enterRoom(ack) {
   const firstEntry = state.room?.id !== ack.room.id;
+  const game = gameFor(ack.room.game);
+  state.layout = game.layout(ack.kinds); // throws when the server's kinds do not fit
+  state.game = game;
   state.room = ack.room;
   state.playerId = ack.player_id;
   state.rejoinToken = ack.rejoin_token;
   for (const m of ack.members ?? []) state.names.set(m.player_id, m.name);
   state.away.delete(ack.player_id);
-  state.predictor = new Predictor({ tickRate: ack.room.tick_rate });
+  state.predictor = new Predictor({ ...game.prediction, rules: game.rules, tickRate: ack.room.tick_rate });
   state.needsReset = true;
   stopTimers();
   every(1000 / ack.room.tick_rate, sendInput, "input");
   every(PING_EVERY_MS, ping, "ping");
   ping();
   if (firstEntry) {
-    state.interpolator = new Interpolator({ delayMs: 100 });
+    state.latest = null; // another game's snapshot must not be drawn by this one
+    state.interpolator = new Interpolator({ ...game.interpolation, delayMs: 100 });
     ui.clearChat();
     systemMessage(`You joined ${ack.room.name}.`);
   }
   ui.showRoom(ack.room);
+  document.getElementById("game-title").textContent = game.title;
+  document.title = `Tickstorm: ${game.title}`;
   ui.showScreen("game");
   document.activeElement?.blur();
 }
@@ -208,25 +244,33 @@ function leaveRoomLocally() {
   state.playerId = null;
   state.rejoinToken = null;
   state.latest = null;
+  state.game = null;
+  state.layout = null;
   state.names.clear();
   state.away.clear();
   ui.showRoom(null);
+  ui.setHud(null);
+  ui.showBoard(null);
 }
 
 function onSnapshot(bytes) {
+  const game = state.game;
+  if (!game) return; // between rooms
   let snap;
   try {
-    snap = decodeSnapshot(bytes);
+    snap = game.view(decodeFrame(bytes), state.layout, state.room);
   } catch (err) {
     console.warn("bad snapshot", err);
     return;
   }
   state.snapshots++;
   state.latest = snap;
-  state.interpolator.push(snap);
+  state.interpolator.push({ serverTime: snap.serverTime, entities: game.moving(snap) });
   const me = snap.players.find((p) => p.id === state.playerId);
   if (me && state.predictor) {
-    if (state.needsReset) {
+    // The prediction hook: while the game holds your entity still (dead, round over) the
+    // server's position is taken as it is.
+    if (state.needsReset || !game.canMove(snap, me)) {
       state.predictor.reset(me.x, me.y);
       state.needsReset = false;
     } else {
@@ -235,19 +279,21 @@ function onSnapshot(bytes) {
   }
 }
 
-let lastSentDir = [0, 0];
+let lastSent = "";
 function sendInput() {
-  if (!state.socket?.connected || !state.predictor || state.needsReset) return;
-  const dir = controls.direction();
-  const moving = dir[0] !== 0 || dir[1] !== 0;
-  const changed = dir[0] !== lastSentDir[0] || dir[1] !== lastSentDir[1];
-  // One input per tick while moving (so prediction replays tick for tick), one when stopping.
-  if (!moving && !changed) return;
-  lastSentDir = dir;
+  if (!state.socket?.connected || !state.predictor || state.needsReset || !state.game) return;
+  const game = state.game;
+  const { payload, move, active } = game.input({ controls, renderer, me: state.predictor.position, view: state.latest });
+  const key = JSON.stringify(payload);
+  // One input per tick while active (moving, firing: so prediction replays tick for tick), one
+  // when it changes (stopping, aiming elsewhere).
+  if (!active && key === lastSent) return;
+  lastSent = key;
   const seq = ++state.seq;
   state.inputsSent++;
-  state.predictor.predict(seq, dir);
-  request("input", { seq, move: dir }).then((ack) => {
+  const serverMe = state.latest?.players.find((p) => p.id === state.playerId);
+  state.predictor.predict(seq, !serverMe || game.canMove(state.latest, serverMe) ? move : [0, 0]);
+  request("input", { seq, ...payload }).then((ack) => {
     if (!ack.ok) return;
     state.inputsAcked++;
     state.lastAckedSeq = Math.max(state.lastAckedSeq, ack.seq);
@@ -287,19 +333,19 @@ let lastBoard = 0;
 function frame(now) {
   const dt = now - lastFrame;
   lastFrame = now;
-  if (state.room && state.latest) {
+  if (state.room && state.latest && state.game) {
     const renderAt = state.interpolator.renderTimeFor(state.clock.serverNow(Date.now()));
-    const others = state.interpolator.sample(renderAt);
-    const players = state.latest.players.map((p) => {
-      const pos = p.id === state.playerId && state.predictor && !state.needsReset
-        ? state.predictor.renderPosition(dt)
-        : others.get(p.id) ?? p;
-      return { id: p.id, x: pos.x, y: pos.y, score: p.score, name: state.names.get(p.id), away: state.away.has(p.id) };
-    });
-    renderer.draw({ orbs: state.latest.orbs, players, meId: state.playerId, timeMs: now });
+    const sampled = state.interpolator.sample(renderAt);
+    const predicted = state.predictor && !state.needsReset ? state.predictor.renderPosition(dt) : {};
+    const me = state.playerId === null ? null : { id: state.playerId, ...predicted };
+    state.game.draw(renderer, { view: state.latest, sampled, me, names: state.names, away: state.away, timeMs: now, room: state.room });
     if (now - lastBoard > 200) {
       lastBoard = now;
+      const players = state.latest.players.map((p) => ({ id: p.id, score: p.score, name: state.names.get(p.id), away: state.away.has(p.id) }));
       ui.renderScoreboard(players, state.playerId);
+      const { line, board } = state.game.hud(state.latest, { names: state.names, meId: state.playerId, room: state.room });
+      ui.setHud(line);
+      ui.showBoard(board);
     }
   }
   requestAnimationFrame(frame);
@@ -315,10 +361,11 @@ ui.onSubmit("name-form", () => {
   start(name);
 });
 document.getElementById("name-input").value = localStorage.getItem("tickstorm.name") ?? "";
-document.getElementById("quick-join").addEventListener("click", () => join({}));
+document.getElementById("quick-join").addEventListener("click", () => join({ game: selectedGame() }));
+document.getElementById("game-select").addEventListener("change", () => ui.renderCreateOptions(gameFor(selectedGame())));
 ui.onSubmit("create-form", () => {
   const name = document.getElementById("create-name").value.trim();
-  createRoom(name, Number(document.getElementById("create-max").value));
+  createRoom(selectedGame(), name, Number(document.getElementById("create-max").value), ui.readCreateOptions());
 });
 document.getElementById("leave").addEventListener("click", async () => {
   await request("room:leave", {});
@@ -342,11 +389,12 @@ window.tickstorm = {
     name: state.name,
     playerId: state.playerId,
     room: state.room,
+    game: state.game?.name ?? null,
     tick: state.latest?.tick ?? null,
     me: state.predictor && !state.needsReset ? state.predictor.position : null,
     serverMe: state.latest?.players.find((p) => p.id === state.playerId) ?? null,
     players: (state.latest?.players ?? []).map((p) => ({ ...p, name: state.names.get(p.id) ?? null })),
-    orbs: state.latest?.orbs.length ?? 0,
+    ...(state.latest && state.game ? state.game.debug(state.latest) : {}),
     chat: state.chat.map((m) => ({ player_id: m.player_id, name: m.name, text: m.text })),
     snapshots: state.snapshots,
     inputsSent: state.inputsSent,

@@ -1,24 +1,22 @@
-// Game netcode for the web client, as pure logic (no DOM, no timers) so node tests cover it:
-// - the movement rules, mirrored from games/orbs/src/rules.rs in f32 arithmetic (Math.fround
-//   after every operation), so a prediction lands on the very f32 the server puts in its snapshot;
-// - Predictor: client-side prediction of your own player, reconciled with the server;
-// - Interpolator: other players, rendered a little in the past between two snapshots;
+// Netcode for the web client, shared by every game, as pure logic (no DOM, no timers) so node
+// tests cover it:
+// - planar movement rules (sanitize a `move`, velocity, one tick inside the arena) in f32
+//   arithmetic (Math.fround after every operation), so a prediction lands on the very f32 the
+//   server puts in its snapshot; a game module builds its own with `moveRules({...})` from the
+//   constants of its rules.rs;
+// - Predictor: client-side prediction of your own entity with a game's rules, reconciled with
+//   the server;
+// - Interpolator: other entities (by net id), rendered a little in the past between two snapshots;
 // - ClockSync: server clock offset and round trip from `time` acks;
 // - backoffDelay: the reconnection schedule socketio.js uses.
-
-// Copies of the constants in games/orbs/src/rules.rs; netcode.test.mjs reads that file to check.
-export const ARENA_SIZE = 1000;
-export const PLAYER_SPEED = 200;
-export const PLAYER_RADIUS = 16;
-export const ORB_RADIUS = 12;
 
 const f32 = Math.fround;
 const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
 
 /**
- * rules::sanitize_move: each component clamped to -1..1, then the vector capped at length 1.
- * The server reads the JSON numbers as f32, so a component too big for f32 is refused there
- * (bad_request); here it throws a RangeError.
+ * rules::sanitize_move of both games: each component clamped to -1..1, then the vector capped at
+ * length 1. The server reads the JSON numbers as f32, so a component too big for f32 is refused
+ * there (bad_request); here it throws a RangeError.
  */
 export function sanitizeMove([rawX, rawY]) {
   const x = f32(rawX);
@@ -32,38 +30,50 @@ export function sanitizeMove([rawX, rawY]) {
   return [f32(cx / length), f32(cy / length)];
 }
 
-/** rules::velocity_for. */
-export function velocityFor([dx, dy]) {
-  return [f32(dx * PLAYER_SPEED), f32(dy * PLAYER_SPEED)];
-}
-
-/** rules::step_position: one tick of `dt` seconds, the whole body kept inside the arena. */
-export function stepPosition([x, y], [vx, vy], dt) {
-  const lo = PLAYER_RADIUS;
-  const hi = ARENA_SIZE - PLAYER_RADIUS;
-  return [clamp(f32(x + f32(vx * dt)), lo, hi), clamp(f32(y + f32(vy * dt)), lo, hi)];
+/**
+ * The movement rules of a game whose players move at `speed` (no inertia) in a square arena of
+ * `arenaSize` with their whole body (`radius`) inside: rules::velocity_for and
+ * rules::step_position of the orb arena and of blasters alike.
+ */
+export function moveRules({ arenaSize, speed, radius }) {
+  const lo = radius;
+  const hi = arenaSize - radius;
+  const velocityFor = ([dx, dy]) => [f32(dx * speed), f32(dy * speed)];
+  const stepPosition = ([x, y], [vx, vy], dt) => [clamp(f32(x + f32(vx * dt)), lo, hi), clamp(f32(y + f32(vy * dt)), lo, hi)];
+  return {
+    arenaSize, speed, radius, bounds: [lo, hi], velocityFor, stepPosition,
+    /** One tick of a sanitized move direction: what the Predictor replays. */
+    step: (position, dir, dt) => stepPosition(position, velocityFor(dir), dt),
+  };
 }
 
 /** The server's tick length in seconds, as the f32 it computes (`1.0 / tick_rate as f32`). */
 export const tickSeconds = (tickRate) => f32(1 / Math.max(1, tickRate));
 
 /**
- * Predicts your own player from the inputs you send, and reconciles with the server.
- * The server applies the latest input per tick; the client sends one input per tick while
- * moving, so each pending input stands for one tick of movement.
+ * Predicts your own entity from the inputs you send, and reconciles with the server. `rules` is
+ * a game's `moveRules(...)`. The server applies the latest input per tick; the client sends one
+ * input per tick while moving, so each pending input stands for one tick of movement. A game
+ * whose player sometimes cannot move (dead, round over) predicts `[0, 0]` for those ticks.
  */
 export class Predictor {
   #dt;
+  #rules;
   #smoothingMs;
+  #snapDistance;
   #pending = []; // {seq, dir} sent but not yet reflected in a snapshot
   #x = 0;
   #y = 0;
   #errX = 0; // visual offset: what was on screen minus the corrected position
   #errY = 0;
 
-  constructor({ tickRate = 30, smoothingMs = 100 } = {}) {
+  /** `snapDistance`: a correction longer than this (a respawn) is a jump, not smoothed. */
+  constructor({ rules, tickRate = 30, smoothingMs = 100, snapDistance = Infinity } = {}) {
+    if (!rules?.step) throw new TypeError("Predictor needs a game's movement rules (moveRules)");
+    this.#rules = rules;
     this.#dt = tickSeconds(tickRate);
     this.#smoothingMs = smoothingMs;
+    this.#snapDistance = snapDistance;
   }
 
   /** Starts over at a server position (join, rejoin, teleport). */
@@ -90,9 +100,11 @@ export class Predictor {
     this.#x = f32(serverX);
     this.#y = f32(serverY);
     for (const input of this.#pending) this.#advance(input.dir);
-    // Keep the drawn position where it was; renderPosition() lets the offset fade out.
+    // Keep the drawn position where it was; renderPosition() lets the offset fade out. A jump
+    // (respawn) is shown as one: sliding across the arena would look like movement.
     this.#errX += beforeX - this.#x;
     this.#errY += beforeY - this.#y;
+    if (Math.hypot(this.#errX, this.#errY) > this.#snapDistance) this.#errX = this.#errY = 0;
   }
 
   /** The position to draw after `dtMs` of wall time: the prediction plus a decaying offset. */
@@ -110,24 +122,43 @@ export class Predictor {
   get pendingCount() { return this.#pending.length; }
 
   #advance(dir) {
-    [this.#x, this.#y] = stepPosition([this.#x, this.#y], velocityFor(dir), this.#dt);
+    [this.#x, this.#y] = this.#rules.step([this.#x, this.#y], dir, this.#dt);
   }
 }
 
+// The shortest way from angle a to angle b, a fraction t of it.
+function lerpAngle(a, b, t) {
+  let d = (b - a) % (2 * Math.PI);
+  if (d > Math.PI) d -= 2 * Math.PI;
+  if (d < -Math.PI) d += 2 * Math.PI;
+  return a + d * t;
+}
+
 /**
- * Renders other players `delayMs` in the past, between the two snapshots around that time, so
- * they move smoothly whatever the network jitter.
+ * Renders replicated entities `delayMs` in the past, between the two snapshots around that time,
+ * so they move smoothly whatever the network jitter. A snapshot here is `{serverTime, entities:
+ * [{id, x, y, vx?, vy?, ...}]}` (a game picks the entities that move, `id` = net id); `sample`
+ * gives each one with its position (and `angles` fields) interpolated, its other fields from
+ * the older snapshot. An entity only in the newer snapshot appears in place (born), one only in
+ * the older is gone (despawned). Options: `bounds: [lo, hi]` keeps extrapolated positions
+ * inside the arena; `snapDistance`: a longer step between snapshots (a respawn) is not slid.
  */
 export class Interpolator {
   #snapshots = []; // oldest first
   #maxSnapshots;
+  #bounds;
+  #angles;
+  #snapDistance;
 
-  constructor({ delayMs = 100, maxSnapshots = 32 } = {}) {
+  constructor({ delayMs = 100, maxSnapshots = 32, bounds = [-Infinity, Infinity], angles = [], snapDistance = Infinity } = {}) {
     this.delayMs = delayMs;
     this.#maxSnapshots = maxSnapshots;
+    this.#bounds = bounds;
+    this.#angles = angles;
+    this.#snapDistance = snapDistance;
   }
 
-  /** Adds a decoded snapshot; one not newer than the last is dropped (it cannot be placed). */
+  /** Adds a snapshot; one not newer than the last is dropped (it cannot be placed). */
   push(snapshot) {
     const last = this.#snapshots[this.#snapshots.length - 1];
     if (last && snapshot.serverTime <= last.serverTime) return;
@@ -140,7 +171,7 @@ export class Interpolator {
     return serverNowMs - this.delayMs;
   }
 
-  /** Map playerId -> {x, y, score} at `renderServerTimeMs`. */
+  /** Map id -> entity at `renderServerTimeMs`. */
   sample(renderServerTimeMs) {
     const list = this.#snapshots;
     const out = new Map();
@@ -152,25 +183,29 @@ export class Interpolator {
     const a = i > 0 ? list[i - 1] : null;
     if (!a) return this.#extrapolate(b, 0, out); // before the oldest snapshot: hold it
     const t = (renderServerTimeMs - a.serverTime) / (b.serverTime - a.serverTime);
-    const before = new Map(a.players.map((p) => [p.id, p]));
-    // Players of the newer snapshot: a player who left is gone, one who joined appears in place.
-    for (const p of b.players) {
-      const q = before.get(p.id);
-      out.set(p.id, q ? { x: q.x + (p.x - q.x) * t, y: q.y + (p.y - q.y) * t, score: q.score } : { x: p.x, y: p.y, score: p.score });
+    const before = new Map(a.entities.map((e) => [e.id, e]));
+    for (const e of b.entities) {
+      const q = before.get(e.id);
+      if (!q || Math.hypot(e.x - q.x, e.y - q.y) > this.#snapDistance) {
+        out.set(e.id, { ...e });
+        continue;
+      }
+      const lerped = { ...q, x: q.x + (e.x - q.x) * t, y: q.y + (e.y - q.y) * t };
+      for (const name of this.#angles) lerped[name] = lerpAngle(q[name], e[name], t);
+      out.set(e.id, lerped);
     }
     return out;
   }
 
-  // Past the newest snapshot (render time catching up after a late packet) players keep their
+  // Past the newest snapshot (render time catching up after a late packet) entities keep their
   // velocity for at most one tick, then hold: a long guess would be visibly wrong.
   #extrapolate(snapshot, aheadMs, out) {
     const list = this.#snapshots;
     const tickMs = list.length > 1 ? list[list.length - 1].serverTime - list[list.length - 2].serverTime : 0;
     const s = Math.min(aheadMs, tickMs) / 1000;
-    const lo = PLAYER_RADIUS;
-    const hi = ARENA_SIZE - PLAYER_RADIUS;
-    for (const p of snapshot.players) {
-      out.set(p.id, { x: clamp(p.x + p.vx * s, lo, hi), y: clamp(p.y + p.vy * s, lo, hi), score: p.score });
+    const [lo, hi] = this.#bounds;
+    for (const e of snapshot.entities) {
+      out.set(e.id, { ...e, x: clamp(e.x + (e.vx ?? 0) * s, lo, hi), y: clamp(e.y + (e.vy ?? 0) * s, lo, hi) });
     }
     return out;
   }

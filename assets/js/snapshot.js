@@ -1,16 +1,13 @@
 // Decodes the server's per-tick `snapshot` payload (docs/protocol.md, "Snapshot"): a MessagePack
 // array of positional arrays, chosen on the server for size. `decodeFrame` reads the framework's
 // layout for any game (the envelope of players, then one table per replicated kind);
-// `decodeSnapshot` reads it as the orb arena's, with named fields, so the rest of the page never
-// indexes into positional rows.
+// `kindLayout` and `readKind` name a kind's fields from the join ack's `kinds`, so the game
+// modules (js/games/) never index into positional rows.
 
 import { decode } from "./msgpack.js";
 
 /** The only snapshot format version this client understands. */
 export const SNAPSHOT_VERSION = 2;
-
-/** The orb arena's kind numbers (the join ack's `kinds` names them: avatar, orb). */
-export const ORB_KINDS = { avatar: 0, orb: 1 };
 
 /**
  * `[2, tick, server_time_ms, [[player_id, net_id, last_input_seq], ...], [[[net_id, ...fields], ...], ...]]`
@@ -38,27 +35,38 @@ export function decodeFrame(bytes) {
 }
 
 /**
- * An orb arena snapshot: `{tick, serverTime, players: [{id, netId, x, y, vx, vy, lastInputSeq,
- * score}], orbs: [{id, x, y}]}` (an orb's `id` is its net id).
+ * Reads the join ack's `kinds: [{name, fields}]` for a game that needs `wanted`
+ * (`{kindName: [fieldName, ...]}`): `{kindName: {index, fields}}` where `fields` are all the
+ * kind's field names in row order. Throws an Error naming what the server does not send, so a
+ * client and a server that disagree fail at the join, not with garbled drawings.
  */
-export function decodeSnapshot(bytes) {
-  const frame = decodeFrame(bytes);
-  if (frame.kinds.length !== 2) throw new Error(`snapshot: the orb arena has 2 kinds, got ${frame.kinds.length}`);
-  const avatars = new Map(frame.kinds[ORB_KINDS.avatar].map((row) => [row.netId, row.fields]));
-  return {
-    tick: frame.tick,
-    serverTime: frame.serverTime,
-    players: frame.players.map(({ id, netId, lastInputSeq }, i) => {
-      const fields = avatars.get(netId);
-      if (!fields || fields.length !== 5) throw new Error(`snapshot: players[${i}] has no avatar of 5 fields`);
-      const [x, y, vx, vy, score] = fields;
-      return { id, netId, x, y, vx, vy, lastInputSeq, score };
-    }),
-    orbs: frame.kinds[ORB_KINDS.orb].map(({ netId, fields }, i) => {
-      if (fields.length !== 2) throw new Error(`snapshot: orbs[${i}] must have 2 fields, got ${fields.length}`);
-      return { id: netId, x: fields[0], y: fields[1] };
-    }),
-  };
+export function kindLayout(kinds, wanted) {
+  if (!Array.isArray(kinds)) throw new Error("join ack: kinds must be an array of {name, fields}");
+  const layout = {};
+  for (const [name, needed] of Object.entries(wanted)) {
+    const index = kinds.findIndex((k) => k?.name === name);
+    if (index < 0) throw new Error(`join ack: no replicated kind "${name}" (got ${kinds.map((k) => k?.name).join(", ")})`);
+    const fields = kinds[index].fields ?? [];
+    for (const field of needed) {
+      if (!fields.includes(field)) throw new Error(`join ack: kind "${name}" has no field "${field}" (got ${fields.join(", ")})`);
+    }
+    layout[name] = { index, fields };
+  }
+  return layout;
+}
+
+/** The rows of one kind of a decoded frame as objects: `{id: net_id, <field name>: value, ...}`. */
+export function readKind(frame, kind) {
+  const table = frame.kinds[kind.index];
+  if (!table) throw new Error(`snapshot: no table for kind ${kind.index}`);
+  return table.map(({ netId, fields }, i) => {
+    if (fields.length !== kind.fields.length) {
+      throw new Error(`snapshot: kinds[${kind.index}][${i}] must have ${kind.fields.length} fields, got ${fields.length}`);
+    }
+    const row = { id: netId };
+    kind.fields.forEach((name, j) => { row[name] = fields[j]; });
+    return row;
+  });
 }
 
 // Checks a list of rows of numbers (of `width` each, or at least 1 when `width` is null).

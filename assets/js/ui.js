@@ -1,5 +1,6 @@
-// DOM updates of the game page: screens, status badge, lobby table, scoreboard and chat. All
-// text from the server goes in through textContent, never as HTML.
+// DOM updates of the game page: screens, status badge, lobby (game selector, create options, room
+// table), scoreboard, the game's line and board over the arena, and chat. All text from the
+// server goes in through textContent, never as HTML.
 import { playerColor } from "./render.js";
 
 const $ = (id) => document.getElementById(id);
@@ -50,24 +51,75 @@ export function showRoom(room) {
   label.textContent = room ? `${room.name} · ${room.tick_rate} Hz` : "";
 }
 
-export function renderRooms(rooms, onJoin) {
+/** `games`: the game modules this page can play and the server hosts, the default first. */
+export function renderGameChoice(games, selected) {
+  const select = $("game-select");
+  select.replaceChildren(...games.map((g) => el("option", { value: g.name, textContent: g.title, selected: g.name === selected })));
+}
+
+/** The selected game's create options as number inputs (`create-opt-<key>`). */
+export function renderCreateOptions(game) {
+  $("create-options").replaceChildren(...(game?.createOptions ?? []).map((o) => {
+    const input = el("input", { id: `create-opt-${o.key}`, type: "number", min: o.min, max: o.max, step: 1, value: o.value, title: o.label });
+    input.dataset.option = o.key;
+    return el("label", { className: "option" }, o.label, input);
+  }));
+}
+
+/** The create options as entered: `{key: number}` of the fields that hold a number. */
+export function readCreateOptions() {
+  const options = {};
+  for (const input of $("create-options").querySelectorAll("input[data-option]")) {
+    if (input.value.trim() !== "" && Number.isFinite(Number(input.value))) options[input.dataset.option] = Number(input.value);
+  }
+  return options;
+}
+
+/** `gameFor(name)` -> the game module or undefined: a room of an unknown game cannot be joined here. */
+export function renderRooms(rooms, onJoin, gameFor) {
   const body = $("room-list");
   body.replaceChildren(...rooms.map((room) => {
     const full = room.players >= room.max_players;
+    const game = gameFor(room.game);
     const bar = el("span");
     bar.style.width = `${Math.round((100 * room.players) / room.max_players)}%`;
-    const button = el("button", { className: "small", textContent: full ? "Full" : "Join", disabled: full });
+    const button = el("button", { className: "small", textContent: full ? "Full" : game ? "Join" : "No client", disabled: full || !game });
     button.addEventListener("click", () => onJoin(room.id));
+    const status = game?.lobbyStatus(room.metadata) ?? "";
     const row = el("tr", {},
       el("td", { textContent: room.name }),
-      el("td", { textContent: room.game ?? "" }),
+      el("td", {}, el("span", { className: "game-name", textContent: game?.title ?? room.game ?? "" }),
+        status ? el("small", { className: "muted game-status", textContent: status }) : ""),
       el("td", {}, `${room.players} / ${room.max_players}`, el("span", { className: "seats" }, bar)),
       el("td", { textContent: `${room.tick_rate} Hz` }),
       el("td", {}, button));
     row.dataset.roomId = room.id;
+    row.dataset.game = room.game ?? "";
     return row;
   }));
   $("no-rooms").hidden = rooms.length > 0;
+}
+
+/** The game's line over the arena (round, timer), or hidden with null. */
+export function setHud(line) {
+  const hud = $("game-hud");
+  hud.hidden = !line;
+  hud.textContent = line ?? "";
+}
+
+/** The game's board over the arena (`{title, rows: [{id, name, score, me}]}`), or hidden with null. */
+export function showBoard(board) {
+  const box = $("game-board");
+  box.hidden = !board;
+  if (!board) return;
+  $("game-board-title").textContent = board.title;
+  $("game-board-rows").replaceChildren(...board.rows.map((r) => {
+    const dot = el("span", { className: "dot" });
+    dot.style.background = playerColor(r.id);
+    return el("li", { className: r.me ? "me" : "" }, dot,
+      el("span", { className: "who", textContent: `${r.name}${r.me ? " (you)" : ""}` }),
+      el("span", { className: "pts", textContent: String(r.score) }));
+  }));
 }
 
 export function renderScoreboard(players, meId) {

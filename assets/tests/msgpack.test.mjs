@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decode, encode } from "../js/msgpack.js";
-import { decodeFrame, decodeSnapshot } from "../js/snapshot.js";
+import { decodeFrame, kindLayout, readKind } from "../js/snapshot.js";
+import { decodeSnapshot } from "../js/games/orbs.js";
 
 const hex = (s) => Uint8Array.from(s.replace(/\s+/g, "").match(/../g) ?? [], (h) => parseInt(h, 16));
 const toHex = (bytes) => Buffer.from(bytes).toString("hex");

@@ -1,12 +1,18 @@
-// Netcode helpers: the mirrored movement rules, prediction/reconciliation, interpolation,
-// clock sync and the reconnection backoff.
+// Netcode helpers: the mirrored movement rules (the orb arena's, js/games/orbs.js), prediction
+// and reconciliation, interpolation, clock sync and the reconnection backoff.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import {
-  ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS, sanitizeMove, velocityFor, stepPosition, tickSeconds,
-  Predictor, Interpolator, ClockSync, backoffDelay,
-} from "../js/netcode.js";
+import { sanitizeMove, tickSeconds, Predictor as BasePredictor, Interpolator, ClockSync, backoffDelay } from "../js/netcode.js";
+import { ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS, rules } from "../js/games/orbs.js";
+
+const { velocityFor, stepPosition } = rules;
+// The orb arena's predictor, as the page builds it from the game module.
+class Predictor extends BasePredictor {
+  constructor(options = {}) {
+    super({ ...options, rules });
+  }
+}
 
 const f = Math.fround;
 
@@ -23,11 +29,13 @@ function rustF32(source, name) {
   return Math.fround(value);
 }
 
-test("constants match games/orbs/src/rules.rs", () => {
-  const rules = readFileSync(RULES_RS, "utf8");
+test("the orb arena's constants match games/orbs/src/rules.rs", () => {
+  const source = readFileSync(RULES_RS, "utf8");
   const js = { ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS };
+  // The same numbers the predictor steps with.
+  assert.deepEqual([rules.arenaSize, rules.speed, rules.radius], [ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS]);
   for (const [name, value] of Object.entries(js)) {
-    assert.equal(value, rustF32(rules, name), `${name} in netcode.js vs rules.rs`);
+    assert.equal(value, rustF32(source, name), `${name} in netcode.js vs rules.rs`);
   }
 });
 
@@ -115,10 +123,12 @@ test("a correction is smoothed: the drawn position starts where it was and decay
   assert.equal(p.pendingCount, 0, "a refused input is not recorded");
 });
 
-const snap = (serverTime, players) => ({
-  tick: serverTime / 50, serverTime, orbs: [],
-  players: players.map(([id, x, y, vx = 0, vy = 0, score = 0]) => ({ id, x, y, vx, vy, lastInputSeq: 0, score })),
+const snap = (serverTime, entities) => ({
+  serverTime,
+  entities: entities.map(([id, x, y, vx = 0, vy = 0, score = 0]) => ({ id, x, y, vx, vy, score })),
 });
+// What the tests look at: position and the (non-interpolated) score.
+const pos = (e) => e && { x: e.x, y: e.y, score: e.score };
 
 test("interpolation lerps between the snapshots around the render time", () => {
   const it = new Interpolator({ delayMs: 100 });
@@ -126,26 +136,49 @@ test("interpolation lerps between the snapshots around the render time", () => {
   it.push(snap(1050, [[1, 200, 300, 0, 0, 5], [3, 10, 20]]));
   it.push(snap(1100, [[1, 300, 300], [3, 20, 20]]));
   const mid = it.sample(1025);
-  assert.deepEqual(mid.get(1), { x: 150, y: 200, score: 4 });
-  assert.equal(mid.has(2), false, "left in the newer snapshot");
-  assert.deepEqual(mid.get(3), { x: 10, y: 20, score: 0 }, "joined: shown where it appeared");
-  assert.deepEqual(it.sample(1075).get(1), { x: 250, y: 300, score: 5 }, "score of the older snapshot");
-  assert.deepEqual(it.sample(1050).get(1), { x: 200, y: 300, score: 5 }, "exactly on a snapshot");
-  assert.deepEqual(it.sample(500).get(1), { x: 100, y: 100, score: 4 }, "clamped before the oldest");
+  assert.deepEqual(pos(mid.get(1)), { x: 150, y: 200, score: 4 });
+  assert.equal(mid.has(2), false, "left in the newer snapshot (despawned)");
+  assert.deepEqual(pos(mid.get(3)), { x: 10, y: 20, score: 0 }, "joined (spawned): shown where it appeared");
+  assert.deepEqual(pos(it.sample(1075).get(1)), { x: 250, y: 300, score: 5 }, "score of the older snapshot");
+  assert.deepEqual(pos(it.sample(1050).get(1)), { x: 200, y: 300, score: 5 }, "exactly on a snapshot");
+  assert.deepEqual(pos(it.sample(500).get(1)), { x: 100, y: 100, score: 4 }, "clamped before the oldest");
   assert.equal(it.renderTimeFor(1200), 1100);
 });
 
 test("past the newest snapshot it extrapolates at most one tick, inside the arena", () => {
-  const it = new Interpolator({ maxSnapshots: 2 });
+  const it = new Interpolator({ maxSnapshots: 2, bounds: rules.bounds });
   it.push(snap(1000, [[1, 100, 100]]));
   it.push(snap(1050, [[1, 100, 100, 200, 0], [2, 980, 500, 200, 0]]));
-  assert.deepEqual(it.sample(1075).get(1), { x: 105, y: 100, score: 0 });
-  assert.deepEqual(it.sample(5000).get(1), { x: 110, y: 100, score: 0 }, "capped at one tick (50 ms)");
+  assert.deepEqual(pos(it.sample(1075).get(1)), { x: 105, y: 100, score: 0 });
+  assert.deepEqual(pos(it.sample(5000).get(1)), { x: 110, y: 100, score: 0 }, "capped at one tick (50 ms)");
   assert.equal(it.sample(5000).get(2).x, 984, "clamped to the arena");
   it.push(snap(1050, [[1, 0, 0]])); // not newer: dropped
   it.push(snap(1100, [[1, 120, 100]]));
-  assert.deepEqual(it.sample(0).get(1), { x: 100, y: 100, score: 0 }, "the oldest was evicted (maxSnapshots 2)");
+  assert.deepEqual(pos(it.sample(0).get(1)), { x: 100, y: 100, score: 0 }, "the oldest was evicted (maxSnapshots 2)");
   assert.equal(new Interpolator().sample(0).size, 0);
+});
+
+test("angles interpolate the short way round; a jump (respawn) is not slid", () => {
+  const it = new Interpolator({ angles: ["aim"], snapDistance: 100 });
+  it.push({ serverTime: 1000, entities: [{ id: 7, x: 100, y: 100, aim: 3.0 }, { id: 8, x: 10, y: 10, aim: 0 }] });
+  it.push({ serverTime: 1100, entities: [{ id: 7, x: 110, y: 100, aim: -3.0 }, { id: 8, x: 700, y: 700, aim: 1 }] });
+  const mid = it.sample(1050);
+  assert.ok(Math.abs(Math.abs(mid.get(7).aim) - Math.PI) < 1e-9 || Math.abs(mid.get(7).aim - (3.0 + (2 * Math.PI - 6) / 2)) < 1e-9,
+    `through PI, not through 0: ${mid.get(7).aim}`);
+  assert.equal(mid.get(7).x, 105);
+  assert.deepEqual(pos(mid.get(8)), { x: 700, y: 700, score: undefined }, "respawned far away: shown there at once");
+});
+
+test("a predictor without a game's rules is refused; snapDistance shows a respawn as a jump", () => {
+  assert.throws(() => new BasePredictor({ tickRate: 30 }), TypeError);
+  const p = new Predictor({ tickRate: 10, snapDistance: 100 });
+  p.reset(500, 500);
+  p.predict(1, [1, 0]); // 520
+  p.reconcile(100, 100, 1); // respawned elsewhere
+  assert.deepEqual(p.renderPosition(0), { x: 100, y: 100 }, "no slide across the arena");
+  p.predict(2, [1, 0]); // 120
+  p.reconcile(110, 100, 1); // a small correction is still smoothed
+  assert.deepEqual(p.renderPosition(0), { x: 120, y: 100 });
 });
 
 test("clock sync uses the lowest-RTT sample of the last 8", () => {

@@ -1,13 +1,15 @@
 // Live check of the web client's own Socket.IO stack (assets/js/socketio.js, snapshot.js,
-// netcode.js) against a running Tickstorm server, with the `ws` package standing in for the
+// netcode.js, games/orbs.js) against a running Tickstorm server, with the `ws` package standing in for the
 // browser's WebSocket. Not named *.test.mjs, so the unit test run leaves it out: it needs a server.
 // Usage: node assets/tests/live/socketio_live.mjs http://127.0.0.1:PORT
 // Prints one JSON summary line and exits 0 when every check passed, 1 (with the reason) when not.
 import { createRequire } from "node:module";
 import { check, deadline, fail, sleep } from "../../../server/tests/js/harness.mjs";
 import { SocketClient } from "../../js/socketio.js";
-import { decodeSnapshot } from "../../js/snapshot.js";
-import { ClockSync, Predictor, sanitizeMove, stepPosition, tickSeconds, velocityFor } from "../../js/netcode.js";
+import { decodeSnapshot, rules } from "../../js/games/orbs.js";
+import { ClockSync, Predictor, sanitizeMove, tickSeconds } from "../../js/netcode.js";
+
+const { stepPosition, velocityFor } = rules;
 
 const require = createRequire(new URL("../../../server/tests/js/package.json", import.meta.url));
 const WebSocket = require("ws");
@@ -75,7 +77,7 @@ try {
   // 4. Inputs, one per tick, with changing (and over-long) directions; every ack is {ok, seq, tick}.
   const N = 12;
   const moves = Array.from({ length: N }, (_, i) => [1.3 * Math.cos(i * 0.7), 1.3 * Math.sin(i * 0.7)]);
-  const predictor = new Predictor({ tickRate });
+  const predictor = new Predictor({ tickRate, rules });
   const acks = [];
   for (let seq = 1; seq <= N; seq++) {
     const move = moves[seq - 1];

@@ -1,7 +1,8 @@
 //! The web client and the dashboard in real headless Chromium (Debian's `chromium`, driven by
-//! npm `playwright-core`; the script `tests/js/browser.mjs` does the checking), plus the web
-//! client's JavaScript unit tests under node's test runner and our Socket.IO module against this
-//! server from Node. Screenshots go to `artifacts/browser/` at the workspace root.
+//! npm `playwright-core`; the scripts `tests/js/browser.mjs` (the orb arena, the dashboard) and
+//! `tests/js/browser_blasters.mjs` (a round of blasters) do the checking), plus the web client's
+//! JavaScript unit tests under node's test runner and our Socket.IO module against this server
+//! from Node. Screenshots go to `artifacts/browser/` at the workspace root.
 
 use std::path::{Path, PathBuf};
 
@@ -62,6 +63,44 @@ async fn the_game_and_the_dashboard_work_in_headless_chromium() {
         serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
             .expect("one JSON summary line");
     assert_eq!(summary["ok"], true, "{summary}");
+    for shot in summary["screenshots"].as_array().expect("screenshot list") {
+        let path = shot.as_str().expect("path");
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "screenshot {path} is {size} bytes");
+    }
+    server.stop().await.expect("clean shutdown");
+}
+
+/// Two pages play one round of blasters: create with options from the lobby, join from the
+/// lobby list, aim with the mouse and fire, a hit shows on the target's page, the kill ends the
+/// round with a scoreboard, the next round starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blasters_plays_a_round_in_headless_chromium() {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium); .ci/run installs it"
+    );
+    ensure_node_modules();
+    let server = TestServer::start_default().await;
+    let artifacts = workspace().join("artifacts/browser");
+    let script = js_dir().join("browser_blasters.mjs");
+    let stdout = node(
+        &[
+            &script.to_string_lossy(),
+            &server.url,
+            &artifacts.to_string_lossy(),
+        ],
+        "blasters browser test",
+    )
+    .await;
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
+            .expect("one JSON summary line");
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert!(
+        summary["hit"]["health"].as_u64().is_some_and(|h| h < 100),
+        "{summary}"
+    );
     for shot in summary["screenshots"].as_array().expect("screenshot list") {
         let path = shot.as_str().expect("path");
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);

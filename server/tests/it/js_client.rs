@@ -2,6 +2,7 @@
 //! parser (default, msgpack) and transport (polling then upgrade, WebSocket only): handshake
 //! refusal, snapshots decoded by a MessagePack library, acks, a malformed and a binary payload,
 //! and the client's own reconnection followed by `room:rejoin`. The script `tests/js/stock_client.mjs` does the checking; here we run it.
+//! The stock client also plays a round of blasters (`tests/js/stock_blasters.mjs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,6 +88,40 @@ async fn stock_js_client_msgpack_parser_polling_then_upgrade() {
 async fn stock_js_client_msgpack_parser_websocket() {
     let server = TestServer::start(|c| c.parser = ParserKind::Msgpack).await;
     run_stock_client(&server.url, "msgpack", "websocket").await;
+    server.stop().await.expect("clean shutdown");
+}
+
+/// The stock client plays a round of blasters: creates a short-round room, seats a second
+/// client, walks into range and fires until the target's health drops and it is killed, then
+/// sees the round go to "over" and back to warm-up with the next round number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_js_client_plays_a_round_of_blasters() {
+    ensure_node_modules();
+    let server = TestServer::start_default().await;
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new("node")
+            .arg(js_dir().join("stock_blasters.mjs"))
+            .arg(&server.url)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the script ends by itself (it has a 45 s deadline)")
+    .expect("node must be installed to run the socket.io-client tests");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("stock client plays blasters: {stdout}{stderr}");
+    assert!(output.status.success(), "blasters round failed: {stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.trim()).expect("one JSON summary line");
+    assert_eq!(summary["ok"], true);
+    assert!(
+        summary["hit_health"].as_u64().is_some_and(|h| h < 100),
+        "{summary}"
+    );
+    assert_eq!(summary["next_round"]["round"], 2, "{summary}");
+    assert_eq!(summary["next_round"]["phase"], 0, "{summary}");
     server.stop().await.expect("clean shutdown");
 }
 

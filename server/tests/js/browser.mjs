@@ -9,7 +9,7 @@
 // Screenshots land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { WAIT, check, launchChromium, openPage as open, state, until } from "./browser_support.mjs";
 
 const [url, adminToken, artifacts] = process.argv.slice(2);
 if (!url || !adminToken || !artifacts) {
@@ -17,31 +17,11 @@ if (!url || !adminToken || !artifacts) {
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
-const WAIT = 10_000;
 const summary = { ok: false, screenshots: [] };
 const problems = [];
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
-
-async function openPage(label) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => problems.push(`${label}: page error: ${e.message}`));
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`${label}: console error: ${m.text()}`); });
-  return page;
-}
-
-const state = (page) => page.evaluate(() => window.tickstorm.state());
-const until = (page, fn, arg, what) =>
-  page.waitForFunction(fn, arg, { timeout: WAIT }).catch(() => { throw new Error(`timed out waiting for ${what}`); });
+const browser = await launchChromium();
+const openPage = (label) => open(browser, label, problems);
 
 async function shot(page, name) {
   const path = join(artifacts, `${name}.png`);
@@ -150,7 +130,12 @@ try {
   // --- the connection drops: reconnect and rejoin the same seat ----------------------
   const beforeDrop = await state(ana);
   await ana.evaluate(() => window.tickstorm.dropConnection());
-  await until(ana, () => window.tickstorm.state().status !== "connected", null, "ana to notice the drop");
+  // The drop, the reconnection and the rejoin can all happen between two polls: a new
+  // connection counted is as good as seeing the status change.
+  await until(ana, (before) => {
+    const s = window.tickstorm.state();
+    return s.status !== "connected" || s.reconnects > before;
+  }, beforeDrop.reconnects, "ana to notice the drop");
   await until(ana, () => {
     const s = window.tickstorm.state();
     return s.rejoins >= 1 && s.status === "connected" && s.me !== null;

@@ -1,0 +1,37 @@
+// What the headless-Chromium test scripts (browser.mjs, browser_blasters.mjs) share: how
+// Chromium is launched, a page that records its errors, and a bounded wait that says what it
+// waited for.
+import { chromium } from "playwright-core";
+
+export const WAIT = 10_000;
+
+/** Debian's /usr/bin/chromium (or $CHROMIUM), headless, without anything that calls home. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--disable-quic"],
+  });
+}
+
+/** A page in its own context (own storage, own connection); errors land in `problems`. */
+export async function openPage(browser, label, problems) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => problems.push(`${label}: page error: ${e.message}`));
+  page.on("console", (m) => { if (m.type() === "error") problems.push(`${label}: console error: ${m.text()}`); });
+  return page;
+}
+
+export const state = (page) => page.evaluate(() => window.tickstorm.state());
+
+/** Waits (at most `timeout`) for `fn(arg)` to be truthy in the page; fails naming `what`. */
+export const until = (page, fn, arg, what, timeout = WAIT) =>
+  page.waitForFunction(fn, arg, { timeout }).catch(async (err) => {
+    const last = await state(page).catch(() => null);
+    throw new Error(`timed out waiting for ${what} (${err.message.split("\n")[0]}); page state: ${JSON.stringify(last)}`);
+  });
+
+export function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
