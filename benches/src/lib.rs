@@ -63,6 +63,16 @@ pub fn empty_room(
 /// Spawns a room of [`PLAYERS_PER_ROOM`] players.
 pub fn populate(sim: &mut SimWorld, index: u64) -> BenchRoom {
     let (entity, queue) = empty_room(sim, index, PLAYERS_PER_ROOM);
+    seat_players(sim, entity, queue, index)
+}
+
+/// Seats [`PLAYERS_PER_ROOM`] players in room `entity` (player ids `index * 100 + p`).
+fn seat_players<I>(
+    sim: &mut SimWorld,
+    entity: Entity,
+    queue: Arc<InputQueue<I>>,
+    index: u64,
+) -> BenchRoom<I> {
     let players = (0..PLAYERS_PER_ROOM)
         .map(|p| {
             sim.spawn_player(entity, (index as u32) * 100 + p, "bot".into())
@@ -115,21 +125,11 @@ pub fn populate_blasters(sim: &mut SimWorld, index: u64) -> BenchRoom<BlasterInp
         .into_any()
         .downcast::<InputQueue<BlasterInput>>()
         .expect("blasters' queue");
-    let players = (0..PLAYERS_PER_ROOM)
-        .map(|p| {
-            sim.spawn_player(entity, (index as u32) * 100 + p, "bot".into())
-                .expect("seat")
-        })
-        .collect();
-    BenchRoom {
-        entity,
-        queue,
-        players,
-    }
+    seat_players(sim, entity, queue, index)
 }
 
 /// A busy round: every fighter turns, moves and holds the trigger every tick, so each fires at
-/// the cooldown rate (about 27 bolts in flight per room of 8).
+/// the cooldown rate (about 11 bolts in flight per room of 8: walls and hits end many early).
 pub fn feed_blaster_inputs(rooms: &[BenchRoom<BlasterInput>], seq: u32) {
     for room in rooms {
         for (i, &player) in room.players.iter().enumerate() {
