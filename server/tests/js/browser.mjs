@@ -8,8 +8,7 @@
 // then the dashboard refuses a wrong token and shows numbers that change every second.
 // Screenshots land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { WAIT, check, launchChromium, openPage as open, state, until } from "./browser_support.mjs";
+import { check, enterLobby, launchChromium, openPage as open, screenshots, state, until } from "./browser_support.mjs";
 
 const [url, adminToken, artifacts] = process.argv.slice(2);
 if (!url || !adminToken || !artifacts) {
@@ -23,17 +22,10 @@ const problems = [];
 const browser = await launchChromium();
 const openPage = (label) => open(browser, label, problems);
 
-async function shot(page, name) {
-  const path = join(artifacts, `${name}.png`);
-  await page.screenshot({ path });
-  summary.screenshots.push(path);
-}
+const shot = screenshots(artifacts, summary);
 
 async function play(page, name) {
-  await page.goto(url);
-  await page.fill("#name-input", name);
-  await page.click("#name-form button[type=submit]");
-  await page.waitForSelector("#quick-join", { state: "visible", timeout: WAIT });
+  await enterLobby(page, url, name);
   await page.click("#quick-join");
   await until(page, () => window.tickstorm.state().me !== null, null, `${name} to be placed in a room`);
   return state(page);

@@ -9,8 +9,7 @@
 // drop, then the kill ends the round and both pages show the scoreboard; then the next round
 // starts. Screenshots land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { WAIT, check, launchChromium, openPage, state, until } from "./browser_support.mjs";
+import { WAIT, check, enterLobby, launchChromium, openPage, screenshots, state, until } from "./browser_support.mjs";
 
 const [url, artifacts] = process.argv.slice(2);
 if (!url || !artifacts) {
@@ -24,18 +23,8 @@ const summary = { ok: false, screenshots: [] };
 const problems = [];
 const browser = await launchChromium();
 
-async function shot(page, name) {
-  const path = join(artifacts, `${name}.png`);
-  await page.screenshot({ path });
-  summary.screenshots.push(path);
-}
+const shot = screenshots(artifacts, summary);
 
-async function enterLobby(page, name) {
-  await page.goto(url);
-  await page.fill("#name-input", name);
-  await page.click("#name-form button[type=submit]");
-  await page.waitForSelector("#quick-join", { state: "visible", timeout: WAIT });
-}
 
 /** The page position of a world position on the arena canvas. */
 async function onScreen(page, { x, y }) {
@@ -48,7 +37,7 @@ const fighter = (s, playerId) => s.players.find((p) => p.id === playerId);
 try {
   // --- ana creates a blasters room from the lobby, with the create options -------------
   const ana = await openPage(browser, "ana", problems);
-  await enterLobby(ana, "ana");
+  await enterLobby(ana, url, "ana");
   await ana.selectOption("#game-select", "blasters");
   await ana.waitForSelector("#create-opt-round_seconds", { state: "visible", timeout: WAIT });
   await ana.fill("#create-opt-round_seconds", "30");
@@ -64,7 +53,7 @@ try {
 
   // --- bob sees it in the lobby as a blasters room and joins it ------------------------
   const bob = await openPage(browser, "bob", problems);
-  await enterLobby(bob, "bob");
+  await enterLobby(bob, url, "bob");
   const row = `#room-list tr[data-room-id="${anaStart.room.id}"]`;
   await bob.waitForSelector(row, { state: "visible", timeout: WAIT });
   const rowText = await bob.locator(row).innerText();

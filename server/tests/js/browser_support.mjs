@@ -1,6 +1,7 @@
 // What the headless-Chromium test scripts (browser.mjs, browser_blasters.mjs) share: how
 // Chromium is launched, a page that records its errors, and a bounded wait that says what it
 // waited for.
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 export const WAIT = 10_000;
@@ -34,4 +35,19 @@ export const until = (page, fn, arg, what, timeout = WAIT) =>
 
 export function check(condition, message) {
   if (!condition) throw new Error(message);
+}
+
+/** A screenshot function: `shot(page, name)` writes ARTIFACTS/name.png and lists it in `summary`. */
+export const screenshots = (artifacts, summary) => async (page, name) => {
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path });
+  summary.screenshots.push(path);
+};
+
+/** Opens the game at `url`, enters `name` and waits for the lobby. */
+export async function enterLobby(page, url, name) {
+  await page.goto(url);
+  await page.fill("#name-input", name);
+  await page.click("#name-form button[type=submit]");
+  await page.waitForSelector("#quick-join", { state: "visible", timeout: WAIT });
 }
