@@ -154,7 +154,8 @@ impl<G: Game> GameBuilder<'_, G> {
     /// registered, from 0.
     ///
     /// # Panics
-    /// When `K` is already replicated (by this or another game) or has hooks of its own.
+    /// When `K` is already replicated (by this or another game) or has hooks of its own, or when
+    /// the game already replicates [`MAX_KINDS`](crate::MAX_KINDS) kinds.
     pub fn replicate<K: Replicate>(&mut self) -> &mut Self {
         let index = self.kinds.len();
         crate::replicate::register::<G, K>(self.world, self.schedule, self.game_index, index);

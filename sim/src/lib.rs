@@ -26,7 +26,7 @@ pub use game::{
 pub use input_queue::{Accepted, InputError, InputPort, InputQueue, PendingInput};
 pub use rand_chacha::ChaCha8Rng;
 pub use registry::{GameRegistry, RegistryError};
-pub use replicate::Replicate;
+pub use replicate::{MAX_KINDS, Replicate};
 pub use room::{InRoom, InjectedFault, Player, Room};
 pub use tickstorm_shared::snapshot::RowWriter;
 pub use world::{RoomSpec, SimError, SimWorld, StepOutcome, TickSet};

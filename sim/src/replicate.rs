@@ -49,6 +49,9 @@ pub trait Replicate: Component {
     fn write(data: ROQueryItem<'_, '_, Self::Data>, row: &mut RowWriter<'_>);
 }
 
+/// How many kinds one game may replicate (the spawn hook keeps an entity's kinds in a `u64`).
+pub const MAX_KINDS: usize = 64;
+
 /// The replicated kinds of every game: which component is which game's kind number.
 #[derive(Resource, Debug, Default)]
 pub(crate) struct KindRegistry {
@@ -81,6 +84,11 @@ pub(crate) fn register<G: Game, K: Replicate>(
     index: usize,
 ) {
     assert!(
+        index < MAX_KINDS,
+        "a game replicates at most {MAX_KINDS} kinds ({} would be kind {index})",
+        std::any::type_name::<K>()
+    );
+    assert!(
         !world.contains_resource::<KindIndex<K>>(),
         "{} is replicated twice: a component can be the kind of one game only",
         std::any::type_name::<K>()
@@ -107,20 +115,21 @@ pub(crate) fn register<G: Game, K: Replicate>(
     schedule.add_systems(write_kind::<G, K>.in_set(KindOrder(index)));
 }
 
-/// The `(game, kind)` pairs of the replicated components `entity` has.
-pub(crate) fn kinds_of(world: &DeferredWorld, entity: Entity) -> Vec<(usize, usize)> {
+/// The kinds of game `game` that `entity` has, as a bit set (bit `n` = kind `n`). A bit set and
+/// not a list: this runs in the hook of every spawn into a room (a game's bolts, many per tick),
+/// which should not allocate.
+pub(crate) fn kinds_of(world: &DeferredWorld, entity: Entity, game: usize) -> u64 {
     let (Some(registry), Ok(entity)) = (
         world.get_resource::<KindRegistry>(),
         world.get_entity(entity),
     ) else {
-        return Vec::new();
+        return 0;
     };
     registry
         .kinds
         .iter()
-        .filter(|(id, _, _)| entity.contains_id(*id))
-        .map(|&(_, game, kind)| (game, kind))
-        .collect()
+        .filter(|&&(id, kind_game, _)| kind_game == game && entity.contains_id(id))
+        .fold(0, |set, &(_, _, kind)| set | 1 << kind)
 }
 
 fn kind_added<K: Replicate>(mut world: DeferredWorld, ctx: HookContext) {

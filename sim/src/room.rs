@@ -125,19 +125,18 @@ fn in_room_added(mut world: DeferredWorld, ctx: HookContext) {
     let Some(room_entity) = world.get::<InRoom>(ctx.entity).map(|m| m.room) else {
         return;
     };
-    let kinds = crate::replicate::kinds_of(&world, ctx.entity);
-    let Some(mut room) = world.get_mut::<Room>(room_entity) else {
+    let Some(game) = world.get::<Room>(room_entity).map(|room| room.game) else {
         return; // a room that does not exist: nothing to list it in
+    };
+    let kinds = crate::replicate::kinds_of(&world, ctx.entity, game);
+    let Some(mut room) = world.get_mut::<Room>(room_entity) else {
+        return;
     };
     room.next_net_id = room.next_net_id.wrapping_add(1).max(1);
     let net_id = room.next_net_id;
     room.entities.push(ctx.entity);
-    let game = room.game;
-    for (kind_game, kind) in kinds {
-        if kind_game == game
-            && let Some(list) = room.kinds.get_mut(kind)
-            && !list.contains(&ctx.entity)
-        {
+    for (kind, list) in room.kinds.iter_mut().enumerate() {
+        if kinds & (1 << kind) != 0 && !list.contains(&ctx.entity) {
             list.push(ctx.entity);
         }
     }

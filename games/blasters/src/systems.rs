@@ -241,12 +241,33 @@ pub fn publish_metadata(
             == Some(round.phase.name())
             && field("round").and_then(serde_json::Value::as_u64) == Some(round.number.into())
             && field("top_score").and_then(serde_json::Value::as_u64) == Some(top.into());
-        if !current {
-            meta.0 = serde_json::json!({
-                "phase": round.phase.name(),
-                "round": round.number,
-                "top_score": top,
-            });
+        if current {
+            continue;
+        }
+        // In place where the keys exist: numbers do not allocate, only a new phase's name does.
+        let name = round.phase.name();
+        match meta.0.as_object_mut() {
+            Some(map)
+                if ["phase", "round", "top_score"]
+                    .iter()
+                    .all(|k| map.contains_key(*k)) =>
+            {
+                if let Some(phase) = map.get_mut("phase")
+                    && phase.as_str() != Some(name)
+                {
+                    *phase = name.into();
+                }
+                if let Some(number) = map.get_mut("round") {
+                    *number = round.number.into();
+                }
+                if let Some(score) = map.get_mut("top_score") {
+                    *score = top.into();
+                }
+            }
+            _ => {
+                meta.0 =
+                    serde_json::json!({"phase": name, "round": round.number, "top_score": top});
+            }
         }
     }
 }
