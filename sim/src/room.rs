@@ -74,6 +74,16 @@ impl Room {
         &mut self.rng
     }
 
+    /// The highest score among the seated players, 0 in an empty room (what a lobby shows).
+    pub fn top_score(&self, players: &Query<'_, '_, &Player>) -> u32 {
+        self.players
+            .iter()
+            .filter_map(|&p| players.get(p).ok())
+            .map(|p| p.score)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The players and the RNG at once (a system that walks the players and draws for each).
     pub fn players_and_rng(&mut self) -> (&[Entity], &mut ChaCha8Rng) {
         (&self.players, &mut self.rng)

@@ -228,13 +228,7 @@ pub fn publish_metadata(
         let Ok(round) = rounds.get(arena.round) else {
             continue;
         };
-        let top = room
-            .players()
-            .iter()
-            .filter_map(|&p| players.get(p).ok())
-            .map(|p| p.score)
-            .max()
-            .unwrap_or(0);
+        let top = room.top_score(&players);
         // Compared in place: a steady tick builds no JSON (and so does not allocate).
         let field = |key: &str| meta.0.get(key);
         let current = field("phase").and_then(serde_json::Value::as_str)

@@ -96,13 +96,7 @@ fn publish_top_score(
         let Ok(room) = rooms.get(entity) else {
             continue;
         };
-        let top = room
-            .players()
-            .iter()
-            .filter_map(|&p| players.get(p).ok())
-            .map(|p| p.score)
-            .max()
-            .unwrap_or(0);
+        let top = room.top_score(&players);
         let Ok(mut meta) = metadata.get_mut(entity) else {
             continue;
         };
