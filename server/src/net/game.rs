@@ -66,24 +66,22 @@ pub fn register_handlers(
 }
 
 /// Sends the one ack every `/game` event gets, and counts it in the game's metrics. A client
-/// that asked for no ack simply gets none (the request is still counted as answered).
+/// that asked for no ack simply gets none (the request is still counted as answered). The count
+/// comes first, so the metrics are never behind what a client has already been told.
 fn reply<T: Serialize>(ack: Ack, metrics: &ServerMetrics, result: Result<T, GameError>) {
-    metrics.record_ack(send_ack(ack, result));
+    metrics.record_ack(result.as_ref().err().map(GameError::code));
+    send_ack(ack, result);
 }
 
-/// Sends `{ok: true, ...}` or the error ack; returns the error code, if any.
-pub(crate) fn send_ack<T: Serialize>(
-    ack: Ack,
-    result: Result<T, GameError>,
-) -> Option<tickstorm_shared::ErrorCode> {
-    let (sent, code) = match result {
-        Ok(body) => (ack.send(&body), None),
-        Err(error) => (ack.send(&error.to_ack()), Some(error.code())),
+/// Sends `{ok: true, ...}` or the error ack.
+pub(crate) fn send_ack<T: Serialize>(ack: Ack, result: Result<T, GameError>) {
+    let sent = match result {
+        Ok(body) => ack.send(&body),
+        Err(error) => ack.send(&error.to_ack()),
     };
     if let Err(e) = sent {
         tracing::trace!(error = %e, "ack not sent");
     }
-    code
 }
 
 fn session(socket: &SocketRef) -> Result<Arc<Session>, GameError> {
