@@ -2,12 +2,16 @@
 // array of positional arrays, chosen on the server for size. `decodeFrame` reads the framework's
 // layout for any game (the envelope of players, then one table per replicated kind);
 // `kindLayout` and `readKind` name a kind's fields from the join ack's `kinds`, so the game
-// modules (js/games/) never index into positional rows.
+// modules (js/games/) never index into positional rows. Deltas (format version 3) need the
+// states of earlier snapshots: js/delta.js keeps them and reads keyframes with `readKeyframe`.
 
 import { decode } from "./msgpack.js";
 
-/** The only snapshot format version this client understands. */
+/** The keyframe format version: the whole state, readable on its own. */
 export const SNAPSHOT_VERSION = 2;
+
+/** The delta format version (docs/protocol.md, "Delta snapshots"); js/delta.js applies them. */
+export const DELTA_VERSION = 3;
 
 /**
  * `[2, tick, server_time_ms, [[player_id, net_id, last_input_seq], ...], [[[net_id, ...fields], ...], ...]]`
@@ -15,7 +19,17 @@ export const SNAPSHOT_VERSION = 2;
  * Throws an Error naming the first thing that does not match.
  */
 export function decodeFrame(bytes) {
-  const root = decode(bytes);
+  return readKeyframe(decode(bytes));
+}
+
+/**
+ * The same as decodeFrame for a payload already decoded from MessagePack (js/delta.js decodes
+ * once, then reads a keyframe here or a delta itself).
+ */
+export function readKeyframe(root) {
+  if (Array.isArray(root) && root[0] === DELTA_VERSION) {
+    throw new Error(`snapshot: format version ${DELTA_VERSION} is a delta, which only a SnapshotRing (js/delta.js) can apply`);
+  }
   if (!Array.isArray(root) || root.length !== 5) {
     throw new Error(`snapshot: expected an array of 5 elements, got ${describe(root)}`);
   }
@@ -91,7 +105,7 @@ function number(v, what) {
   }
 }
 
-function describe(v) {
+export function describe(v) {
   if (Array.isArray(v)) return `an array of ${v.length}`;
   if (v instanceof Uint8Array) return `${v.length} binary byte(s)`;
   return v === null ? "null" : `${typeof v} ${typeof v === "object" ? "" : String(v)}`.trim();
