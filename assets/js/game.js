@@ -2,14 +2,16 @@
 // room's game, quick join and create per game), the connection, reconnect and rejoin, clock
 // sync, the input loop with prediction of your own entity (reconciled with the server's
 // `last_input_seq`), interpolation of the other replicated entities ~100 ms in the past, chat and
-// the frame loop. It speaks the protocol of docs/protocol.md through our own Socket.IO client (no
+// the frame loop. Snapshots go through a SnapshotRing (js/delta.js): the client tells the server
+// the newest one it applied (`baseline` in every input, `snapshot:ack` while idle) and gets deltas
+// against it. It speaks the protocol of docs/protocol.md through our own Socket.IO client (no
 // bundle, no CDN). What is particular to a game (reading its kinds, its input, its movement rules,
 // its drawing) is in its module under js/games/, picked by the room's `game`.
 //
 // `window.tickstorm` exposes the state and a `dropConnection()` hook for the browser tests.
 
 import { SocketClient } from "./socketio.js";
-import { decodeFrame } from "./snapshot.js";
+import { AckSchedule, SnapshotRing } from "./delta.js";
 import { ClockSync, Interpolator, Predictor } from "./netcode.js";
 import { ArenaRenderer } from "./render.js";
 import { Controls } from "./controls.js";
@@ -36,6 +38,11 @@ const state = {
   inputsAcked: 0,
   lastAckedSeq: 0,
   snapshots: 0,
+  keyframes: 0, // snapshots that came whole
+  deltas: 0, // snapshots that came as changes against a baseline
+  snapshotErrors: 0, // payloads the ring refused (each sends the server back to keyframes)
+  ring: null, // SnapshotRing of the seat: the states deltas apply to
+  acks: new AckSchedule(),
   latest: null, // latest snapshot, as the game reads it
   predictor: null,
   needsReset: true, // next snapshot places the predicted player (join, rejoin)
@@ -97,6 +104,9 @@ async function start(name) {
     } else if (reason !== "io client disconnect") {
       // No inputs (and no prediction) until the seat is back and a snapshot placed us again.
       state.needsReset = true;
+      // The next connection starts with a keyframe (the server knows no baseline of it); until
+      // the rejoin ack brings a new ring, snapshots are ignored so none is acked too early.
+      state.ring = null;
       ui.banner("Connection lost: reconnecting...");
     }
   });
@@ -212,7 +222,12 @@ async function createRoom(game, name, maxPlayers, options) {
 function enterRoom(ack) {
   const firstEntry = state.room?.id !== ack.room.id;
   const game = gameFor(ack.room.game);
-  state.layout = game.layout(ack.kinds); // throws when the server's kinds do not fit
+  // Both throw when the server's kinds do not fit, before anything here changed.
+  const layout = game.layout(ack.kinds);
+  const ring = new SnapshotRing(ack.kinds); // a new seat (join, rejoin) starts from a keyframe
+  state.layout = layout;
+  state.ring = ring;
+  state.acks.reset();
   state.game = game;
   state.room = ack.room;
   state.playerId = ack.player_id;
@@ -246,6 +261,7 @@ function leaveRoomLocally() {
   state.latest = null;
   state.game = null;
   state.layout = null;
+  state.ring = null;
   state.names.clear();
   state.away.clear();
   ui.showRoom(null);
@@ -255,10 +271,27 @@ function leaveRoomLocally() {
 
 function onSnapshot(bytes) {
   const game = state.game;
-  if (!game) return; // between rooms
+  const ring = state.ring;
+  if (!game || !ring) return; // between rooms
+  let frame;
+  try {
+    const applied = ring.apply(bytes);
+    frame = applied.frame;
+    if (applied.delta) state.deltas++;
+    else state.keyframes++;
+  } catch (err) {
+    // Nothing after this can be trusted to match the server: forget every state and say "none"
+    // (baseline 0), so the server sends a keyframe again.
+    console.warn("bad snapshot: asking the server for a keyframe", err);
+    state.snapshotErrors++;
+    ring.clear();
+    sendAck(true);
+    return;
+  }
+  sendAck(false);
   let snap;
   try {
-    snap = game.view(decodeFrame(bytes), state.layout, state.room);
+    snap = game.view(frame, state.layout, state.room);
   } catch (err) {
     console.warn("bad snapshot", err);
     return;
@@ -279,6 +312,16 @@ function onSnapshot(bytes) {
   }
 }
 
+/**
+ * `snapshot:ack {tick}` with the ring's baseline when the schedule says so: while no input has
+ * carried it for a while, and at once (tick 0) after a payload the ring refused.
+ */
+function sendAck(failed) {
+  if (!state.ring?.acceptsDeltas || !state.acks.due(performance.now(), { failed })) return;
+  // No ack callback: the server answers only if asked, and nothing here would wait for it.
+  state.socket?.emit("snapshot:ack", { tick: state.ring.baseline });
+}
+
 let lastSent = "";
 function sendInput() {
   if (!state.socket?.connected || !state.predictor || state.needsReset || !state.game) return;
@@ -293,7 +336,10 @@ function sendInput() {
   state.inputsSent++;
   const serverMe = state.latest?.players.find((p) => p.id === state.playerId);
   state.predictor.predict(seq, !serverMe || game.canMove(state.latest, serverMe) ? move : [0, 0]);
-  request("input", { seq, ...payload }).then((ack) => {
+  // Every input says which snapshot the client holds; deltas come against it.
+  const baseline = state.ring?.baseline ?? 0;
+  state.acks.inputSent(performance.now());
+  request("input", { seq, ...payload, baseline }).then((ack) => {
     if (!ack.ok) return;
     state.inputsAcked++;
     state.lastAckedSeq = Math.max(state.lastAckedSeq, ack.seq);
@@ -397,6 +443,10 @@ window.tickstorm = {
     ...(state.latest && state.game ? state.game.debug(state.latest) : {}),
     chat: state.chat.map((m) => ({ player_id: m.player_id, name: m.name, text: m.text })),
     snapshots: state.snapshots,
+    keyframes: state.keyframes,
+    deltas: state.deltas,
+    snapshotErrors: state.snapshotErrors,
+    baseline: state.ring?.baseline ?? 0,
     inputsSent: state.inputsSent,
     inputsAcked: state.inputsAcked,
     lastAckedSeq: state.lastAckedSeq,
