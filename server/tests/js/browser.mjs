@@ -5,7 +5,10 @@
 //
 // Two players open the game, quick join one room, see each other, move with the keyboard and
 // a touch drag, chat; one loses its connection and must come back to the same seat by itself;
-// then the dashboard refuses a wrong token and shows numbers that change every second.
+// then the dashboard refuses a wrong token and shows numbers that change every second. Along the
+// way the page must get delta snapshots (docs/protocol.md, version 3): while it moves (inputs
+// carry its baseline), while it stands still (it acks with snapshot:ack), and again after the
+// rejoin, with none refused.
 // Screenshots land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
 import { mkdirSync } from "node:fs";
 import { check, enterLobby, launchChromium, openPage as open, screenshots, state, until } from "./browser_support.mjs";
@@ -85,6 +88,25 @@ try {
   check(Number.isFinite(moved.pingMs), "ping measured with the time event");
   summary.moved = { dx: Math.round(dx), dy: Math.round(dy), inputs: moved.inputsSent, pingMs: moved.pingMs };
 
+  // --- deltas: the positions above already came as deltas; standing still, they keep coming ---
+  check(moved.keyframes >= 1 && moved.deltas > 0, `the page gets deltas after its first keyframe (${moved.keyframes} keyframes, ${moved.deltas} deltas)`);
+  check(moved.snapshotErrors === 0, `no snapshot refused (${moved.snapshotErrors})`);
+  // No inputs now: only snapshot:ack keeps the baseline fresh. Without it the server would go
+  // back to keyframes once the baseline is 32 sends old (about a second at 30 Hz).
+  await until(ana, (from) => window.tickstorm.state().deltas >= from + 60, moved.deltas, "60 more deltas while ana stands still", 15_000);
+  const idle = await state(ana);
+  const idleDeltas = idle.deltas - moved.deltas;
+  const idleKeyframes = idle.keyframes - moved.keyframes;
+  check(idle.inputsSent === moved.inputsSent, `no input sent while standing still (${moved.inputsSent} -> ${idle.inputsSent})`);
+  // A stalled page (a loaded machine) may miss a baseline's window for a moment: a few
+  // keyframes are tolerated, a steady stream (acks not working) is not.
+  check(idleKeyframes * 10 <= idleDeltas, `standing still, snapshots stay deltas (${idleDeltas} deltas, ${idleKeyframes} keyframes)`);
+  check(idle.baseline === idle.tick && idle.baseline > moved.baseline, `the baseline is the newest snapshot (${moved.baseline} -> ${idle.baseline}, tick ${idle.tick})`);
+  const idleDrift = Math.hypot(idle.me.x - idle.serverMe.x, idle.me.y - idle.serverMe.y);
+  check(idleDrift < 2 && idle.serverMe.x === moved.serverMe.x && idle.serverMe.y === moved.serverMe.y,
+    `the position read from deltas stays put and agrees with the prediction (off by ${idleDrift.toFixed(2)}; ${JSON.stringify([moved.serverMe, idle.serverMe])})`);
+  summary.deltas = { moving: { keyframes: moved.keyframes, deltas: moved.deltas }, idle: { keyframes: idleKeyframes, deltas: idleDeltas } };
+
   // --- touch: a drag on the canvas steers too ----------------------------------------
   const beforeTouch = (await state(ana)).me;
   const box = await ana.locator("#arena").boundingBox();
@@ -143,6 +165,13 @@ try {
   check(Math.abs(afterRejoin.serverMe.x - back.me.x) >= 40,
     `ana moves again after the rejoin, on the server too (${JSON.stringify({ back: back.me, server: afterRejoin.serverMe, me: afterRejoin.me, sent: afterRejoin.inputsSent, acked: afterRejoin.inputsAcked, lastAcked: afterRejoin.lastAckedSeq })})`);
   await until(bob, (id) => window.tickstorm.state().players.some((p) => p.id === id), anaStart.playerId, "bob to still see ana");
+  // The new seat started from a keyframe, then deltas again.
+  check(afterRejoin.keyframes > beforeDrop.keyframes, `a keyframe after the rejoin (${beforeDrop.keyframes} -> ${afterRejoin.keyframes})`);
+  await until(ana, (from) => window.tickstorm.state().deltas >= from + 10, afterRejoin.deltas, "deltas after the rejoin");
+  for (const [page, who] of [[ana, "ana"], [bob, "bob"]]) {
+    const s = await state(page);
+    check(s.snapshotErrors === 0 && s.deltas > 0, `${who}: deltas, none refused (${s.keyframes} keyframes, ${s.deltas} deltas, ${s.snapshotErrors} refused)`);
+  }
   summary.rejoin = { playerId: back.playerId, reconnects: back.reconnects };
 
   // --- dashboard: wrong token refused, live numbers ----------------------------------

@@ -7,7 +7,8 @@
 // warm-up); bob finds it in the lobby list, marked as blasters, and joins it. Ana walks toward bob
 // with a touch drag, aims at him with the mouse and holds the button: bob's page shows his health
 // drop, then the kill ends the round and both pages show the scoreboard; then the next round
-// starts. Screenshots land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
+// starts. Both pages must have read the round from delta snapshots, refusing none. Screenshots
+// land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
 import { mkdirSync } from "node:fs";
 import { WAIT, check, enterLobby, launchChromium, openPage, screenshots, state, until } from "./browser_support.mjs";
 
@@ -134,6 +135,13 @@ try {
   }, over.round.round, "the next round to start with scores reset", 12_000);
   await until(ana, () => document.getElementById("game-board").hidden, null, "the scoreboard to go away");
   summary.nextRound = (await state(ana)).round;
+
+  // --- the whole round came as deltas (bolts appearing and going), none refused ------------
+  for (const [page, who] of [[ana, "ana"], [bob, "bob"]]) {
+    const s = await state(page);
+    check(s.deltas > s.keyframes && s.snapshotErrors === 0, `${who}: deltas, none refused (${s.keyframes} keyframes, ${s.deltas} deltas, ${s.snapshotErrors} refused)`);
+    summary[`${who}Snapshots`] = { keyframes: s.keyframes, deltas: s.deltas };
+  }
 
   check(problems.length === 0, `no page errors: ${problems.join("; ")}`);
   summary.ok = true;
