@@ -300,12 +300,36 @@ pub struct JoinAck {
 }
 
 /// One replicated kind, as the join ack announces it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KindInfo {
     /// The kind's name.
     pub name: String,
     /// Its fields after `net_id`, in row order.
     pub fields: Vec<String>,
+    /// Per field, how deltas send it: `0` exact, else quantized to this power of two. Absent
+    /// (a server before deltas): every field exact.
+    #[serde(default)]
+    pub precision: Vec<f64>,
+    /// The fields holding the entity's `x` and `y`, when the kind is subject to visibility.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<[usize; 2]>,
+}
+
+impl KindInfo {
+    /// How deltas code this kind (a missing or short `precision` list means exact fields).
+    pub fn coding(&self) -> crate::delta::KindCoding {
+        let mut precision = self.precision.clone();
+        precision.resize(self.fields.len(), 0.0);
+        crate::delta::KindCoding {
+            precision,
+            position: self.position,
+        }
+    }
+}
+
+/// The delta layout of a room from its join ack's `kinds`.
+pub fn delta_layout(kinds: &[KindInfo]) -> Vec<crate::delta::KindCoding> {
+    kinds.iter().map(KindInfo::coding).collect()
 }
 
 /// Ack of `input`.

@@ -7,7 +7,7 @@ use socketioxide::socket::Sid;
 use tickstorm_shared::PlayerId;
 use tickstorm_shared::RoomId;
 use tickstorm_shared::protocol::{
-    CloseReason, KindInfo, LeaveReason, PlayerJoined, PlayerLeft, events,
+    CloseReason, LeaveReason, PlayerJoined, PlayerLeft, events,
 };
 use tickstorm_sim::{Player, SimError};
 use tokio::time::Instant;
@@ -154,10 +154,7 @@ impl<S: RoomSink> Driver<S> {
                 .sim
                 .kinds(room.game.0)
                 .iter()
-                .map(|k| KindInfo {
-                    name: k.name.to_owned(),
-                    fields: k.fields.iter().map(|f| (*f).to_owned()).collect(),
-                })
+                .map(|k| k.info())
                 .collect(),
         }
     }
