@@ -226,6 +226,8 @@ mod tests {
                     players,
                     max_players,
                     tick_rate: 30,
+                    send_rate: 30,
+                    view_radius: None,
                     game: "orbs".into(),
                     metadata: serde_json::Value::Null,
                 })

@@ -96,7 +96,7 @@ async fn a_client_that_names_its_baseline_gets_deltas_that_rebuild_every_keyfram
             delta_bytes += payload.len();
         }
         // Moving, and saying what it holds, on every third snapshot (as a client at 10 inputs/s).
-        if state.tick % 3 == 0 {
+        if state.tick.is_multiple_of(3) {
             seq += 1;
             let dir = if seq % 20 < 10 { 1.0 } else { -1.0 };
             let ack: Value = ana
@@ -259,7 +259,7 @@ async fn a_send_rate_below_the_tick_rate_sends_every_nth_tick() {
         ticks.push(held.apply(&payload).expect("applies").tick);
     }
     assert!(
-        ticks.windows(2).all(|w| w[1] - w[0] == 3) && ticks.iter().all(|t| t % 3 == 0),
+        ticks.windows(2).all(|w| w[1] - w[0] == 3) && ticks.iter().all(|t| t.is_multiple_of(3)),
         "every third tick: {ticks:?}"
     );
     let too_fast: Value = ana
