@@ -43,8 +43,8 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_TICK_RATE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=128))]
     pub tick_rate: u32,
 
-    /// Default seats per room (1..=64); `room:create` may ask for another number.
-    #[arg(long, env = "TICKSTORM_MAX_PLAYERS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Default seats per room (1..=256); `room:create` may ask for another number.
+    #[arg(long, env = "TICKSTORM_MAX_PLAYERS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_players: u32,
 
     /// Most rooms the server hosts at once; creating more fails with `server_full`.

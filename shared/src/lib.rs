@@ -2,6 +2,7 @@
 //! the benches and the tests can all use the same definitions.
 
 pub mod admin;
+pub mod delta;
 pub mod duration;
 pub mod protocol;
 pub mod snapshot;

@@ -194,7 +194,7 @@ pub fn scan(
 }
 
 /// Reads one field value; anything but a number, a boolean or nil is refused.
-fn read_field(rd: &mut &[u8]) -> Result<Field, SnapshotDecodeError> {
+pub(crate) fn read_field(rd: &mut &[u8]) -> Result<Field, SnapshotDecodeError> {
     use rmp::Marker;
     use rmp::decode::{read_f32, read_f64, read_int, read_marker};
     let marker = rd

@@ -120,12 +120,36 @@ impl<G> GameIndex<G> {
 }
 
 /// One replicated kind of a game, as announced to clients (the join ack's `kinds`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KindLayout {
     /// The kind's name.
     pub name: &'static str,
     /// Its fields after `net_id`, in row order.
     pub fields: &'static [&'static str],
+    /// Per field: `0` exact, else the power of two deltas quantize it to.
+    pub precision: Vec<f64>,
+    /// The fields holding `x` and `y`, when the kind is subject to visibility.
+    pub position: Option<[usize; 2]>,
+}
+
+impl KindLayout {
+    /// The kind as the join ack announces it.
+    pub fn info(&self) -> tickstorm_shared::protocol::KindInfo {
+        tickstorm_shared::protocol::KindInfo {
+            name: self.name.to_owned(),
+            fields: self.fields.iter().map(|f| (*f).to_owned()).collect(),
+            precision: self.precision.clone(),
+            position: self.position,
+        }
+    }
+
+    /// How deltas code the kind.
+    pub fn coding(&self) -> tickstorm_shared::delta::KindCoding {
+        tickstorm_shared::delta::KindCoding {
+            precision: self.precision.clone(),
+            position: self.position,
+        }
+    }
 }
 
 /// What a game registers itself with (see [`Game::build`]).
@@ -159,10 +183,7 @@ impl<G: Game> GameBuilder<'_, G> {
     pub fn replicate<K: Replicate>(&mut self) -> &mut Self {
         let index = self.kinds.len();
         crate::replicate::register::<G, K>(self.world, self.schedule, self.game_index, index);
-        self.kinds.push(KindLayout {
-            name: K::NAME,
-            fields: K::FIELDS,
-        });
+        self.kinds.push(crate::replicate::layout::<K>());
         self
     }
 

@@ -20,7 +20,7 @@ use bevy_ecs::world::DeferredWorld;
 use bytes::Bytes;
 use tickstorm_shared::snapshot::{PlayerEntry, RowWriter, SnapshotWriter};
 
-use crate::game::{Due, Game};
+use crate::game::{Due, Game, KindLayout};
 use crate::room::{InRoom, Player, Room};
 use crate::world::{ReplicateRows, StepOutput, StepRequest};
 
@@ -44,6 +44,13 @@ pub trait Replicate: Component {
     const FIELDS: &'static [&'static str];
     /// What a row is read from (the entity's components).
     type Data: ReadOnlyQueryData;
+    /// Per field of `FIELDS`, the precision deltas send it at: `0.0` exact (the default for a
+    /// field not listed), else a power of two (`0.125`: to an eighth of a unit; `1.0`: an
+    /// integer, sent as a difference). Keyframes stay exact.
+    const PRECISION: &'static [f64] = &[];
+    /// The indexes in `FIELDS` of the entity's `x` and `y`: entities of this kind are then sent
+    /// only to players within a room's `view_radius`. `None`: always visible.
+    const POSITION: Option<[usize; 2]> = None;
     /// Writes exactly `FIELDS.len()` values; a row that writes another number fails its room's
     /// tick (the room is closed with reason `internal`), never the snapshot of others.
     fn write(data: ROQueryItem<'_, '_, Self::Data>, row: &mut RowWriter<'_>);
@@ -75,6 +82,36 @@ pub(crate) struct SnapshotBuffers {
 /// The systems that write kind number `n` (of any game): ordered by `n`.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct KindOrder(usize);
+
+/// `K`'s layout, checked: at most [`MAX_FIELDS`](tickstorm_shared::delta::MAX_FIELDS) fields,
+/// valid precisions, a position within its fields.
+pub(crate) fn layout<K: Replicate>() -> KindLayout {
+    let name = std::any::type_name::<K>();
+    assert!(
+        K::FIELDS.len() <= tickstorm_shared::delta::MAX_FIELDS,
+        "{name} has more than {} fields",
+        tickstorm_shared::delta::MAX_FIELDS
+    );
+    assert!(
+        K::PRECISION.len() <= K::FIELDS.len()
+            && K::PRECISION
+                .iter()
+                .all(|&p| tickstorm_shared::delta::valid_precision(p)),
+        "{name}: PRECISION needs one value per field, each 0 or a power of two"
+    );
+    assert!(
+        K::POSITION.is_none_or(|[x, y]| x < K::FIELDS.len() && y < K::FIELDS.len()),
+        "{name}: POSITION names a field it does not have"
+    );
+    let mut precision = K::PRECISION.to_vec();
+    precision.resize(K::FIELDS.len(), 0.0);
+    KindLayout {
+        name: K::NAME,
+        fields: K::FIELDS,
+        precision,
+        position: K::POSITION,
+    }
+}
 
 /// Registers `K` as kind `index` of game `game` (see `GameBuilder::replicate`).
 pub(crate) fn register<G: Game, K: Replicate>(

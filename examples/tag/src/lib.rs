@@ -51,6 +51,8 @@ pub struct Runner {
 impl Replicate for Runner {
     const NAME: &'static str = "runner";
     const FIELDS: &'static [&'static str] = &["x", "y", "it"];
+    const PRECISION: &'static [f64] = &[0.125, 0.125];
+    const POSITION: Option<[usize; 2]> = Some([0, 1]);
     type Data = &'static Runner;
     fn write(runner: &Runner, row: &mut RowWriter<'_>) {
         row.f32(runner.at.x).f32(runner.at.y).bool(runner.it);

@@ -42,6 +42,10 @@ impl Fighter {
 impl Replicate for Fighter {
     const NAME: &'static str = "fighter";
     const FIELDS: &'static [&'static str] = &["x", "y", "aim", "health", "score", "respawn"];
+    /// Positions to an eighth of a unit, aim to 1/256 radian (a quarter of a degree); the
+    /// counters as differences.
+    const PRECISION: &'static [f64] = &[0.125, 0.125, 1.0 / 256.0, 1.0, 1.0, 1.0];
+    const POSITION: Option<[usize; 2]> = Some([0, 1]);
     type Data = (&'static Fighter, &'static Player);
 
     fn write((fighter, player): (&Fighter, &Player), row: &mut RowWriter<'_>) {
@@ -72,6 +76,8 @@ pub struct Bolt {
 impl Replicate for Bolt {
     const NAME: &'static str = "bolt";
     const FIELDS: &'static [&'static str] = &["x", "y", "vx", "vy", "owner"];
+    const PRECISION: &'static [f64] = &[0.125, 0.125, 0.125, 0.125];
+    const POSITION: Option<[usize; 2]> = Some([0, 1]);
     type Data = &'static Bolt;
 
     fn write(bolt: &Bolt, row: &mut RowWriter<'_>) {
@@ -128,6 +134,8 @@ pub struct Round {
 impl Replicate for Round {
     const NAME: &'static str = "round";
     const FIELDS: &'static [&'static str] = &["phase", "ticks_left", "round", "kills_to_win"];
+    /// The countdown as a difference (-1 a tick); the round is always visible.
+    const PRECISION: &'static [f64] = &[0.0, 1.0];
     type Data = &'static Round;
 
     fn write(round: &Round, row: &mut RowWriter<'_>) {

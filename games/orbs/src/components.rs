@@ -29,6 +29,9 @@ pub struct Velocity(pub Vec2);
 impl Replicate for Avatar {
     const NAME: &'static str = "avatar";
     const FIELDS: &'static [&'static str] = &["x", "y", "vx", "vy", "score"];
+    /// Positions and velocities to an eighth of a unit; the score as a difference.
+    const PRECISION: &'static [f64] = &[0.125, 0.125, 0.125, 0.125, 1.0];
+    const POSITION: Option<[usize; 2]> = Some([0, 1]);
     type Data = (&'static Position, &'static Velocity, &'static Player);
 
     fn write(
@@ -46,6 +49,8 @@ impl Replicate for Avatar {
 impl Replicate for Orb {
     const NAME: &'static str = "orb";
     const FIELDS: &'static [&'static str] = &["x", "y"];
+    const PRECISION: &'static [f64] = &[0.125, 0.125];
+    const POSITION: Option<[usize; 2]> = Some([0, 1]);
     type Data = &'static Position;
 
     fn write(position: &Position, row: &mut RowWriter<'_>) {

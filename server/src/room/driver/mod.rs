@@ -104,6 +104,11 @@ struct RoomState {
     game: (usize, &'static str),
     max_players: u32,
     tick_rate: u32,
+    /// Snapshots per second (at most `tick_rate`).
+    send_rate: u32,
+    view_radius: Option<f32>,
+    /// What each member was sent, for deltas and views.
+    replica: super::replica::Replica,
     period: Duration,
     inputs: Arc<dyn InputPort>,
     players: Vec<PlayerId>,
@@ -120,6 +125,8 @@ impl RoomState {
             players: self.players.len() as u32,
             max_players: self.max_players,
             tick_rate: self.tick_rate,
+            send_rate: self.send_rate,
+            view_radius: self.view_radius,
             game: self.game.1.to_owned(),
             metadata: sim
                 .metadata(self.entity)
@@ -139,6 +146,8 @@ struct SeatRecord {
     token: String,
     /// The connection holding the seat; `None` while inside the rejoin grace period.
     conn: Option<Conn>,
+    /// What that connection says it holds (replaced on rejoin).
+    baseline: Arc<super::replica::Baseline>,
     disconnected_at: Option<Instant>,
 }
 

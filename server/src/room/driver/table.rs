@@ -48,6 +48,12 @@ impl<S: RoomSink> Driver<S> {
         let max_players = request
             .max_players
             .unwrap_or(self.settings.default_max_players);
+        let send_rate = request.send_rate.unwrap_or(tick_rate);
+        if send_rate > tick_rate {
+            return Err(GameError::BadRequest(format!(
+                "send_rate must be 1..=tick_rate ({tick_rate})"
+            )));
+        }
         let name = request
             .name
             .unwrap_or_else(|| format!("Room {}", self.rooms_created));
@@ -83,6 +89,12 @@ impl<S: RoomSink> Driver<S> {
                 game,
                 max_players,
                 tick_rate,
+                send_rate,
+                view_radius: request.view_radius,
+                replica: super::super::replica::Replica::new(
+                    self.sim.kinds(game.0).iter().map(|k| k.coding()).collect(),
+                    request.view_radius,
+                ),
                 period,
                 inputs,
                 players: Vec::new(),

@@ -82,7 +82,7 @@ impl RoomSink for RecordingSink {
             .push((room.clone(), event, value));
     }
 
-    async fn snapshot(&self, room: &RoomId, bytes: &Bytes) {
+    async fn snapshot(&self, room: &RoomId, bytes: &Bytes, _to: &crate::room::Recipients) {
         assert!(!bytes.is_empty());
         *self
             .0
