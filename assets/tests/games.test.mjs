@@ -1,10 +1,12 @@
 // The game modules (js/games/): the registry, each game's constants against its Rust rules.rs,
 // reading blasters' kinds from a join ack's layout, its input payload, prediction rules and the
-// round's words; the orb arena's module is covered by netcode.test.mjs and msgpack.test.mjs.
+// round's words; the orb arena's module is covered by netcode.test.mjs and msgpack.test.mjs, and
+// here for rooms with a view radius.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { GAMES, gameFor } from "../js/games/index.js";
+import { view as orbsView } from "../js/games/orbs.js";
 import blasters, { ARENA_SIZE, FIGHTER_SPEED, FIGHTER_RADIUS, BOLT_RADIUS, MAX_HEALTH, rules, view } from "../js/games/blasters.js";
 import { Predictor, tickSeconds } from "../js/netcode.js";
 
@@ -118,4 +120,17 @@ test("blasters' round words: the timer, and a scoreboard when the round is over"
   assert.equal(blasters.lobbyStatus({ phase: "playing", round: 2, top_score: 4 }), "round 2 · playing · top 4");
   assert.equal(blasters.lobbyStatus(undefined), "");
   assert.equal(gameFor("orbs").lobbyStatus({ top_score: 7 }), "top score 7");
+});
+
+test("the orb arena leaves out players whose avatar is out of view, only in a room with a view radius", () => {
+  const frame = {
+    tick: 3, serverTime: 100,
+    players: [{ id: 1, netId: 33, lastInputSeq: 4 }, { id: 2, netId: 34, lastInputSeq: 0 }],
+    kinds: [[{ netId: 33, fields: [10, 20, 0, 0, 5] }], [{ netId: 1, fields: [15, 25] }]],
+  };
+  const seen = orbsView(frame, undefined, { id: "r", view_radius: 200 });
+  assert.deepEqual(seen.players, [{ id: 1, netId: 33, x: 10, y: 20, vx: 0, vy: 0, lastInputSeq: 4, score: 5 }]);
+  assert.deepEqual(seen.orbs, [{ id: 1, x: 15, y: 25 }]);
+  // Without a view radius every seated player has an avatar: one missing is an error.
+  assert.throws(() => orbsView(frame, undefined, { id: "r" }), /players\[1\] has no avatar of 5 fields/);
 });

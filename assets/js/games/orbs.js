@@ -24,23 +24,29 @@ export const DEFAULT_LAYOUT = kindLayout(
 
 /**
  * A decoded frame as the orb arena's snapshot: `{tick, serverTime, players: [{id, netId, x, y,
- * vx, vy, lastInputSeq, score}], orbs: [{id, x, y}]}` (an orb's `id` is its net id).
+ * vx, vy, lastInputSeq, score}], orbs: [{id, x, y}]}` (an orb's `id` is its net id). Every seated
+ * player has an avatar, so one missing is an error, except in a room with a `view_radius`: there
+ * the server sends only the avatars near yours (docs/protocol.md, "Visibility and send rate"),
+ * and a player whose avatar is out of view is left out.
  */
-export function view(frame, layout = DEFAULT_LAYOUT) {
+export function view(frame, layout = DEFAULT_LAYOUT, room = null) {
   const kinds = Object.keys(layout).length;
   if (frame.kinds.length !== kinds) throw new Error(`snapshot: the orb arena has ${kinds} kinds, got ${frame.kinds.length}`);
   const avatars = new Map(frame.kinds[layout.avatar.index].map((row) => [row.netId, row.fields]));
   const at = Object.fromEntries(layout.avatar.fields.map((name, i) => [name, i]));
+  const players = [];
+  frame.players.forEach(({ id, netId, lastInputSeq }, i) => {
+    const fields = avatars.get(netId);
+    if (!fields && room?.view_radius) return; // out of view
+    if (!fields || fields.length !== layout.avatar.fields.length) {
+      throw new Error(`snapshot: players[${i}] has no avatar of ${layout.avatar.fields.length} fields`);
+    }
+    players.push({ id, netId, x: fields[at.x], y: fields[at.y], vx: fields[at.vx], vy: fields[at.vy], lastInputSeq, score: fields[at.score] });
+  });
   return {
     tick: frame.tick,
     serverTime: frame.serverTime,
-    players: frame.players.map(({ id, netId, lastInputSeq }, i) => {
-      const fields = avatars.get(netId);
-      if (!fields || fields.length !== layout.avatar.fields.length) {
-        throw new Error(`snapshot: players[${i}] has no avatar of ${layout.avatar.fields.length} fields`);
-      }
-      return { id, netId, x: fields[at.x], y: fields[at.y], vx: fields[at.vx], vy: fields[at.vy], lastInputSeq, score: fields[at.score] };
-    }),
+    players,
     orbs: readKind(frame, layout.orb).map(({ id, x, y }, i) => {
       if (x === undefined) throw new Error(`snapshot: orbs[${i}] has no position`);
       return { id, x, y };
