@@ -15,6 +15,7 @@ mod game;
 mod games;
 mod http;
 mod js_client;
+mod js_deltas;
 mod layering;
 mod leaks;
 mod lifecycle;
