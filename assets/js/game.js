@@ -1,10 +1,10 @@
 // The Tickstorm web client's framework, the same for every game: name entry, the lobby (each
 // room's game, quick join and create per game), the connection, reconnect and rejoin, clock
 // sync, the input loop with prediction of your own entity (reconciled with the server's
-// `last_input_seq`), interpolation of the other replicated entities ~100 ms in the past, chat and
-// the frame loop. Snapshots go through a SnapshotRing (js/delta.js): the client tells the server
-// the newest one it applied (`baseline` in every input, `snapshot:ack` while idle) and gets deltas
-// against it. It speaks the protocol of docs/protocol.md through our own Socket.IO client (no
+// `last_input_seq`), interpolation of the other replicated entities ~100 ms in the past (more in
+// rooms that send fewer snapshots per second), chat and the frame loop. Snapshots go through a
+// SnapshotRing (js/delta.js): the client tells the server the newest one it applied (`baseline`
+// in every input, `snapshot:ack` while idle) and gets deltas against it. It speaks the protocol of docs/protocol.md through our own Socket.IO client (no
 // bundle, no CDN). What is particular to a game (reading its kinds, its input, its movement rules,
 // its drawing) is in its module under js/games/, picked by the room's `game`.
 //
@@ -12,7 +12,7 @@
 
 import { SocketClient } from "./socketio.js";
 import { AckSchedule, SnapshotRing } from "./delta.js";
-import { ClockSync, Interpolator, Predictor } from "./netcode.js";
+import { ClockSync, Interpolator, Predictor, interpolationDelayMs } from "./netcode.js";
 import { ArenaRenderer } from "./render.js";
 import { Controls } from "./controls.js";
 import { GAMES, gameFor } from "./games/index.js";
@@ -242,7 +242,9 @@ function enterRoom(ack) {
   ping();
   if (firstEntry) {
     state.latest = null; // another game's snapshot must not be drawn by this one
-    state.interpolator = new Interpolator({ ...game.interpolation, delayMs: 100 });
+    // A room may send fewer snapshots than it simulates (send_rate; absent from older servers).
+    const delayMs = interpolationDelayMs(ack.room.send_rate || ack.room.tick_rate);
+    state.interpolator = new Interpolator({ ...game.interpolation, delayMs });
     ui.clearChat();
     systemMessage(`You joined ${ack.room.name}.`);
   }

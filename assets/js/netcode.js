@@ -6,7 +6,8 @@
 //   constants of its rules.rs;
 // - Predictor: client-side prediction of your own entity with a game's rules, reconciled with
 //   the server;
-// - Interpolator: other entities (by net id), rendered a little in the past between two snapshots;
+// - Interpolator: other entities (by net id), rendered a little in the past between two snapshots
+//   (interpolationDelayMs: how little, for a room's send rate);
 // - ClockSync: server clock offset and round trip from `time` acks;
 // - backoffDelay: the reconnection schedule socketio.js uses.
 
@@ -132,6 +133,16 @@ function lerpAngle(a, b, t) {
   if (d > Math.PI) d -= 2 * Math.PI;
   if (d < -Math.PI) d += 2 * Math.PI;
   return a + d * t;
+}
+
+/**
+ * How far in the past to render others for a room that sends `sendRate` snapshots per second:
+ * two send intervals, so a snapshot late by up to one interval still has one after the render
+ * time, and never under 100 ms (the delay the client always used at 30 Hz).
+ */
+export function interpolationDelayMs(sendRate) {
+  const rate = Number.isFinite(sendRate) && sendRate > 0 ? sendRate : 30;
+  return Math.max(100, 2000 / rate);
 }
 
 /**

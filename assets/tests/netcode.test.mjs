@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { sanitizeMove, tickSeconds, Predictor as BasePredictor, Interpolator, ClockSync, backoffDelay } from "../js/netcode.js";
+import { sanitizeMove, tickSeconds, Predictor as BasePredictor, Interpolator, ClockSync, backoffDelay, interpolationDelayMs } from "../js/netcode.js";
 import { ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS, rules } from "../js/games/orbs.js";
 
 const { velocityFor, stepPosition } = rules;
@@ -211,4 +211,15 @@ test("backoff grows by the factor, is capped, and jitters within +-25%", () => {
     const d = backoffDelay(1);
     assert.ok(d >= 375 && d <= 625, String(d));
   }
+});
+
+test("the interpolation delay is two send intervals, at least 100 ms", () => {
+  assert.equal(interpolationDelayMs(30), 100);
+  assert.equal(interpolationDelayMs(60), 100);
+  assert.equal(interpolationDelayMs(15), 2000 / 15);
+  assert.equal(interpolationDelayMs(10), 200);
+  assert.equal(interpolationDelayMs(1), 2000);
+  // A room from a server without send_rate: the 30 Hz default.
+  assert.equal(interpolationDelayMs(undefined), 100);
+  assert.equal(interpolationDelayMs(0), 100);
 });
