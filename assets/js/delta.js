@@ -318,15 +318,17 @@ function freezeFrame(frame) {
  * When to send `snapshot:ack {tick}`. Inputs carry the baseline, so while they flow nothing
  * else is needed; once none has gone for `idleMs` the client acks on snapshot arrival, at most
  * once per `intervalMs` (the ack is charged to the input rate limit, and a baseline a few ticks
- * old is as good as the newest). A snapshot that failed to apply is acked (with tick 0) without
- * waiting for inputs to stop, so the server turns to keyframes at once; still at most once per
- * `intervalMs`. Times are any monotonic milliseconds (performance.now()).
+ * old is as good as the newest). A snapshot that failed to apply is acked (with tick 0) at once,
+ * inputs or not and whenever the last idle ack went, so the server turns to keyframes before
+ * more deltas are refused; such acks have their own budget of one per `intervalMs`. Times are
+ * any monotonic milliseconds (performance.now()).
  */
 export class AckSchedule {
   #idleMs;
   #intervalMs;
   #lastInput = -Infinity;
   #lastAck = -Infinity;
+  #lastFailureAck = -Infinity;
 
   constructor({ idleMs = 200, intervalMs = 200 } = {}) {
     this.#idleMs = idleMs;
@@ -338,10 +340,14 @@ export class AckSchedule {
     this.#lastInput = nowMs;
   }
 
-  /** A snapshot arrived at `nowMs`; true = send `snapshot:ack` now (and it counts as sent). */
+  /** A snapshot arrived at `nowMs` (`failed`: refused); true = send `snapshot:ack` now. */
   due(nowMs, { failed = false } = {}) {
-    if (nowMs - this.#lastAck < this.#intervalMs) return false;
-    if (!failed && nowMs - this.#lastInput < this.#idleMs) return false;
+    if (failed) {
+      if (nowMs - this.#lastFailureAck < this.#intervalMs) return false;
+      this.#lastFailureAck = nowMs;
+    } else if (nowMs - this.#lastAck < this.#intervalMs || nowMs - this.#lastInput < this.#idleMs) {
+      return false;
+    }
     this.#lastAck = nowMs;
     return true;
   }
@@ -350,5 +356,6 @@ export class AckSchedule {
   reset() {
     this.#lastInput = -Infinity;
     this.#lastAck = -Infinity;
+    this.#lastFailureAck = -Infinity;
   }
 }

@@ -8,7 +8,8 @@
 // bundle, no CDN). What is particular to a game (reading its kinds, its input, its movement rules,
 // its drawing) is in its module under js/games/, picked by the room's `game`.
 //
-// `window.tickstorm` exposes the state and a `dropConnection()` hook for the browser tests.
+// `window.tickstorm` exposes the state and `dropConnection()` / `forgetSnapshotStates()` hooks for
+// the browser tests.
 
 import { SocketClient } from "./socketio.js";
 import { AckSchedule, SnapshotRing } from "./delta.js";
@@ -457,4 +458,7 @@ window.tickstorm = {
     pingMs: state.clock.medianRttMs,
   }),
   dropConnection: () => state.socket?.dropTransport(),
+  // Loses the held states without telling the server, so its next delta cannot be applied: the
+  // browser test's way into the recovery path (refused, baseline 0, keyframe, deltas again).
+  forgetSnapshotStates: () => state.ring?.clear(),
 };

@@ -290,7 +290,7 @@ test("the join ack's precision lists: one per field, 0 or a power of two, on eve
   bad([{ name: "wide", fields: Array.from({ length: 54 }, (_, i) => `f${i}`), precision: Array(54).fill(0) }], /has 54 fields; this client reads delta masks of at most 53/);
 });
 
-test("acks: none while inputs flow, then at most one per interval; a failure skips the wait for idle", () => {
+test("acks: none while inputs flow, then at most one per interval", () => {
   const acks = new AckSchedule({ idleMs: 200, intervalMs: 200 });
   assert.equal(acks.due(0), true, "no input ever sent: ack");
   assert.equal(acks.due(100), false, "within the interval");
@@ -300,10 +300,17 @@ test("acks: none while inputs flow, then at most one per interval; a failure ski
   assert.equal(acks.due(350), true, "200 ms without inputs");
   assert.equal(acks.due(500), false, "only 150 ms after the last ack");
   assert.equal(acks.due(550), true);
-  acks.inputSent(560);
-  assert.equal(acks.due(600), false);
-  assert.equal(acks.due(760, { failed: true }), true, "a failure is acked although inputs flow");
-  assert.equal(acks.due(800, { failed: true }), false, "but not more often than the interval");
   acks.reset();
-  assert.equal(acks.due(801), true);
+  assert.equal(acks.due(551), true, "a new seat starts afresh");
+});
+
+test("acks: a refused snapshot is acked at once, at most once per interval", () => {
+  const acks = new AckSchedule({ idleMs: 200, intervalMs: 200 });
+  assert.equal(acks.due(0), true);
+  acks.inputSent(10);
+  assert.equal(acks.due(20, { failed: true }), true, "right after an ack, with inputs flowing");
+  assert.equal(acks.due(100, { failed: true }), false, "the next failure within the interval waits");
+  assert.equal(acks.due(220, { failed: true }), true);
+  assert.equal(acks.due(300), false, "a failure's ack counts for the idle acks' interval too");
+  assert.equal(acks.due(420), true);
 });

@@ -7,8 +7,8 @@
 // a touch drag, chat; one loses its connection and must come back to the same seat by itself;
 // then the dashboard refuses a wrong token and shows numbers that change every second. Along the
 // way the page must get delta snapshots (docs/protocol.md, version 3): while it moves (inputs
-// carry its baseline), while it stands still (it acks with snapshot:ack), and again after the
-// rejoin, with none refused.
+// carry its baseline), while it stands still (it acks with snapshot:ack), after it lost its
+// states (a refused delta sends it back to a keyframe) and again after the rejoin.
 // Screenshots land in ARTIFACT_DIR. Prints one JSON summary line; exits 1 with the reason.
 import { mkdirSync } from "node:fs";
 import { check, enterLobby, launchChromium, openPage as open, screenshots, state, until } from "./browser_support.mjs";
@@ -107,6 +107,20 @@ try {
     `the position read from deltas stays put and agrees with the prediction (off by ${idleDrift.toFixed(2)}; ${JSON.stringify([moved.serverMe, idle.serverMe])})`);
   summary.deltas = { moving: { keyframes: moved.keyframes, deltas: moved.deltas }, idle: { keyframes: idleKeyframes, deltas: idleDeltas } };
 
+  // --- a delta the page cannot apply: it asks for a keyframe (baseline 0) and carries on -------
+  await ana.evaluate(() => window.tickstorm.forgetSnapshotStates());
+  await until(ana, (before) => {
+    const s = window.tickstorm.state();
+    return s.snapshotErrors > 0 && s.keyframes > before.keyframes && s.deltas >= before.deltas + 20;
+  }, idle, "a refused delta, then a keyframe, then deltas again");
+  const recovered = await state(ana);
+  // Only the deltas already on their way when the server heard "0" are refused: the first refusal
+  // acks at once. A handful; a second's worth allows for a page stalled on a loaded machine.
+  check(recovered.snapshotErrors <= 30, `refused deltas until the keyframe: ${recovered.snapshotErrors}`);
+  const recoveredDrift = Math.hypot(recovered.me.x - recovered.serverMe.x, recovered.me.y - recovered.serverMe.y);
+  check(recoveredDrift < 2, `after the keyframe the prediction still agrees (off by ${recoveredDrift.toFixed(2)})`);
+  summary.recovery = { refused: recovered.snapshotErrors, keyframes: recovered.keyframes - idle.keyframes };
+
   // --- touch: a drag on the canvas steers too ----------------------------------------
   const beforeTouch = (await state(ana)).me;
   const box = await ana.locator("#arena").boundingBox();
@@ -170,7 +184,9 @@ try {
   await until(ana, (from) => window.tickstorm.state().deltas >= from + 10, afterRejoin.deltas, "deltas after the rejoin");
   for (const [page, who] of [[ana, "ana"], [bob, "bob"]]) {
     const s = await state(page);
-    check(s.snapshotErrors === 0 && s.deltas > 0, `${who}: deltas, none refused (${s.keyframes} keyframes, ${s.deltas} deltas, ${s.snapshotErrors} refused)`);
+    // Ana's count is the one from the recovery above: nothing refused since.
+    const expected = who === "ana" ? recovered.snapshotErrors : 0;
+    check(s.snapshotErrors === expected && s.deltas > 0, `${who}: deltas, none refused (${s.keyframes} keyframes, ${s.deltas} deltas, ${s.snapshotErrors} refused)`);
   }
   summary.rejoin = { playerId: back.playerId, reconnects: back.reconnects };
 
