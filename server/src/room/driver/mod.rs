@@ -42,6 +42,11 @@ pub struct DriverSettings {
     pub default_tick_rate: u32,
     /// Seats of rooms that do not ask for a number.
     pub default_max_players: u32,
+    /// Snapshots per second of rooms that do not ask (capped at their tick rate); `None`: the
+    /// tick rate.
+    pub default_send_rate: Option<u32>,
+    /// View radius of rooms that do not ask.
+    pub default_view_radius: Option<f32>,
     /// Most rooms at once.
     pub max_rooms: usize,
     /// How long a dropped player's seat is held.
@@ -60,6 +65,8 @@ impl DriverSettings {
         Self {
             default_tick_rate: config.tick_rate,
             default_max_players: config.max_players,
+            default_send_rate: config.send_rate,
+            default_view_radius: config.view_radius,
             max_rooms: config.max_rooms,
             rejoin_grace: config.rejoin_grace,
             room_idle_timeout: config.room_idle_timeout,

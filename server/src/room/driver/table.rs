@@ -48,7 +48,13 @@ impl<S: RoomSink> Driver<S> {
         let max_players = request
             .max_players
             .unwrap_or(self.settings.default_max_players);
-        let send_rate = request.send_rate.unwrap_or(tick_rate);
+        let send_rate = match (request.send_rate, self.settings.default_send_rate) {
+            (Some(asked), _) => asked,
+            // The server's default never refuses a room: it is capped at the room's rate.
+            (None, Some(default)) => default.min(tick_rate),
+            (None, None) => tick_rate,
+        };
+        let view_radius = request.view_radius.or(self.settings.default_view_radius);
         if send_rate > tick_rate {
             return Err(GameError::BadRequest(format!(
                 "send_rate must be 1..=tick_rate ({tick_rate})"
@@ -62,6 +68,7 @@ impl<S: RoomSink> Driver<S> {
             game: game.0,
             max_players,
             tick_rate,
+            send_rate,
             seed: room_seed(self.settings.seed, self.rooms_created),
             options,
         };
@@ -90,10 +97,10 @@ impl<S: RoomSink> Driver<S> {
                 max_players,
                 tick_rate,
                 send_rate,
-                view_radius: request.view_radius,
+                view_radius,
                 replica: super::super::replica::Replica::new(
                     self.sim.kinds(game.0).iter().map(|k| k.coding()).collect(),
-                    request.view_radius,
+                    view_radius,
                 ),
                 period,
                 inputs,

@@ -124,6 +124,8 @@ impl Harness {
         let settings = DriverSettings {
             default_tick_rate: 30,
             default_max_players: 2,
+            default_send_rate: None,
+            default_view_radius: None,
             max_rooms,
             rejoin_grace: GRACE,
             room_idle_timeout: IDLE,
