@@ -6,9 +6,7 @@ use std::cmp::Reverse;
 use socketioxide::socket::Sid;
 use tickstorm_shared::PlayerId;
 use tickstorm_shared::RoomId;
-use tickstorm_shared::protocol::{
-    CloseReason, LeaveReason, PlayerJoined, PlayerLeft, events,
-};
+use tickstorm_shared::protocol::{CloseReason, LeaveReason, PlayerJoined, PlayerLeft, events};
 use tickstorm_sim::{Player, SimError};
 use tokio::time::Instant;
 
