@@ -11,5 +11,8 @@ export RUSTC_BOOTSTRAP=1
 for target in $(cargo fuzz list); do
   mkdir -p "corpus/$target"
   echo "==> fuzz $target for ${seconds}s"
-  cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048
+  # Committed seeds (fuzz/seeds/<target>, if any) start the search from valid inputs.
+  seeds=()
+  [ -d "seeds/$target" ] && seeds=("seeds/$target")
+  cargo fuzz run "$target" "corpus/$target" "${seeds[@]}" -- -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048
 done

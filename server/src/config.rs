@@ -43,8 +43,19 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_TICK_RATE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=128))]
     pub tick_rate: u32,
 
-    /// Default seats per room (1..=64); `room:create` may ask for another number.
-    #[arg(long, env = "TICKSTORM_MAX_PLAYERS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Default snapshots per second of new rooms (1..=128, at most the room's tick rate; default:
+    /// the tick rate). A room may ask for its own (`room:create {send_rate}`).
+    #[arg(long, env = "TICKSTORM_SEND_RATE", value_parser = clap::value_parser!(u32).range(1..=128))]
+    pub send_rate: Option<u32>,
+
+    /// Default view radius of new rooms, in game units: players are sent positioned entities only
+    /// within it (default: none, everyone sees everything). A room may ask for its own
+    /// (`room:create {view_radius}`).
+    #[arg(long, env = "TICKSTORM_VIEW_RADIUS", value_parser = parse_view_radius)]
+    pub view_radius: Option<f32>,
+
+    /// Default seats per room (1..=256); `room:create` may ask for another number.
+    #[arg(long, env = "TICKSTORM_MAX_PLAYERS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub max_players: u32,
 
     /// Most rooms the server hosts at once; creating more fails with `server_full`.
@@ -309,6 +320,22 @@ fn positive_f64(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
         _ => Err(format!("`{raw}` is not a number above zero")),
+    }
+}
+
+fn parse_view_radius(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(r)
+            if r.is_finite()
+                && r > 0.0
+                && r <= tickstorm_shared::protocol::limits::VIEW_RADIUS_CAP =>
+        {
+            Ok(r)
+        }
+        _ => Err(format!(
+            "a view radius is a number above 0 and at most {}",
+            tickstorm_shared::protocol::limits::VIEW_RADIUS_CAP
+        )),
     }
 }
 

@@ -68,6 +68,10 @@ pub struct ServerMetrics {
     pub snapshots_sent: Counter,
     /// Snapshot bytes handed to connections (payload size times connected members).
     pub snapshot_bytes: Counter,
+    /// Of `snapshots_sent`, the deltas (the rest are keyframes).
+    pub delta_snapshots_sent: Counter,
+    /// Of `snapshot_bytes`, the deltas' bytes.
+    pub delta_snapshot_bytes: Counter,
     /// Broadcast packets (snapshots, room events) not queued for one connection because its
     /// outgoing queue was full: that client stopped reading, and loses them alone.
     pub packets_dropped: Counter,
@@ -127,6 +131,8 @@ impl ServerMetrics {
             snapshots_sent: Counter::default(),
             packets_dropped: Counter::default(),
             snapshot_bytes: Counter::default(),
+            delta_snapshots_sent: Counter::default(),
+            delta_snapshot_bytes: Counter::default(),
             inputs: Counter::default(),
             acks_ok: Counter::default(),
             errors: Family::default(),
@@ -257,6 +263,16 @@ impl ServerMetrics {
             "Snapshot bytes handed to connections",
             m.snapshot_bytes.clone(),
         );
+        r.register(
+            "delta_snapshots_sent",
+            "Delta snapshots handed to connections (the rest of snapshots_sent are keyframes)",
+            m.delta_snapshots_sent.clone(),
+        );
+        r.register(
+            "delta_snapshot_bytes",
+            "Delta snapshot bytes handed to connections",
+            m.delta_snapshot_bytes.clone(),
+        );
         r.register("inputs", "input events received", m.inputs.clone());
         r.register(
             "acks_ok",
@@ -299,10 +315,15 @@ impl ServerMetrics {
         self.window().saturating_record(micros.max(1));
     }
 
-    /// Records one snapshot broadcast.
-    pub fn record_snapshot(&self, bytes: usize, recipients: usize) {
+    /// Records one snapshot payload handed to `recipients` connections.
+    pub fn record_snapshot(&self, bytes: usize, recipients: usize, delta: bool) {
         self.snapshots_sent.inc_by(recipients as u64);
         self.snapshot_bytes.inc_by((bytes * recipients) as u64);
+        if delta {
+            self.delta_snapshots_sent.inc_by(recipients as u64);
+            self.delta_snapshot_bytes
+                .inc_by((bytes * recipients) as u64);
+        }
     }
 
     /// Records an ack's outcome.
@@ -552,7 +573,7 @@ mod tests {
         for _ in 0..5 {
             m.record_ack(Some(ErrorCode::RoomFull));
         }
-        m.record_snapshot(400, 8);
+        m.record_snapshot(400, 8, false);
         std::thread::sleep(Duration::from_millis(50));
         let s = sampler.sample(&m);
         let longest = outer.elapsed().as_secs_f64();

@@ -55,7 +55,7 @@ pub struct MemberInfo {
 }
 
 /// A room with its members.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomDetail {
     /// The public room description.
     #[serde(flatten)]

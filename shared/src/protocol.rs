@@ -32,8 +32,10 @@ pub mod events {
     pub const CHAT: &str = "chat";
     /// client -> server: clock sync.
     pub const TIME: &str = "time";
-    /// server -> client: binary snapshot, every tick.
+    /// server -> client: binary snapshot (keyframe or delta), every sent tick.
     pub const SNAPSHOT: &str = "snapshot";
+    /// client -> server: the newest snapshot tick the client holds (its delta baseline).
+    pub const SNAPSHOT_ACK: &str = "snapshot:ack";
     /// server -> client: someone took a seat in your room.
     pub const PLAYER_JOINED: &str = "player:joined";
     /// server -> client: someone left your room.
@@ -53,7 +55,9 @@ pub mod limits {
     /// Longest chat message, in characters.
     pub const CHAT_MAX_CHARS: usize = 200;
     /// Largest `max_players` a room may ask for.
-    pub const MAX_PLAYERS_CAP: u32 = 64;
+    pub const MAX_PLAYERS_CAP: u32 = 256;
+    /// Largest `view_radius` a room may ask for.
+    pub const VIEW_RADIUS_CAP: f32 = 1.0e6;
     /// Largest `tick_rate` (Hz) a room may ask for.
     pub const TICK_RATE_CAP: u32 = 128;
 }
@@ -154,12 +158,19 @@ pub struct CreateRoomRequest {
     /// Display name of the room; a default is chosen when absent.
     #[serde(default)]
     pub name: Option<String>,
-    /// Seats, 1..=64; the server default when absent.
+    /// Seats, 1..=256; the server default when absent.
     #[serde(default)]
     pub max_players: Option<u32>,
     /// Simulation rate in Hz, 1..=128; the server default when absent.
     #[serde(default)]
     pub tick_rate: Option<u32>,
+    /// Snapshots per second, 1..=tick_rate; the tick rate when absent.
+    #[serde(default)]
+    pub send_rate: Option<u32>,
+    /// Players see positioned entities only within this distance of their own (> 0); everyone
+    /// sees everything when absent.
+    #[serde(default)]
+    pub view_radius: Option<f32>,
 }
 
 /// `room:join` payload; no `room_id` means quick match.
@@ -188,6 +199,21 @@ pub struct ChatRequest {
     pub text: String,
 }
 
+/// `snapshot:ack` payload, and the framework's own field of every `input`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct BaselineAck {
+    /// The newest snapshot tick the client has fully applied (0: none, send keyframes).
+    pub tick: u64,
+}
+
+/// The framework's fields of an `input`, next to the game's own.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct InputFrame {
+    /// The client's delta baseline (see `snapshot:ack`).
+    #[serde(default)]
+    pub baseline: Option<u64>,
+}
+
 /// `time` payload.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct TimeRequest {
@@ -196,7 +222,7 @@ pub struct TimeRequest {
 }
 
 /// Public description of a room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomInfo {
     /// Room id.
     pub id: RoomId,
@@ -208,6 +234,12 @@ pub struct RoomInfo {
     pub max_players: u32,
     /// Simulation rate in Hz.
     pub tick_rate: u32,
+    /// Snapshots per second (0 from a server before send rates: the tick rate).
+    #[serde(default)]
+    pub send_rate: u32,
+    /// The room's view radius, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_radius: Option<f32>,
     /// The game the room plays.
     #[serde(default)]
     pub game: String,

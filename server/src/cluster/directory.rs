@@ -23,7 +23,7 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 pub const RECORD_TTL: Duration = Duration::from_secs(3);
 
 /// What a node publishes about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {
     /// The node's id.
     pub node_id: NodeId,
@@ -226,6 +226,8 @@ mod tests {
                     players,
                     max_players,
                     tick_rate: 30,
+                    send_rate: 30,
+                    view_radius: None,
                     game: "orbs".into(),
                     metadata: serde_json::Value::Null,
                 })

@@ -353,7 +353,7 @@ impl Cluster {
                     .map(|r| r.seat.clone());
                 let result = match seat.as_deref() {
                     Some(Seat {
-                        link: SeatLink::Local { player, inputs },
+                        link: SeatLink::Local { player, inputs, .. },
                         ..
                     }) => crate::room::queue_forwarded(*player, &**inputs, seq, &payload)
                         .map(NodeReply::Input),

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::Serialize;
 use socketioxide::BroadcastError;
-use socketioxide::SocketError;
 use socketioxide::socket::Sid;
+use socketioxide::{SendError, SocketError};
 use tickstorm_shared::protocol::{GAME_NAMESPACE, RoomClosed, events};
 use tickstorm_shared::{PlayerId, RoomId};
 
 use super::{Cluster, Io, release_here};
 use crate::metrics::ServerMetrics;
-use crate::room::{Conn, Release, RoomSink, Seat};
+use crate::room::{Conn, Recipients, Release, RoomSink, Seat};
 
 /// The driver's way to the players: this node's sockets, and the cluster when there is one.
 #[derive(Debug, Clone)]
@@ -46,6 +46,14 @@ impl NetSink {
         }
         tracing::debug!(%room, event, %error, "broadcast failed for some members");
     }
+
+    /// One connection's snapshot not queued: a full queue is a client that stopped reading.
+    fn count_send_failure(&self, room: &RoomId, error: &SendError) {
+        if matches!(error, SendError::Socket(SocketError::InternalChannelFull)) {
+            self.metrics.packets_dropped.inc();
+        }
+        tracing::debug!(%room, %error, "snapshot not sent to one member");
+    }
 }
 
 impl RoomSink for NetSink {
@@ -64,7 +72,7 @@ impl RoomSink for NetSink {
         }
     }
 
-    async fn snapshot(&self, room: &RoomId, bytes: &Bytes) {
+    async fn snapshot(&self, room: &RoomId, bytes: &Bytes, to: &Recipients) {
         let Some(namespace) = self.io.of(GAME_NAMESPACE) else {
             return;
         };
@@ -75,7 +83,30 @@ impl RoomSink for NetSink {
             Some(_) => namespace,
             None => namespace.local(),
         };
-        if let Err(e) = members.to(room.clone()).emit(events::SNAPSHOT, bytes).await {
+        let sent = match to {
+            Recipients::Room => members.to(room.clone()).emit(events::SNAPSHOT, bytes).await,
+            // Each connection is in the room named by its sid (joined at connect), so the
+            // connections served on their own can be left out of the room's broadcast.
+            Recipients::RoomExcept(sids) => {
+                let except: Vec<String> = sids.iter().map(ToString::to_string).collect();
+                members
+                    .to(room.clone())
+                    .except(except)
+                    .emit(events::SNAPSHOT, bytes)
+                    .await
+            }
+            Recipients::Only(sids) => {
+                for &sid in sids {
+                    if let Some(socket) = members.get_socket(sid)
+                        && let Err(e) = socket.emit(events::SNAPSHOT, bytes)
+                    {
+                        self.count_send_failure(room, &e);
+                    }
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = sent {
             self.count_failures(room, events::SNAPSHOT, &e);
         }
     }

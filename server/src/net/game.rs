@@ -10,9 +10,9 @@ use socketioxide::handler::{ConnectHandler, FromMessageParts, MessageHandler, Va
 use socketioxide::socket::Socket;
 use tickstorm_shared::ErrorCode;
 use tickstorm_shared::protocol::{
-    ChatMessage, ChatRequest, ConnectionClosing, CreateRoomAck, CreateRoomRequest, InputAck,
-    JoinAck, JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined, RejoinRequest, TimeAck,
-    TimeRequest, events,
+    BaselineAck, ChatMessage, ChatRequest, ConnectionClosing, CreateRoomAck, CreateRoomRequest,
+    InputAck, InputFrame, JoinAck, JoinRoomRequest, LeaveReason, LobbyAck, OkAck, PlayerJoined,
+    RejoinRequest, TimeAck, TimeRequest, events,
 };
 
 use super::rate_limit::{Kind, Verdict};
@@ -61,6 +61,10 @@ pub fn register_handlers(
         },
     );
     socket.on(events::CHAT, chat);
+    socket.on(events::SNAPSHOT_ACK, snapshot_ack);
+    // Every connection is in the room named by its sid, so one room broadcast can leave out the
+    // connections that get their own snapshot (a delta, or their view).
+    socket.join(socket.id);
     socket.on(events::TIME, time);
     socket.on_disconnect(on_disconnect);
 }
@@ -423,8 +427,24 @@ fn input(
         Err(e) => return Routed::Here(Err(e)),
     };
     match &seat.link {
-        SeatLink::Local { player, inputs } => {
-            Routed::Here(codec.queue(socket, value, ack_id, *player, &**inputs))
+        SeatLink::Local {
+            player,
+            inputs,
+            baseline,
+        } => {
+            // The framework's own field, read before the game's input so a bad one changes
+            // nothing (the payload holds no binary attachments, so reading it twice is safe).
+            let Ok(TryData(frame)) =
+                TryData::<InputFrame>::from_message_parts(socket, value, ack_id);
+            let said = match frame {
+                Ok(frame) => frame.baseline,
+                Err(e) => return Routed::Here(Err(payload::malformed(events::INPUT, e))),
+            };
+            let queued = codec.queue(socket, value, ack_id, *player, &**inputs);
+            if let (Ok(_), Some(tick)) = (&queued, said) {
+                baseline.set(tick);
+            }
+            Routed::Here(queued)
         }
         SeatLink::Remote { owner } => match codec.encode(socket, value, ack_id) {
             Ok((seq, payload)) => Routed::Owner {
@@ -436,6 +456,37 @@ fn input(
             Err(e) => Routed::Here(Err(e)),
         },
     }
+}
+
+/// `snapshot:ack {tick}`: the snapshot a client that sends no inputs holds, as its baseline for
+/// deltas (a client that sends inputs puts `baseline` in them instead). Charged to the input
+/// rate limit.
+async fn snapshot_ack(
+    socket: SocketRef,
+    ack: Ack,
+    State(metrics): Metrics,
+    _in_flight: InFlightToken,
+    TryData(data): TryData<BaselineAck>,
+) {
+    let result = session(&socket).and_then(|session| {
+        let seat = session.seat().ok_or(GameError::NotInRoom)?;
+        admit(
+            &socket,
+            &session,
+            Kind::Input {
+                tick_rate: seat.room.tick_rate,
+            },
+        )?;
+        let tick = data
+            .map_err(|e| payload::malformed(events::SNAPSHOT_ACK, e))?
+            .tick;
+        // A seat held through another node gets keyframes: its baseline stays here unused.
+        if let SeatLink::Local { baseline, .. } = &seat.link {
+            baseline.set(tick);
+        }
+        Ok(OkAck::OK)
+    });
+    reply(ack, &metrics, result);
 }
 
 async fn chat(

@@ -42,6 +42,9 @@ pub enum SeatLink {
         player: Entity,
         /// The room's input queue (typed by its game; see `net::input`).
         inputs: Arc<dyn InputPort>,
+        /// Where the connection's word on its delta baseline goes (`baseline` in inputs,
+        /// `snapshot:ack`); a rejoin starts a new one.
+        baseline: Arc<super::replica::Baseline>,
     },
     /// On another node of the cluster: inputs and seat changes are sent to it.
     Remote {

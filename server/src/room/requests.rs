@@ -25,6 +25,23 @@ pub fn validate_create(mut request: CreateRoomRequest) -> Result<CreateRoomReque
             limits::TICK_RATE_CAP
         )));
     }
+    // At most the room's tick rate, which the driver checks (it knows the server default).
+    if let Some(s) = request.send_rate
+        && !(1..=limits::TICK_RATE_CAP).contains(&s)
+    {
+        return Err(GameError::BadRequest(format!(
+            "send_rate must be 1..=tick_rate (at most {})",
+            limits::TICK_RATE_CAP
+        )));
+    }
+    if let Some(r) = request.view_radius
+        && !(r.is_finite() && r > 0.0 && r <= limits::VIEW_RADIUS_CAP)
+    {
+        return Err(GameError::BadRequest(format!(
+            "view_radius must be a number above 0 and at most {}",
+            limits::VIEW_RADIUS_CAP
+        )));
+    }
     if let Some(name) = request.name.take() {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > limits::ROOM_NAME_MAX_CHARS {

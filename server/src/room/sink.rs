@@ -14,7 +14,7 @@ use socketioxide::socket::Sid;
 use tickstorm_shared::protocol::{CloseReason, RoomClosed};
 use tickstorm_shared::{PlayerId, RoomId};
 
-use super::{Conn, Seat};
+use super::{Conn, Recipients, Seat};
 
 /// A seat the driver freed on its own (room closed, player kicked, replaced by a rejoin), as the
 /// connection that held it must be told. Crosses the wire between nodes as is.
@@ -45,8 +45,14 @@ pub trait RoomSink: Send + Sync + 'static {
         data: &T,
     ) -> impl Future<Output = ()> + Send;
 
-    /// Sends a room's snapshot (encoded once) to every member, on every node.
-    fn snapshot(&self, room: &RoomId, bytes: &Bytes) -> impl Future<Output = ()> + Send;
+    /// Sends one snapshot payload (a keyframe or a delta, encoded once) to `to`: the room's
+    /// members on every node, all but some connections to this node, or just those.
+    fn snapshot(
+        &self,
+        room: &RoomId,
+        bytes: &Bytes,
+        to: &Recipients,
+    ) -> impl Future<Output = ()> + Send;
 
     /// Tells this node's members of a room that it closed (each member connected to another node
     /// is told by that node, when the driver's [`release`](Self::release) reaches it).

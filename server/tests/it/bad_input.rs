@@ -104,7 +104,22 @@ fn bad_payloads() -> Vec<(&'static str, Vec<Value>, &'static str)> {
         ),
         (
             events::ROOM_CREATE,
-            vec![map(vec![("max_players", Value::from(65))])],
+            vec![map(vec![("max_players", Value::from(257))])],
+            "bad_request",
+        ),
+        (
+            events::ROOM_CREATE,
+            vec![map(vec![("send_rate", Value::from(0))])],
+            "bad_request",
+        ),
+        (
+            events::ROOM_CREATE,
+            vec![map(vec![("view_radius", Value::from(-5.0))])],
+            "bad_request",
+        ),
+        (
+            events::ROOM_CREATE,
+            vec![map(vec![("view_radius", Value::from("far"))])],
             "bad_request",
         ),
         (

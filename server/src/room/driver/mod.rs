@@ -42,6 +42,11 @@ pub struct DriverSettings {
     pub default_tick_rate: u32,
     /// Seats of rooms that do not ask for a number.
     pub default_max_players: u32,
+    /// Snapshots per second of rooms that do not ask (capped at their tick rate); `None`: the
+    /// tick rate.
+    pub default_send_rate: Option<u32>,
+    /// View radius of rooms that do not ask.
+    pub default_view_radius: Option<f32>,
     /// Most rooms at once.
     pub max_rooms: usize,
     /// How long a dropped player's seat is held.
@@ -60,6 +65,8 @@ impl DriverSettings {
         Self {
             default_tick_rate: config.tick_rate,
             default_max_players: config.max_players,
+            default_send_rate: config.send_rate,
+            default_view_radius: config.view_radius,
             max_rooms: config.max_rooms,
             rejoin_grace: config.rejoin_grace,
             room_idle_timeout: config.room_idle_timeout,
@@ -104,6 +111,11 @@ struct RoomState {
     game: (usize, &'static str),
     max_players: u32,
     tick_rate: u32,
+    /// Snapshots per second (at most `tick_rate`).
+    send_rate: u32,
+    view_radius: Option<f32>,
+    /// What each member was sent, for deltas and views.
+    replica: super::replica::Replica,
     period: Duration,
     inputs: Arc<dyn InputPort>,
     players: Vec<PlayerId>,
@@ -120,6 +132,8 @@ impl RoomState {
             players: self.players.len() as u32,
             max_players: self.max_players,
             tick_rate: self.tick_rate,
+            send_rate: self.send_rate,
+            view_radius: self.view_radius,
             game: self.game.1.to_owned(),
             metadata: sim
                 .metadata(self.entity)
@@ -139,6 +153,8 @@ struct SeatRecord {
     token: String,
     /// The connection holding the seat; `None` while inside the rejoin grace period.
     conn: Option<Conn>,
+    /// What that connection says it holds (replaced on rejoin).
+    baseline: Arc<super::replica::Baseline>,
     disconnected_at: Option<Instant>,
 }
 

@@ -8,6 +8,7 @@ use tickstorm_shared::protocol::{CloseReason, LeaveReason};
 use tokio::time::Instant;
 
 use super::{Driver, Timer};
+use crate::room::replica::{Member, Recipients, sends_on};
 use crate::room::sink::RoomSink;
 
 impl<S: RoomSink> Driver<S> {
@@ -82,15 +83,41 @@ impl<S: RoomSink> Driver<S> {
         let now_ms = crate::clock::unix_ms();
         let started = Instant::now();
         let outcome = self.sim.step_isolating_faults(&self.due, now_ms);
+        let mut members = Vec::new();
         for (entity, snapshot) in &outcome.snapshots {
             let Some(room_id) = self.room_ids.get(entity) else {
                 continue;
             };
-            if let Some(room) = self.rooms.get(room_id) {
-                self.metrics.record_snapshot(snapshot.len(), room.online);
+            let Some(room) = self.rooms.get_mut(room_id) else {
+                continue;
+            };
+            let tick = self.sim.room_tick(room.entity).unwrap_or_default();
+            if !sends_on(tick, room.send_rate, room.tick_rate) {
+                continue;
             }
-            // Encoded once above; the sink hands the same bytes to every member.
-            self.sink.snapshot(room_id, snapshot).await;
+            members.clear();
+            members.extend(room.players.iter().filter_map(|&player_id| {
+                let record = self.players.get(&player_id)?;
+                let conn = record.conn.as_ref()?;
+                Some(Member {
+                    player_id,
+                    local_sid: conn.node.is_none().then_some(conn.sid),
+                    baseline: record.baseline.get(),
+                })
+            }));
+            // Encoded once by the simulation; deltas once per baseline (or view).
+            for outgoing in room.replica.prepare(snapshot, &members) {
+                let recipients = match &outgoing.to {
+                    Recipients::Room => room.online,
+                    Recipients::RoomExcept(sids) => room.online.saturating_sub(sids.len()),
+                    Recipients::Only(sids) => sids.len(),
+                };
+                self.metrics
+                    .record_snapshot(outgoing.bytes.len(), recipients, outgoing.delta);
+                self.sink
+                    .snapshot(room_id, &outgoing.bytes, &outgoing.to)
+                    .await;
+            }
         }
         for entity in outcome.failed {
             let Some(room_id) = self.room_ids.get(&entity).cloned() else {

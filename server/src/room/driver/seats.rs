@@ -2,6 +2,7 @@
 //! leaving, and the seats of connections to other nodes.
 
 use std::cmp::Reverse;
+use std::sync::Arc;
 
 use socketioxide::socket::Sid;
 use tickstorm_shared::PlayerId;
@@ -76,6 +77,7 @@ impl<S: RoomSink> Driver<S> {
                 room_id: room_id.clone(),
                 token: token.clone(),
                 conn: Some(conn),
+                baseline: Arc::default(),
                 disconnected_at: None,
             },
         );
@@ -97,6 +99,8 @@ impl<S: RoomSink> Driver<S> {
         }
         let previous = record.conn.replace(conn.clone());
         record.disconnected_at = None;
+        // The new connection holds no snapshot yet: it starts from a keyframe.
+        record.baseline = Arc::default();
         self.directory_dirty = true;
         if previous.is_none()
             && let Some(room) = self.rooms.get_mut(&record.room_id)
@@ -138,6 +142,7 @@ impl<S: RoomSink> Driver<S> {
             link: SeatLink::Local {
                 player: record.entity,
                 inputs: room.inputs.clone(),
+                baseline: record.baseline.clone(),
             },
             tick: self.sim.room_tick(room.entity).unwrap_or_default(),
             rejoin_token,

@@ -82,7 +82,7 @@ impl RoomSink for RecordingSink {
             .push((room.clone(), event, value));
     }
 
-    async fn snapshot(&self, room: &RoomId, bytes: &Bytes) {
+    async fn snapshot(&self, room: &RoomId, bytes: &Bytes, _to: &crate::room::Recipients) {
         assert!(!bytes.is_empty());
         *self
             .0
@@ -124,6 +124,8 @@ impl Harness {
         let settings = DriverSettings {
             default_tick_rate: 30,
             default_max_players: 2,
+            default_send_rate: None,
+            default_view_radius: None,
             max_rooms,
             rejoin_grace: GRACE,
             room_idle_timeout: IDLE,
