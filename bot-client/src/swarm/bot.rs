@@ -32,6 +32,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::SwarmShared;
 use super::brain::{self, Brain};
+use super::cadence::Cadence;
 use super::config::{Scenario, SnapshotMode};
 use super::feed::{self, Format, Received, SnapshotFeed};
 use super::metrics::{Latency, Window};
@@ -89,6 +90,8 @@ struct Seat {
     /// The room's latest completed tick when the join (or rejoin) was answered: every later tick
     /// is owed to this connection.
     joined_tick: u64,
+    /// Which ticks the room sends a snapshot for (every tick unless it has a lower send rate).
+    cadence: Cadence,
     /// The states this seat's snapshots described, and the baseline to say. New with every
     /// join and rejoin: the server starts a new connection with a keyframe.
     feed: SnapshotFeed,
@@ -251,7 +254,11 @@ impl Bot {
     async fn settle(&mut self, seat: &mut Seat) {
         let owed_up_to = self.proven_tick;
         let _ = tokio::time::timeout(SETTLE, async {
-            while self.last_tick.unwrap_or(seat.joined_tick) < owed_up_to {
+            while seat
+                .cadence
+                .sends_between(self.last_tick.unwrap_or(seat.joined_tick), owed_up_to)
+                > 0
+            {
                 match seat.events.recv().await {
                     Some(event) => self.on_event(seat, event),
                     None => break,
@@ -260,7 +267,7 @@ impl Bot {
         })
         .await;
         let received_up_to = self.last_tick.unwrap_or(seat.joined_tick);
-        let missed = owed_up_to.saturating_sub(received_up_to);
+        let missed = seat.cadence.sends_between(received_up_to, owed_up_to);
         if missed > 0 {
             self.record(|w| w.snapshots_expected += missed);
         }
@@ -374,6 +381,7 @@ impl Bot {
                         events,
                         player_id,
                         rejoin_token,
+                        cadence: Cadence::of_room(&ack["room"]),
                         feed: SnapshotFeed::new(self.mode, layout),
                     }),
                     _ => {
@@ -479,6 +487,7 @@ impl Bot {
                     player_id: old.player_id,
                     rejoin_token: token,
                     joined_tick: ack["tick"].as_u64().unwrap_or_default(),
+                    cadence: Cadence::of_room(&ack["room"]),
                     feed: SnapshotFeed::new(self.mode, layout),
                 })
             }
@@ -597,7 +606,11 @@ impl Bot {
         let brain::Envelope { tick, applied } =
             brain::read_state(state, seat.player_id, self.brain.as_mut());
         let (expected, interarrival) = match (self.last_tick, self.last_snapshot_at) {
-            (Some(last), Some(at)) if tick > last => (tick - last, Some(now - at)),
+            // At least this one, even if the room's send rate would not have sent it.
+            (Some(last), Some(at)) if tick > last => (
+                seat.cadence.sends_between(last, tick).max(1),
+                Some(now - at),
+            ),
             (Some(_), _) => (0, None), // duplicate or reordered: not a new tick
             (None, _) => (1, None),
         };

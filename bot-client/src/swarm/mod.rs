@@ -5,6 +5,7 @@
 
 mod bot;
 pub mod brain;
+mod cadence;
 pub mod config;
 mod feed;
 pub mod metrics;

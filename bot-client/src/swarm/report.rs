@@ -523,3 +523,46 @@ impl SwarmReport {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_modes_stand_side_by_side_with_bytes_per_bot_per_second() {
+        let mut deltas = Window::default();
+        (deltas.snapshots, deltas.keyframes, deltas.deltas) = (300, 2, 298);
+        (deltas.snapshots_expected, deltas.bytes_in) = (300, 40_000);
+        (deltas.inputs, deltas.acks) = (100, 100);
+        let mut keyframes = Window::default();
+        (keyframes.snapshots, keyframes.keyframes) = (300, 300);
+        (keyframes.snapshots_expected, keyframes.bytes_in) = (300, 160_000);
+        let modes = [
+            ModeReport::of(SnapshotMode::Deltas, 2, 10.0, &deltas),
+            ModeReport::of(SnapshotMode::Keyframes, 2, 10.0, &keyframes),
+        ];
+        assert_eq!(modes[0].bytes_in_per_bot_per_s, 2_000.0);
+        assert_eq!(modes[1].bytes_in_per_bot_per_s, 8_000.0);
+        let table = modes_table(&modes);
+        let line = |label: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(label))
+                .map(|l| l[label.len()..].split_whitespace().collect::<Vec<_>>())
+                .unwrap_or_else(|| panic!("no {label:?} line in\n{table}"))
+        };
+        assert_eq!(line("snapshot mode (--deltas)"), ["deltas", "keyframes"]);
+        assert_eq!(line("bytes in per bot per s"), ["2000", "8000"]);
+        assert_eq!(line("keyframes received"), ["2", "300"]);
+        assert_eq!(line("deltas received"), ["298", "0"]);
+        assert_eq!(line("delivery"), ["100.0000%", "100.0000%"]);
+        assert!(
+            table.contains("delta bots receive 25.0% of the keyframe bots' bytes"),
+            "{table}"
+        );
+        let json = serde_json::to_value(&modes[0]).expect("serializes");
+        assert_eq!(json["mode"], "deltas");
+        assert_eq!(json["snapshots"]["deltas"], 298);
+        assert_eq!(json["bytes_in_per_bot_per_s"], 2_000.0);
+    }
+}
