@@ -504,11 +504,8 @@ impl Bot {
         self.seq += 1;
         let seq = self.seq;
         let mut payload = self.brain.input(seq, &mut self.rng);
-        if let (Some(baseline), Some(fields)) = (seat.feed.baseline(), payload.as_object_mut()) {
-            // A framework field next to the game's own (docs/protocol.md): the server then
-            // sends deltas against this tick, or keyframes again after a 0.
-            fields.insert("baseline".into(), json!(baseline));
-        }
+        // In delta mode: the server then sends deltas against that tick (keyframes after a 0).
+        seat.feed.say_baseline(&mut payload);
         self.unapplied.push_back((seq, intended));
         self.record(|w| w.inputs += 1);
         let client = seat.client.clone();
