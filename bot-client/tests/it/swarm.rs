@@ -627,3 +627,63 @@ async fn split_bots_get_deltas_or_keyframes_by_mode_and_deltas_cost_fewer_bytes(
         "bots left and their rooms closed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_with_a_lower_send_rate_and_a_view_radius_are_fully_delivered_in_both_modes() {
+    let server = Server::start(|c| {
+        c.room_idle_timeout = Duration::from_secs(5);
+        c.rejoin_grace = Duration::from_millis(500);
+        c.input_rate_per_tick = 100.0;
+        // Server defaults for the rooms the swarm creates: 10 of the 30 ticks a second sent,
+        // and each player sees the orbs and avatars within 250 units only.
+        c.send_rate = Some(10);
+        c.view_radius = Some(250.0);
+    })
+    .await;
+    let config = swarm_config(
+        &server.url,
+        &[
+            "--bots",
+            "8",
+            "--room-size",
+            "8",
+            "--deltas",
+            "split",
+            "--duration",
+            "3s",
+            "--ack-timeout",
+            "15s",
+        ],
+    );
+    let report = swarm::run(config).await.expect("swarm runs");
+    eprintln!("{}", report.table());
+
+    assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    for mode in &report.modes {
+        let name = mode.mode.name();
+        // The ticks between two sends are not owed: counting them would put delivery at a third.
+        assert_eq!(mode.snapshots.missed, 0, "{name}: {:?}", mode.snapshots);
+        assert!(
+            mode.snapshots.expected >= 4 * 5,
+            "{name}: {:?}",
+            mode.snapshots
+        );
+        // Ten a second at most (plus rounding at the ends of a bot's run), not thirty.
+        assert!(
+            mode.snapshots.per_bot_per_s <= 11.0,
+            "{name}: {:?}",
+            mode.snapshots
+        );
+        assert_eq!(mode.inputs_acked, mode.inputs_sent, "{name}");
+    }
+    let [deltas, keyframes] = report.modes.as_slice() else {
+        panic!("one report per mode: {:?}", report.modes);
+    };
+    // Entities entering and leaving view arrive as appearing rows and removed keys: they applied.
+    assert!(deltas.snapshots.deltas > 0, "{:?}", deltas.snapshots);
+    assert_eq!(keyframes.snapshots.deltas, 0, "{:?}", keyframes.snapshots);
+    assert!(
+        server.drains(Duration::from_secs(15)).await,
+        "bots left and their rooms closed"
+    );
+}
