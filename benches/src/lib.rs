@@ -37,6 +37,7 @@ pub fn room_spec(index: u64, max_players: u32) -> RoomSpec {
         game: 0,
         max_players,
         tick_rate: 30,
+        send_rate: 30,
         seed: index,
         options: serde_json::json!({}),
     }

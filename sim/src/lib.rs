@@ -27,7 +27,7 @@ pub use input_queue::{Accepted, InputError, InputPort, InputQueue, PendingInput}
 pub use rand_chacha::ChaCha8Rng;
 pub use registry::{GameRegistry, RegistryError};
 pub use replicate::{MAX_KINDS, Replicate};
-pub use room::{InRoom, InjectedFault, Player, Room};
+pub use room::{InRoom, InjectedFault, Player, Room, sends_on};
 pub use tickstorm_shared::snapshot::RowWriter;
 pub use world::{RoomSpec, SimError, SimWorld, StepOutcome, TickSet};
 

@@ -216,7 +216,8 @@ pub(crate) fn write_envelopes(
             .resize_with(request.due.len(), SnapshotWriter::new);
     }
     for (slot, &room_entity) in request.due.iter().enumerate() {
-        let Ok(room) = rooms.get(room_entity) else {
+        // A tick between two sends (a send rate below the tick rate) is simulated only.
+        let Some(room) = rooms.get(room_entity).ok().filter(|r| r.sends_this_tick()) else {
             continue;
         };
         let envelope = room.players.iter().map(|&e| match players.get(e) {
@@ -245,8 +246,10 @@ fn write_kind<G: Game, K: Replicate>(
     items: Query<(&InRoom, K::Data), With<K>>,
 ) {
     for (slot, room_entity) in due.slots() {
-        let (Ok(room), Some(writer)) = (rooms.get(room_entity), buffers.writers.get_mut(slot))
-        else {
+        let (Some(room), Some(writer)) = (
+            rooms.get(room_entity).ok().filter(|r| r.sends_this_tick()),
+            buffers.writers.get_mut(slot),
+        ) else {
             continue;
         };
         let Some(entities) = room.kinds.get(kind.index) else {
@@ -269,11 +272,11 @@ pub(crate) fn finish_snapshots(
     request: Res<StepRequest>,
     mut buffers: ResMut<SnapshotBuffers>,
     mut output: ResMut<StepOutput>,
-    rooms: Query<(), With<Room>>,
+    rooms: Query<&Room>,
 ) {
     output.snapshots.clear();
     for (slot, &room_entity) in request.due.iter().enumerate() {
-        if rooms.get(room_entity).is_err() {
+        if !rooms.get(room_entity).is_ok_and(Room::sends_this_tick) {
             continue;
         }
         if let Some(writer) = buffers.writers.get_mut(slot) {

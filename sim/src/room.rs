@@ -21,6 +21,8 @@ pub struct Room {
     pub(crate) game: usize,
     pub(crate) max_players: u32,
     pub(crate) tick_rate: u32,
+    /// Snapshots per second (at most `tick_rate`).
+    pub(crate) send_rate: u32,
     pub(crate) dt: f32,
     pub(crate) tick: Tick,
     pub(crate) rng: ChaCha8Rng,
@@ -47,6 +49,16 @@ impl Room {
     /// Ticks per second.
     pub fn tick_rate(&self) -> u32 {
         self.tick_rate
+    }
+
+    /// Snapshots per second.
+    pub fn send_rate(&self) -> u32 {
+        self.send_rate
+    }
+
+    /// Whether the tick being simulated is encoded and sent (see [`sends_on`]).
+    pub fn sends_this_tick(&self) -> bool {
+        sends_on(self.tick, self.send_rate, self.tick_rate)
     }
 
     /// Seconds per tick.
@@ -172,3 +184,14 @@ fn in_room_removed(mut world: DeferredWorld, ctx: HookContext) {
 /// tests only.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct InjectedFault;
+
+/// Whether a room ticking at `tick_rate` sends the snapshot of `tick` at `send_rate` per second:
+/// when `floor(tick * send_rate / tick_rate)` grew, so exactly `send_rate` a second, evenly
+/// spread (20 of 60: every third tick).
+pub fn sends_on(tick: Tick, send_rate: u32, tick_rate: u32) -> bool {
+    if send_rate >= tick_rate || tick == 0 {
+        return true;
+    }
+    let (s, r) = (u64::from(send_rate), u64::from(tick_rate.max(1)));
+    tick * s / r > (tick - 1) * s / r
+}

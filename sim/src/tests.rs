@@ -183,6 +183,7 @@ fn spec(game: usize, options: serde_json::Value) -> RoomSpec {
         game,
         max_players: 4,
         tick_rate: 30,
+        send_rate: 30,
         seed: 1,
         options,
     }
@@ -339,4 +340,42 @@ fn registry_refuses_duplicate_and_bad_names() {
         registry.register(Shouty),
         Err(RegistryError::BadName("LOUD"))
     ));
+}
+
+#[test]
+fn a_send_rate_below_the_tick_rate_encodes_only_the_ticks_it_sends() {
+    let mut sim = SimWorld::new(&registry());
+    let options = registry()
+        .validate_options(0, Some(&serde_json::json!({})))
+        .expect("valid options");
+    let spec = RoomSpec {
+        tick_rate: 60,
+        send_rate: 20,
+        ..spec(0, options)
+    };
+    let (room, _port) = sim.spawn_room(spec).expect("room");
+    let mut sent = Vec::new();
+    for _ in 0..12 {
+        for (_, bytes) in sim.step(&[room], 5) {
+            sent.push(Snapshot::decode(bytes).expect("decodes").tick);
+        }
+    }
+    assert_eq!(sent, vec![3, 6, 9, 12], "every third tick of twelve");
+    assert_eq!(sim.room_tick(room), Some(12), "every tick simulated");
+}
+
+#[test]
+fn send_rates_send_exactly_that_many_ticks_a_second() {
+    for (send, tick) in [(20, 60), (30, 60), (7, 30), (30, 30), (1, 128), (128, 128)] {
+        let sent = (1..=u64::from(tick) * 10)
+            .filter(|&t| crate::sends_on(t, send, tick))
+            .count();
+        assert_eq!(sent, send as usize * 10, "{send} of {tick}");
+    }
+    // Evenly spread: 20 of 60 is every third tick.
+    assert!(
+        (1..=9)
+            .filter(|&t| crate::sends_on(t, 20, 60))
+            .eq([3, 6, 9])
+    );
 }

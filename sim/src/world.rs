@@ -62,7 +62,7 @@ impl StepRequest {
     }
 }
 
-/// The step's result: one encoded snapshot per ticked room.
+/// The step's result: one encoded snapshot per ticked room that sends this tick.
 #[derive(Resource, Debug, Default)]
 pub(crate) struct StepOutput {
     /// `(room entity, snapshot bytes)` in the order of [`StepRequest::due`].
@@ -111,6 +111,8 @@ pub struct RoomSpec {
     pub max_players: u32,
     /// Ticks per second.
     pub tick_rate: u32,
+    /// Snapshots per second (capped at `tick_rate`): the other ticks are simulated, not encoded.
+    pub send_rate: u32,
     /// Seed of the room's RNG.
     pub seed: u64,
     /// The game's create options, as validated by [`GameRegistry::validate_options`].
@@ -236,6 +238,7 @@ impl SimWorld {
                 game: spec.game,
                 max_players: spec.max_players,
                 tick_rate: spec.tick_rate,
+                send_rate: spec.send_rate.clamp(1, spec.tick_rate.max(1)),
                 dt: 1.0 / spec.tick_rate.max(1) as f32,
                 tick: 0,
                 rng: ChaCha8Rng::seed_from_u64(spec.seed),
@@ -349,7 +352,8 @@ impl SimWorld {
         game.halt(&mut self.world, player);
     }
 
-    /// Runs one step: ticks the rooms in `due` and returns their encoded snapshots.
+    /// Runs one step: ticks the rooms in `due` and returns the encoded snapshots of those whose
+    /// send rate sends this tick (all of them at the default send rate).
     pub fn step(&mut self, due: &[Entity], now_ms: u64) -> &[(Entity, Bytes)] {
         {
             let games = self.games.len();

@@ -33,6 +33,7 @@ impl Match {
                 game: 0,
                 max_players: 8,
                 tick_rate: RATE,
+                send_rate: RATE,
                 seed,
                 options,
             })

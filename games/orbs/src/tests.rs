@@ -12,6 +12,7 @@ fn spec(seed: u64) -> RoomSpec {
         game: 0,
         max_players: 8,
         tick_rate: 30,
+        send_rate: 30,
         seed,
         options: serde_json::json!({}),
     }

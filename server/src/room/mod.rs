@@ -19,6 +19,6 @@ pub use directory::{RoomDirectory, ServerCounts};
 pub use driver::{DriverSettings, spawn_driver};
 pub use hub::{Conn, HubInbox, NodeId, RoomCmd, RoomHub, Seat, SeatLink};
 pub use ids::{node_id, token_room};
-pub use replica::{Baseline, Recipients, sends_on};
+pub use replica::{Baseline, Recipients};
 pub use requests::{input_ack, queue_forwarded, validate_create};
 pub use sink::{Release, RoomSink};

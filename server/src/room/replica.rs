@@ -369,30 +369,3 @@ fn number(field: Field) -> Option<f64> {
         Field::Bool(_) | Field::Nil => None,
     }
 }
-
-/// Whether a room ticking at `tick_rate` sends the snapshot of `tick` at `send_rate` per second:
-/// when `floor(tick * send_rate / tick_rate)` grew, so exactly `send_rate` a second.
-pub fn sends_on(tick: Tick, send_rate: u32, tick_rate: u32) -> bool {
-    if send_rate >= tick_rate || tick == 0 {
-        return true;
-    }
-    let (s, r) = (u64::from(send_rate), u64::from(tick_rate.max(1)));
-    tick * s / r > (tick - 1) * s / r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn send_rates_send_exactly_that_many_ticks_a_second() {
-        for (send, tick) in [(20, 60), (30, 60), (7, 30), (30, 30), (1, 128), (128, 128)] {
-            let sent = (1..=u64::from(tick) * 10)
-                .filter(|&t| sends_on(t, send, tick))
-                .count();
-            assert_eq!(sent, send as usize * 10, "{send} of {tick}");
-        }
-        // Evenly spread: 20 of 60 is every third tick.
-        assert!((1..=9).filter(|&t| sends_on(t, 20, 60)).eq([3, 6, 9]));
-    }
-}

@@ -8,7 +8,7 @@ use tickstorm_shared::protocol::{CloseReason, LeaveReason};
 use tokio::time::Instant;
 
 use super::{Driver, Timer};
-use crate::room::replica::{Member, Recipients, sends_on};
+use crate::room::replica::{Member, Recipients};
 use crate::room::sink::RoomSink;
 
 impl<S: RoomSink> Driver<S> {
@@ -91,10 +91,6 @@ impl<S: RoomSink> Driver<S> {
             let Some(room) = self.rooms.get_mut(room_id) else {
                 continue;
             };
-            let tick = self.sim.room_tick(room.entity).unwrap_or_default();
-            if !sends_on(tick, room.send_rate, room.tick_rate) {
-                continue;
-            }
             members.clear();
             members.extend(room.players.iter().filter_map(|&player_id| {
                 let record = self.players.get(&player_id)?;

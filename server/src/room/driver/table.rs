@@ -68,6 +68,7 @@ impl<S: RoomSink> Driver<S> {
             game: game.0,
             max_players,
             tick_rate,
+            send_rate,
             seed: room_seed(self.settings.seed, self.rooms_created),
             options,
         };
