@@ -8,6 +8,11 @@
 //! ([`TransportKind`]) behave the same through the API; a polling client never upgrades to
 //! WebSocket.
 //!
+//! The client knows nothing of Tickstorm's payloads: a game's `snapshot` event is one
+//! [`rmpv::Value::Binary`] argument, a keyframe or (once the client says a `baseline` in its
+//! inputs) a delta, which only makes sense applied to the states the client holds; keep a
+//! `tickstorm_shared::delta::ClientState` per seat for that, as the swarm's bots do.
+//!
 //! Module map: `config` (settings, URL), `engineio` (Engine.IO framing), `socketio` (packets and
 //! the two parsers), `transport` (frame source/sink over either transport, byte counters),
 //! `polling` (long-polling: HTTP/1.1 connection, payload codec), `client` (handshake and public

@@ -2,7 +2,11 @@
 //! game's [`Brain`] reads every snapshot's tables and builds the inputs, which the bot sends on a
 //! fixed schedule with increasing `seq`. What is measured is the same for every game (ticks, the
 //! envelope's `last_input_seq`, acks, bytes) and recorded in the swarm's
-//! [`Recorder`](super::metrics::Recorder) of the bot's game.
+//! [`Recorder`](super::metrics::Recorder) of the bot's game and snapshot mode.
+//!
+//! Snapshots are applied to the seat's [`SnapshotFeed`] (keyframes and deltas alike) and the
+//! brain and the measurements read the resulting state; in delta mode every input says the
+//! feed's baseline, so the server sends deltas.
 //!
 //! Latencies are measured from the *intended* send time of the fixed schedule, not from when a
 //! late sender got round to it, so a stalled bot or server shows up in the percentiles instead of
@@ -21,14 +25,16 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rmpv::Value;
 use serde_json::json;
-use tickstorm_shared::Field;
-use tickstorm_shared::protocol::events;
+use tickstorm_shared::delta::KindCoding;
+use tickstorm_shared::protocol::{KindInfo, delta_layout, events};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::SwarmShared;
 use super::brain::{self, Brain};
-use super::config::Scenario;
+use super::cadence::Cadence;
+use super::config::{Scenario, SnapshotMode};
+use super::feed::{self, Format, Received, SnapshotFeed};
 use super::metrics::{Latency, Window};
 use crate::{Client, ClientConfig, ClientError, Event};
 
@@ -84,6 +90,18 @@ struct Seat {
     /// The room's latest completed tick when the join (or rejoin) was answered: every later tick
     /// is owed to this connection.
     joined_tick: u64,
+    /// Which ticks the room sends a snapshot for (every tick unless it has a lower send rate).
+    cadence: Cadence,
+    /// The states this seat's snapshots described, and the baseline to say. New with every
+    /// join and rejoin: the server starts a new connection with a keyframe.
+    feed: SnapshotFeed,
+}
+
+/// How a join or rejoin ack's `kinds` code the snapshot's tables; `None` when the ack has no
+/// valid `kinds` list (the tables could not be read).
+fn layout_of(ack: &serde_json::Value) -> Option<Vec<KindCoding>> {
+    let kinds: Vec<KindInfo> = serde_json::from_value(ack.get("kinds")?.clone()).ok()?;
+    Some(delta_layout(&kinds))
 }
 
 pub(super) struct Bot {
@@ -91,6 +109,10 @@ pub(super) struct Bot {
     index: usize,
     /// The bot's game, an index into [`SwarmConfig::game_names`](super::SwarmConfig::game_names).
     game: usize,
+    /// Whether the bot asks for deltas.
+    mode: SnapshotMode,
+    /// The recorder the bot records into: its game's and mode's (see [`SwarmShared::cohort`]).
+    cohort: usize,
     /// Plays that game: reads the tables, builds the inputs.
     brain: Box<dyn Brain>,
     rng: ChaCha8Rng,
@@ -105,8 +127,6 @@ pub(super) struct Bot {
     /// A snapshot stream that stops while acks go on is missed up to here (see `settle`).
     proven_tick: u64,
     last_snapshot_at: Option<Instant>,
-    /// One snapshot row's fields at a time, reused.
-    scratch: Vec<Field>,
     bytes_seen: (u64, u64),
 }
 
@@ -118,10 +138,15 @@ impl Bot {
         let game = shared.config.game_of(index);
         let name = shared.config.game_names()[game];
         let brain = brain::brain_for(name).expect("SwarmConfig::validate checked the game names");
+        let mode_index = shared.config.snapshot_mode_of(index);
+        let mode = shared.config.snapshot_modes()[mode_index];
+        let cohort = shared.cohort(game, mode_index);
         Self {
             shared,
             index,
             game,
+            mode,
+            cohort,
             brain,
             rng,
             generation: 0,
@@ -130,13 +155,12 @@ impl Bot {
             last_tick: None,
             proven_tick: 0,
             last_snapshot_at: None,
-            scratch: Vec::new(),
             bytes_seen: (0, 0),
         }
     }
 
     fn record<R>(&self, f: impl FnOnce(&mut Window) -> R) -> R {
-        self.shared.recorders[self.game].with(self.index, f)
+        self.shared.recorders[self.cohort].with(self.index, f)
     }
 
     /// Plays until the swarm stops.
@@ -177,7 +201,7 @@ impl Bot {
                     self.on_ack(kind, intended, result);
                 }
                 event = seat.events.recv() => match event {
-                    Some(event) => self.on_event(&seat, event),
+                    Some(event) => self.on_event(&mut seat, event),
                     None => {
                         self.record(|w| w.error("disconnected"));
                         match self.reconnect(&seat).await {
@@ -207,7 +231,7 @@ impl Bot {
                 Some((kind, intended, result)) = pending.next() => {
                     self.on_ack(kind, intended, result);
                 }
-                Some(event) = seat.events.recv() => self.on_event(&seat, event),
+                Some(event) = seat.events.recv() => self.on_event(&mut seat, event),
                 _ = &mut grace => break,
             }
         }
@@ -230,7 +254,11 @@ impl Bot {
     async fn settle(&mut self, seat: &mut Seat) {
         let owed_up_to = self.proven_tick;
         let _ = tokio::time::timeout(SETTLE, async {
-            while self.last_tick.unwrap_or(seat.joined_tick) < owed_up_to {
+            while seat
+                .cadence
+                .sends_between(self.last_tick.unwrap_or(seat.joined_tick), owed_up_to)
+                > 0
+            {
                 match seat.events.recv().await {
                     Some(event) => self.on_event(seat, event),
                     None => break,
@@ -239,7 +267,7 @@ impl Bot {
         })
         .await;
         let received_up_to = self.last_tick.unwrap_or(seat.joined_tick);
-        let missed = owed_up_to.saturating_sub(received_up_to);
+        let missed = seat.cadence.sends_between(received_up_to, owed_up_to);
         if missed > 0 {
             self.record(|w| w.snapshots_expected += missed);
         }
@@ -346,13 +374,15 @@ impl Bot {
                     .and_then(|id| u32::try_from(id).ok());
                 let rejoin_token = ack["rejoin_token"].as_str().map(str::to_owned);
                 let joined_tick = ack["tick"].as_u64().unwrap_or_default();
-                match (player_id, rejoin_token) {
-                    (Some(player_id), Some(rejoin_token)) => Some(Seat {
+                match (player_id, rejoin_token, layout_of(&ack)) {
+                    (Some(player_id), Some(rejoin_token), Some(layout)) => Some(Seat {
                         joined_tick,
                         client,
                         events,
                         player_id,
                         rejoin_token,
+                        cadence: Cadence::of_room(&ack["room"]),
+                        feed: SnapshotFeed::new(self.mode, layout),
                     }),
                     _ => {
                         self.record(|w| w.error("malformed_ack"));
@@ -444,6 +474,12 @@ impl Bot {
                     w.record(Latency::Rejoin, started.elapsed());
                     w.rejoins += 1;
                 });
+                let Some(layout) = layout_of(&ack) else {
+                    self.record(|w| w.error("rejoin_malformed_ack"));
+                    client.close().await;
+                    self.shared.connected.fetch_sub(1, Ordering::Relaxed);
+                    return None;
+                };
                 let token = ack["rejoin_token"].as_str().unwrap_or_default().to_owned();
                 Some(Seat {
                     client,
@@ -451,6 +487,8 @@ impl Bot {
                     player_id: old.player_id,
                     rejoin_token: token,
                     joined_tick: ack["tick"].as_u64().unwrap_or_default(),
+                    cadence: Cadence::of_room(&ack["room"]),
+                    feed: SnapshotFeed::new(self.mode, layout),
                 })
             }
             Err(code) => {
@@ -465,7 +503,9 @@ impl Bot {
     fn send_input(&mut self, seat: &Seat, intended: Instant) -> Option<PendingAck> {
         self.seq += 1;
         let seq = self.seq;
-        let payload = self.brain.input(seq, &mut self.rng);
+        let mut payload = self.brain.input(seq, &mut self.rng);
+        // In delta mode: the server then sends deltas against that tick (keyframes after a 0).
+        seat.feed.say_baseline(&mut payload);
         self.unapplied.push_back((seq, intended));
         self.record(|w| w.inputs += 1);
         let client = seat.client.clone();
@@ -535,7 +575,7 @@ impl Bot {
         }
     }
 
-    fn on_event(&mut self, seat: &Seat, event: Event) {
+    fn on_event(&mut self, seat: &mut Seat, event: Event) {
         match event.name.as_str() {
             events::SNAPSHOT => match event.args.first() {
                 Some(Value::Binary(bytes)) => self.on_snapshot(seat, bytes),
@@ -547,20 +587,27 @@ impl Bot {
         }
     }
 
-    fn on_snapshot(&mut self, seat: &Seat, bytes: &[u8]) {
+    fn on_snapshot(&mut self, seat: &mut Seat, bytes: &[u8]) {
         let now = Instant::now();
-        let read = brain::read_snapshot(
-            bytes,
-            &mut self.scratch,
-            seat.player_id,
-            self.brain.as_mut(),
-        );
-        let Ok(brain::Envelope { tick, applied }) = read else {
-            self.record(|w| w.error("malformed_snapshot"));
-            return;
+        let (state, format) = match seat.feed.apply(bytes) {
+            Ok(Received::Applied { state, format }) => (state, format),
+            // Repeated or reordered: not a new tick, and nothing new to play on.
+            Ok(Received::Old) => return,
+            Err(e) => {
+                // Not delivered: the tick shows up as missed at the next snapshot that applies.
+                tracing::debug!(bot = self.index, error = %e, "snapshot rejected");
+                self.record(|w| w.error(&feed::rejection_code(&e)));
+                return;
+            }
         };
+        let brain::Envelope { tick, applied } =
+            brain::read_state(state, seat.player_id, self.brain.as_mut());
         let (expected, interarrival) = match (self.last_tick, self.last_snapshot_at) {
-            (Some(last), Some(at)) if tick > last => (tick - last, Some(now - at)),
+            // At least this one, even if the room's send rate would not have sent it.
+            (Some(last), Some(at)) if tick > last => (
+                seat.cadence.sends_between(last, tick).max(1),
+                Some(now - at),
+            ),
             (Some(_), _) => (0, None), // duplicate or reordered: not a new tick
             (None, _) => (1, None),
         };
@@ -577,8 +624,17 @@ impl Bot {
             .take_while(|(seq, _)| *seq <= applied)
             .count();
         let unapplied = &mut self.unapplied;
-        self.shared.recorders[self.game].with(self.index, |w| {
+        let unrequested_delta = format == Format::Delta && self.mode == SnapshotMode::Keyframes;
+        self.shared.recorders[self.cohort].with(self.index, |w| {
             w.snapshots += 1;
+            match format {
+                Format::Keyframe => w.keyframes += 1,
+                Format::Delta => w.deltas += 1,
+            }
+            if unrequested_delta {
+                // This bot never said a baseline: a delta breaks the contract for stock clients.
+                w.error("unrequested_delta");
+            }
             w.snapshots_expected += expected;
             if let Some(gap) = interarrival {
                 w.record(Latency::SnapshotInterarrival, gap);

@@ -46,6 +46,39 @@ pub enum TransportArg {
     Polling,
 }
 
+/// Whether the bots ask for delta snapshots, as a CLI value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeltaArg {
+    /// Every bot tells the server its baseline in each input, so it gets deltas (version 3).
+    On,
+    /// No bot says a baseline: every snapshot is a keyframe, as for a stock client.
+    Off,
+    /// Even bots (0, 2, ...) use deltas, odd ones keyframes: both modes in the same rooms, side
+    /// by side in the report.
+    Split,
+}
+
+/// How one bot receives snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnapshotMode {
+    /// Says its baseline in every input: gets deltas.
+    Deltas,
+    /// Never says a baseline: gets keyframes.
+    Keyframes,
+}
+
+impl SnapshotMode {
+    /// Name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SnapshotMode::Deltas => "deltas",
+            SnapshotMode::Keyframes => "keyframes",
+        }
+    }
+}
+
 /// tickstorm-bots: a headless bot swarm that plays on a Tickstorm server and measures latency
 /// honestly (HDR histograms, no coordinated omission), then reports and checks an SLO.
 #[derive(Debug, Clone, Parser, serde::Serialize)]
@@ -123,6 +156,12 @@ pub struct SwarmConfig {
     /// e.g. `blasters={"warmup_seconds":0}`.
     #[arg(long = "room-options", value_name = "GAME=JSON")]
     pub room_options: Vec<String>,
+
+    /// Delta snapshots: `on` (every bot says its baseline in each input and gets deltas), `off`
+    /// (no bot does: keyframes only, like a stock client) or `split` (even bots on, odd bots off,
+    /// in the same rooms; the report shows both modes side by side).
+    #[arg(long, value_enum, default_value_t = DeltaArg::On)]
+    pub deltas: DeltaArg,
 
     /// reconnect-storm: share of bots that keep dropping and rejoining (0..=1).
     #[arg(long, default_value_t = 0.25)]
@@ -203,6 +242,21 @@ impl SwarmConfig {
             0 => index % games,
             size => (index / size) % games,
         }
+    }
+
+    /// The snapshot modes of this run, in report order: one, or both with `--deltas split`.
+    pub fn snapshot_modes(&self) -> &'static [SnapshotMode] {
+        match self.deltas {
+            DeltaArg::On => &[SnapshotMode::Deltas],
+            DeltaArg::Off => &[SnapshotMode::Keyframes],
+            DeltaArg::Split => &[SnapshotMode::Deltas, SnapshotMode::Keyframes],
+        }
+    }
+
+    /// Which of [`snapshot_modes`](Self::snapshot_modes) bot `index` uses: alternating by bot
+    /// with `split`, so each room holds both modes and they see the same game.
+    pub fn snapshot_mode_of(&self, index: usize) -> usize {
+        index % self.snapshot_modes().len()
     }
 
     /// The `game` member of `room:create`/`room:join` for game `game` (an index into
@@ -331,6 +385,22 @@ mod tests {
         assert_eq!(repeated.game_names(), ["blasters", "orbs"]);
         let quick = SwarmConfig::parse_from(["t", "--game", "orbs,blasters", "--room-size", "0"]);
         assert_eq!((quick.game_of(4), quick.game_of(5)), (0, 1));
+    }
+
+    #[test]
+    fn deltas_are_on_by_default_and_split_alternates_the_bots() {
+        let default = SwarmConfig::default();
+        assert_eq!(default.snapshot_modes(), [SnapshotMode::Deltas]);
+        assert_eq!(default.snapshot_mode_of(7), 0);
+        let off = SwarmConfig::parse_from(["t", "--deltas", "off"]);
+        assert_eq!(off.snapshot_modes(), [SnapshotMode::Keyframes]);
+        let split = SwarmConfig::parse_from(["t", "--deltas", "split"]);
+        let modes: Vec<SnapshotMode> = (0..4)
+            .map(|i| split.snapshot_modes()[split.snapshot_mode_of(i)])
+            .collect();
+        use SnapshotMode::{Deltas, Keyframes};
+        assert_eq!(modes, [Deltas, Keyframes, Deltas, Keyframes]);
+        assert!(SwarmConfig::try_parse_from(["t", "--deltas", "sometimes"]).is_err());
     }
 
     #[test]

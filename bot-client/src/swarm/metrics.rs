@@ -66,8 +66,12 @@ fn new_histogram() -> Histogram<u64> {
 #[derive(Debug, Clone)]
 pub struct Window {
     histograms: Vec<Histogram<u64>>,
-    /// Snapshots received.
+    /// Snapshots received (new ticks applied): keyframes plus deltas.
     pub snapshots: u64,
+    /// Of those, keyframes (version 2).
+    pub keyframes: u64,
+    /// Of those, deltas (version 3).
+    pub deltas: u64,
     /// Snapshots that should have arrived, from tick numbers (gaps count as missing).
     pub snapshots_expected: u64,
     /// Inputs sent.
@@ -97,6 +101,8 @@ impl Default for Window {
         Self {
             histograms: Latency::ALL.iter().map(|_| new_histogram()).collect(),
             snapshots: 0,
+            keyframes: 0,
+            deltas: 0,
             snapshots_expected: 0,
             inputs: 0,
             acks: 0,
@@ -138,6 +144,8 @@ impl Window {
             let _ = mine.add(theirs);
         }
         self.snapshots += other.snapshots;
+        self.keyframes += other.keyframes;
+        self.deltas += other.deltas;
         self.snapshots_expected += other.snapshots_expected;
         self.inputs += other.inputs;
         self.acks += other.acks;
@@ -256,6 +264,8 @@ mod tests {
             recorder.with(i as usize, |w| {
                 w.record(Latency::Ack, Duration::from_millis(i));
                 w.snapshots += 1;
+                w.keyframes += i % 2;
+                w.deltas += 1 - i % 2;
             });
         }
         recorder.with(0, |w| {
@@ -265,6 +275,10 @@ mod tests {
         let window = recorder.take();
         let ack = window.summary(Latency::Ack);
         assert_eq!(ack.count, 100);
+        assert_eq!(
+            (window.snapshots, window.keyframes, window.deltas),
+            (100, 50, 50)
+        );
         assert!((ack.p50 - 50.0).abs() < 0.1, "p50 {}", ack.p50);
         assert!((ack.p99 - 99.0).abs() < 0.1, "p99 {}", ack.p99);
         assert!((window.delivery() - 0.5).abs() < 1e-9);

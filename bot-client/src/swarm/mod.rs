@@ -5,7 +5,9 @@
 
 mod bot;
 pub mod brain;
+mod cadence;
 pub mod config;
+mod feed;
 pub mod metrics;
 pub mod plot;
 pub mod report;
@@ -24,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Scenario, SwarmConfig};
+pub use config::{DeltaArg, Scenario, SnapshotMode, SwarmConfig};
 use metrics::{Recorder, Window};
 use report::{ProcessUsage, SloVerdict};
 pub use report::{Sample, SwarmReport};
@@ -34,13 +36,21 @@ use sysstat::CpuSampler;
 #[derive(Debug)]
 pub(crate) struct SwarmShared {
     config: SwarmConfig,
-    /// One recorder per game of the run ([`SwarmConfig::game_names`] order): each bot records
-    /// into its game's, and the run's totals are their sum.
+    /// One recorder per game and snapshot mode of the run (see [`cohort`](Self::cohort)): each
+    /// bot records into its own, the report sums them by game, by mode and in all.
     recorders: Vec<Recorder>,
     connected: AtomicUsize,
     stop: CancellationToken,
     /// Room of each group of `room_size` bots, created by whichever bot of the group comes first.
     rooms: Vec<OnceCell<String>>,
+}
+
+impl SwarmShared {
+    /// The recorder of the bots of game `game` ([`SwarmConfig::game_names`] order) in snapshot
+    /// mode `mode` ([`SwarmConfig::snapshot_modes`] order).
+    fn cohort(&self, game: usize, mode: usize) -> usize {
+        game * self.config.snapshot_modes().len() + mode
+    }
 }
 
 /// Share of the bot process's available CPU above which its measurements are suspect.
@@ -82,9 +92,7 @@ pub async fn run_until(
         config.bots.div_ceil(config.room_size)
     };
     let shared = Arc::new(SwarmShared {
-        recorders: config
-            .game_names()
-            .iter()
+        recorders: (0..config.game_names().len() * config.snapshot_modes().len())
             .map(|_| Recorder::new(16))
             .collect(),
         connected: AtomicUsize::new(0),
@@ -168,8 +176,9 @@ async fn spawn_bots(shared: Arc<SwarmShared>) -> JoinSet<()> {
 /// Collects the per-second rows, the run's totals, and CPU/memory of the bots and the server.
 struct Sampler {
     totals: Window,
-    /// The totals of each game (the same split as `SwarmShared::recorders`).
+    /// The totals of each game and of each snapshot mode.
     per_game: Vec<Window>,
+    per_mode: Vec<Window>,
     /// Each game's last second for the live line: `(delivery, errors)`.
     games_second: Vec<(f64, u64)>,
     timeseries: Vec<Sample>,
@@ -198,6 +207,11 @@ impl Sampler {
                 .iter()
                 .map(|_| Window::default())
                 .collect(),
+            per_mode: config
+                .snapshot_modes()
+                .iter()
+                .map(|_| Window::default())
+                .collect(),
             games_second: Vec::new(),
             timeseries: Vec::new(),
             own_cpu,
@@ -210,17 +224,22 @@ impl Sampler {
         }
     }
 
-    /// Takes what every game's bots recorded since the last call: adds each game's part to its
-    /// totals and returns the sum (the caller adds that to the run's totals).
+    /// Takes what every game's bots recorded since the last call: adds each game's and each
+    /// mode's part to its totals and returns the sum (the caller adds that to the run's totals).
     fn take(&mut self, shared: &SwarmShared) -> Window {
         let mut sum = Window::default();
         self.games_second.clear();
-        for (recorder, totals) in shared.recorders.iter().zip(&mut self.per_game) {
-            let window = recorder.take();
-            totals.merge(&window);
-            sum.merge(&window);
+        for (game, totals) in self.per_game.iter_mut().enumerate() {
+            let mut second = Window::default();
+            for (mode, mode_totals) in self.per_mode.iter_mut().enumerate() {
+                let window = shared.recorders[shared.cohort(game, mode)].take();
+                mode_totals.merge(&window);
+                second.merge(&window);
+            }
+            totals.merge(&second);
+            sum.merge(&second);
             self.games_second
-                .push((window.delivery(), window.error_count()));
+                .push((second.delivery(), second.error_count()));
         }
         sum
     }
@@ -313,6 +332,18 @@ impl Sampler {
                 report::GameReport::of(name, bots, seconds, totals)
             })
             .collect();
+        let modes = config
+            .snapshot_modes()
+            .iter()
+            .zip(&self.per_mode)
+            .enumerate()
+            .map(|(m, (mode, totals))| {
+                let bots = (0..config.bots)
+                    .filter(|&i| config.snapshot_mode_of(i) == m)
+                    .count();
+                report::ModeReport::of(*mode, bots, seconds, totals)
+            })
+            .collect();
         let mut report = SwarmReport {
             tool: format!("tickstorm-bots {}", env!("CARGO_PKG_VERSION")),
             bots: config.bots,
@@ -324,6 +355,8 @@ impl Sampler {
             latency_ms: Default::default(),
             snapshots: report::Delivery {
                 received: 0,
+                keyframes: 0,
+                deltas: 0,
                 expected: 0,
                 missed: 0,
                 ratio: 1.0,
@@ -351,6 +384,7 @@ impl Sampler {
             warnings,
             timeseries: self.timeseries,
             games,
+            modes,
         };
         report.totals(&self.totals);
         report

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::config::SwarmConfig;
+use super::config::{SnapshotMode, SwarmConfig};
 use super::metrics::{Latency, LatencySummary, Window};
 use super::slo::Check;
 
@@ -81,6 +81,10 @@ impl Sample {
 pub struct Delivery {
     /// Snapshots received by all bots.
     pub received: u64,
+    /// Of those, keyframes (version 2).
+    pub keyframes: u64,
+    /// Of those, deltas (version 3).
+    pub deltas: u64,
     /// Snapshots the tick numbers say should have arrived.
     pub expected: u64,
     /// expected - received.
@@ -96,6 +100,8 @@ impl Delivery {
     fn of(window: &Window, bot_seconds: f64) -> Self {
         Self {
             received: window.snapshots,
+            keyframes: window.keyframes,
+            deltas: window.deltas,
             expected: window.snapshots_expected,
             missed: window.snapshots_expected.saturating_sub(window.snapshots),
             ratio: window.delivery(),
@@ -158,6 +164,89 @@ impl GameReport {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// The bots of one snapshot mode (`--deltas`): what they received and what it cost.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeReport {
+    /// `deltas` (the bots said their baseline) or `keyframes` (they never did).
+    pub mode: SnapshotMode,
+    /// Bots in this mode.
+    pub bots: usize,
+    /// Their snapshot delivery, keyframes and deltas counted apart.
+    pub snapshots: Delivery,
+    /// Inputs they sent.
+    pub inputs_sent: u64,
+    /// Of those, acked `ok: true`.
+    pub inputs_acked: u64,
+    /// Input -> snapshot latency, ms.
+    pub input_to_snapshot_ms: LatencySummary,
+    /// Their errors by code.
+    pub errors: BTreeMap<String, u64>,
+    /// Payload bytes received per bot per second: what the mode costs the network.
+    pub bytes_in_per_bot_per_s: f64,
+    /// Payload bytes sent per bot per second (the `baseline` field is in here).
+    pub bytes_out_per_bot_per_s: f64,
+}
+
+impl ModeReport {
+    /// The report of `bots` bots in `mode` from their totals over `seconds`.
+    pub fn of(mode: SnapshotMode, bots: usize, seconds: f64, totals: &Window) -> Self {
+        let bot_seconds = (bots as f64 * seconds).max(1e-9);
+        Self {
+            mode,
+            bots,
+            snapshots: Delivery::of(totals, bot_seconds),
+            inputs_sent: totals.inputs,
+            inputs_acked: totals.acks,
+            input_to_snapshot_ms: totals.summary(Latency::InputToSnapshot),
+            errors: totals.errors.clone(),
+            bytes_in_per_bot_per_s: totals.bytes_in as f64 / bot_seconds,
+            bytes_out_per_bot_per_s: totals.bytes_out as f64 / bot_seconds,
+        }
+    }
+}
+
+/// The modes side by side, one column each, for the text report.
+fn modes_table(modes: &[ModeReport]) -> String {
+    let mut out = String::new();
+    let mut row = |label: &str, cell: &dyn Fn(&ModeReport) -> String| {
+        let _ = write!(out, "{label:<26}");
+        for m in modes {
+            let _ = write!(out, " {:>14}", cell(m));
+        }
+        out.push('\n');
+    };
+    row("snapshot mode (--deltas)", &|m| m.mode.name().to_owned());
+    row("bots", &|m| m.bots.to_string());
+    row("bytes in per bot per s", &|m| {
+        format!("{:.0}", m.bytes_in_per_bot_per_s)
+    });
+    row("bytes out per bot per s", &|m| {
+        format!("{:.0}", m.bytes_out_per_bot_per_s)
+    });
+    row("keyframes received", &|m| m.snapshots.keyframes.to_string());
+    row("deltas received", &|m| m.snapshots.deltas.to_string());
+    row("delivery", &|m| {
+        format!("{:.4}%", m.snapshots.ratio * 100.0)
+    });
+    row("inputs sent / acked", &|m| {
+        format!("{} / {}", m.inputs_sent, m.inputs_acked)
+    });
+    row("input->snapshot p99 (ms)", &|m| {
+        format!("{:.3}", m.input_to_snapshot_ms.p99)
+    });
+    row("errors", &|m| m.errors.values().sum::<u64>().to_string());
+    if let [deltas, keyframes] = modes
+        && keyframes.bytes_in_per_bot_per_s > 0.0
+    {
+        let _ = writeln!(
+            out,
+            "delta bots receive {:.1}% of the keyframe bots' bytes",
+            deltas.bytes_in_per_bot_per_s / keyframes.bytes_in_per_bot_per_s * 100.0
+        );
+    }
+    out
 }
 
 /// CPU and memory of a process over the run.
@@ -239,6 +328,9 @@ pub struct SwarmReport {
     pub timeseries: Vec<Sample>,
     /// Each game's part, in `--game` order (one entry without `--game`).
     pub games: Vec<GameReport>,
+    /// Each snapshot mode's part (`--deltas`): one entry, or `deltas` then `keyframes` with
+    /// `split`.
+    pub modes: Vec<ModeReport>,
 }
 
 impl SwarmReport {
@@ -292,8 +384,10 @@ impl SwarmReport {
         let d = &self.snapshots;
         let _ = writeln!(
             out,
-            "\nsnapshots: {} received of {} expected ({} missed), delivery {:.4}%, {:.2}/s per bot",
+            "\nsnapshots: {} received ({} keyframes, {} deltas) of {} expected ({} missed), delivery {:.4}%, {:.2}/s per bot",
             d.received,
+            d.keyframes,
+            d.deltas,
             d.expected,
             d.missed,
             d.ratio * 100.0,
@@ -341,6 +435,7 @@ impl SwarmReport {
                 g.play_line()
             );
         }
+        let _ = write!(out, "\n{}\n", modes_table(&self.modes));
         let b = &self.bot_process;
         let _ = writeln!(
             out,
@@ -426,5 +521,48 @@ impl SwarmReport {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_modes_stand_side_by_side_with_bytes_per_bot_per_second() {
+        let mut deltas = Window::default();
+        (deltas.snapshots, deltas.keyframes, deltas.deltas) = (300, 2, 298);
+        (deltas.snapshots_expected, deltas.bytes_in) = (300, 40_000);
+        (deltas.inputs, deltas.acks) = (100, 100);
+        let mut keyframes = Window::default();
+        (keyframes.snapshots, keyframes.keyframes) = (300, 300);
+        (keyframes.snapshots_expected, keyframes.bytes_in) = (300, 160_000);
+        let modes = [
+            ModeReport::of(SnapshotMode::Deltas, 2, 10.0, &deltas),
+            ModeReport::of(SnapshotMode::Keyframes, 2, 10.0, &keyframes),
+        ];
+        assert_eq!(modes[0].bytes_in_per_bot_per_s, 2_000.0);
+        assert_eq!(modes[1].bytes_in_per_bot_per_s, 8_000.0);
+        let table = modes_table(&modes);
+        let line = |label: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(label))
+                .map(|l| l[label.len()..].split_whitespace().collect::<Vec<_>>())
+                .unwrap_or_else(|| panic!("no {label:?} line in\n{table}"))
+        };
+        assert_eq!(line("snapshot mode (--deltas)"), ["deltas", "keyframes"]);
+        assert_eq!(line("bytes in per bot per s"), ["2000", "8000"]);
+        assert_eq!(line("keyframes received"), ["2", "300"]);
+        assert_eq!(line("deltas received"), ["298", "0"]);
+        assert_eq!(line("delivery"), ["100.0000%", "100.0000%"]);
+        assert!(
+            table.contains("delta bots receive 25.0% of the keyframe bots' bytes"),
+            "{table}"
+        );
+        let json = serde_json::to_value(&modes[0]).expect("serializes");
+        assert_eq!(json["mode"], "deltas");
+        assert_eq!(json["snapshots"]["deltas"], 298);
+        assert_eq!(json["bytes_in_per_bot_per_s"], 2_000.0);
     }
 }

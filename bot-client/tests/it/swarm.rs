@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use tickstorm_bot_client::swarm::{self, Scenario, SwarmConfig, SwarmReport};
+use tickstorm_bot_client::swarm::{self, Scenario, SnapshotMode, SwarmConfig, SwarmReport};
 use tickstorm_server::config::ParserKind as ServerParser;
 use tickstorm_server::{Config, ServerHandle};
 use tokio_util::sync::CancellationToken;
@@ -139,11 +139,18 @@ async fn fifty_bots_get_every_snapshot_and_sane_percentiles_in_the_json_report()
     sane("ack");
     sane("input_to_snapshot");
     sane("snapshot_interarrival");
+    // The bytes were counted: every keyframe of an orb arena of eight is more than 300 B, and
+    // every delta (these bots ask for them, the default) more than its 40-odd bytes of
+    // Socket.IO framing.
     let bytes_in = report.bytes_in_per_bot_per_s * report.seconds * report.bots as f64;
+    let d = &report.snapshots;
     assert!(
-        bytes_in > report.snapshots.received as f64 * 300.0,
-        "every snapshot is more than 300 B: {bytes_in} B for {} snapshots",
-        report.snapshots.received
+        d.deltas > 0 && d.received == d.keyframes + d.deltas,
+        "the bots got deltas: {d:?}"
+    );
+    assert!(
+        bytes_in > d.keyframes as f64 * 300.0 + d.deltas as f64 * 40.0,
+        "{bytes_in} B for {d:?}"
     );
 
     let json: serde_json::Value =
@@ -308,8 +315,9 @@ async fn msgpack_over_polling_with_chat() {
 }
 
 /// Takes one `/game` socket out of its game room's broadcast group once every bot is seated: the
-/// server then sends it no snapshot, while its inputs are still acked (acks go to the socket, not
-/// the room). False if the bots were not all seated in time.
+/// server then sends it no keyframe, while its inputs are still acked (acks go to the socket, not
+/// the room). Deltas go to each socket by id, not through the room, so the bots must run with
+/// `--deltas off` for this to stop a stream. False if the bots were not all seated in time.
 async fn stop_one_stream(handle: &ServerHandle, bots: usize, after: Duration) -> bool {
     let game = handle.io.of("/game").expect("/game namespace");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -352,6 +360,11 @@ async fn a_snapshot_stream_that_stops_while_acks_go_on_fails_delivery() {
             "3s",
             "--slo",
             "delivery>=99%",
+            // Keyframes travel through the room's broadcast group, which `stop_one_stream` takes
+            // the victim out of; deltas would still reach it. The accounting under test (acks
+            // prove ticks whose snapshots never came) is the same in both modes.
+            "--deltas",
+            "off",
         ],
     );
     let swarm = tokio::spawn(swarm::run(config));
@@ -511,6 +524,164 @@ async fn the_swarm_plays_orbs_and_blasters_at_once_with_every_snapshot_and_every
         top_score >= 1,
         "the lobby showed a kill within 50 s: {play:?}"
     );
+    assert!(
+        server.drains(Duration::from_secs(15)).await,
+        "bots left and their rooms closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_bots_get_deltas_or_keyframes_by_mode_and_deltas_cost_fewer_bytes() {
+    let server = Server::start(|c| {
+        c.room_idle_timeout = Duration::from_secs(5);
+        c.rejoin_grace = Duration::from_millis(500);
+        // As in the two-game test: a starved debug server ticks slowly while the bots keep their
+        // wall-clock input schedule; limits are not the subject here.
+        c.input_rate_per_tick = 100.0;
+    })
+    .await;
+    let config = swarm_config(
+        &server.url,
+        &[
+            "--bots",
+            "16",
+            "--room-size",
+            "8",
+            "--deltas",
+            "split",
+            "--duration",
+            "3s",
+            // Debug builds on a loaded 2-core runner: time out only what is really lost.
+            "--ack-timeout",
+            "15s",
+        ],
+    );
+    let report = swarm::run(config).await.expect("swarm runs");
+    eprintln!("{}", report.table());
+
+    assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    assert_eq!(report.latency_ms["join"].count, 16, "every bot took a seat");
+    let [deltas, keyframes] = report.modes.as_slice() else {
+        panic!("one report per mode: {:?}", report.modes);
+    };
+    assert_eq!(
+        (deltas.mode, keyframes.mode),
+        (SnapshotMode::Deltas, SnapshotMode::Keyframes)
+    );
+    for mode in [deltas, keyframes] {
+        let name = mode.mode.name();
+        // Alternating bots: four of each mode in each room of eight.
+        assert_eq!(mode.bots, 8, "{name}");
+        assert!(mode.errors.is_empty(), "{name}: {:?}", mode.errors);
+        assert_eq!(
+            mode.snapshots.missed, 0,
+            "{name}: every snapshot delivered ({:?})",
+            mode.snapshots
+        );
+        assert_eq!(
+            mode.snapshots.received,
+            mode.snapshots.keyframes + mode.snapshots.deltas,
+            "{name}"
+        );
+        // Five snapshots per bot at least: the streams were followed (a starved debug server
+        // skips ticks; see the two-game test).
+        assert!(
+            mode.snapshots.expected >= 8 * 5,
+            "{name}: {:?}",
+            mode.snapshots
+        );
+        assert!(mode.inputs_sent >= 8 * 10, "{name}: {}", mode.inputs_sent);
+        assert_eq!(
+            mode.inputs_acked, mode.inputs_sent,
+            "{name}: every input acked"
+        );
+    }
+    // A seat starts from a keyframe; once the server has heard a baseline, deltas follow.
+    assert!(
+        deltas.snapshots.keyframes >= 8,
+        "each delta bot's first snapshot: {:?}",
+        deltas.snapshots
+    );
+    assert!(deltas.snapshots.deltas > 0, "{:?}", deltas.snapshots);
+    assert_eq!(
+        keyframes.snapshots.deltas, 0,
+        "a bot that never says a baseline gets keyframes only: {:?}",
+        keyframes.snapshots
+    );
+    assert!(
+        deltas.bytes_in_per_bot_per_s < keyframes.bytes_in_per_bot_per_s,
+        "deltas {:.0} B/s, keyframes {:.0} B/s per bot",
+        deltas.bytes_in_per_bot_per_s,
+        keyframes.bytes_in_per_bot_per_s
+    );
+    let json = serde_json::to_value(&report).expect("the report serializes");
+    assert_eq!(json["modes"][0]["mode"], "deltas");
+    assert_eq!(json["modes"][1]["mode"], "keyframes");
+    assert!(
+        json["modes"][0]["bytes_in_per_bot_per_s"]
+            .as_f64()
+            .is_some()
+    );
+    assert!(
+        server.drains(Duration::from_secs(15)).await,
+        "bots left and their rooms closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_with_a_lower_send_rate_and_a_view_radius_are_fully_delivered_in_both_modes() {
+    let server = Server::start(|c| {
+        c.room_idle_timeout = Duration::from_secs(5);
+        c.rejoin_grace = Duration::from_millis(500);
+        c.input_rate_per_tick = 100.0;
+        // Server defaults for the rooms the swarm creates: 10 of the 30 ticks a second sent,
+        // and each player sees the orbs and avatars within 250 units only.
+        c.send_rate = Some(10);
+        c.view_radius = Some(250.0);
+    })
+    .await;
+    let config = swarm_config(
+        &server.url,
+        &[
+            "--bots",
+            "8",
+            "--room-size",
+            "8",
+            "--deltas",
+            "split",
+            "--duration",
+            "3s",
+            "--ack-timeout",
+            "15s",
+        ],
+    );
+    let report = swarm::run(config).await.expect("swarm runs");
+    eprintln!("{}", report.table());
+
+    assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
+    for mode in &report.modes {
+        let name = mode.mode.name();
+        // The ticks between two sends are not owed: counting them would put delivery at a third.
+        assert_eq!(mode.snapshots.missed, 0, "{name}: {:?}", mode.snapshots);
+        assert!(
+            mode.snapshots.expected >= 4 * 5,
+            "{name}: {:?}",
+            mode.snapshots
+        );
+        // Ten a second at most (plus rounding at the ends of a bot's run), not thirty.
+        assert!(
+            mode.snapshots.per_bot_per_s <= 11.0,
+            "{name}: {:?}",
+            mode.snapshots
+        );
+        assert_eq!(mode.inputs_acked, mode.inputs_sent, "{name}");
+    }
+    let [deltas, keyframes] = report.modes.as_slice() else {
+        panic!("one report per mode: {:?}", report.modes);
+    };
+    // Entities entering and leaving view arrive as appearing rows and removed keys: they applied.
+    assert!(deltas.snapshots.deltas > 0, "{:?}", deltas.snapshots);
+    assert_eq!(keyframes.snapshots.deltas, 0, "{:?}", keyframes.snapshots);
     assert!(
         server.drains(Duration::from_secs(15)).await,
         "bots left and their rooms closed"

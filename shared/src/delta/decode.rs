@@ -234,20 +234,14 @@ fn read_section(
         return Err(invalid("removed list longer than the payload"));
     }
     for _ in 0..removed {
-        let id: u32 = read_int(rd).map_err(invalid)?;
-        if section.removed.last().is_some_and(|&last| last >= id) {
-            return Err(invalid("removed keys not ascending"));
-        }
+        let id = next_key(rd, section.removed.last().copied())?;
         section.removed.push(id);
     }
     let width = precision.len();
     for _ in 1..len {
         let row_len = read_array_len(rd).map_err(invalid)? as usize;
-        let key: u32 = read_int(rd).map_err(invalid)?;
+        let key = next_key(rd, section.rows.last().map(|r| r.0))?;
         let mask: u64 = read_int(rd).map_err(invalid)?;
-        if section.rows.last().is_some_and(|&(last, _, _)| last >= key) {
-            return Err(invalid("row keys not ascending"));
-        }
         if mask & !full_mask(width) != 0 || mask == 0 {
             return Err(invalid(format!(
                 "row {key}: mask {mask:#x} for {width} fields"
@@ -276,6 +270,19 @@ fn read_section(
         }
     }
     Ok(())
+}
+
+/// Reads a key written as its step from the previous key of its list (from 0 for the first):
+/// keys ascend, so a later step of 0 is refused.
+fn next_key(rd: &mut &[u8], previous: Option<u32>) -> Result<u32, SnapshotDecodeError> {
+    let step: u32 = read_int(rd).map_err(invalid)?;
+    if previous.is_some() && step == 0 {
+        return Err(invalid("keys not ascending (a step of 0)"));
+    }
+    previous
+        .unwrap_or(0)
+        .checked_add(step)
+        .ok_or_else(|| invalid("key beyond u32"))
 }
 
 /// The integer a quantized field carries.

@@ -152,6 +152,7 @@ impl DeltaEncoder {
         self.rows.clear();
         self.removed.clear();
         let mut rows = 0u32;
+        let mut previous_key = 0;
         let (mut i, mut j) = (0, 0);
         while i < base.len() || j < current.len() {
             let base_id = base.ids.get(i).copied();
@@ -176,7 +177,8 @@ impl DeltaEncoder {
                 (Some(_), None) => self.removed.push(id),
                 (None, Some(new)) => {
                     let mask = full_mask(new.len());
-                    write_row(&mut self.rows, id, mask, new, None, precision);
+                    write_row(&mut self.rows, id - previous_key, mask, new, None, precision);
+                    previous_key = id;
                     rows += 1;
                 }
                 (Some(old), Some(new)) => {
@@ -188,7 +190,8 @@ impl DeltaEncoder {
                         .filter(|(_, ((a, b), p))| !same_value(**a, **b, **p))
                         .fold(0u64, |mask, (bit, _)| mask | 1 << bit);
                     if mask != 0 {
-                        write_row(&mut self.rows, id, mask, new, Some(old), precision);
+                        write_row(&mut self.rows, id - previous_key, mask, new, Some(old), precision);
+                        previous_key = id;
                         rows += 1;
                     }
                 }
@@ -197,25 +200,28 @@ impl DeltaEncoder {
         }
         infallible!(write_array_len(out, rows + 1));
         infallible!(write_array_len(out, len_u32(self.removed.len())));
+        // Keys as differences from the previous key (ascending, so small and positive).
+        let mut previous = 0;
         for &id in &self.removed {
-            write_int(out, i64::from(id));
+            write_int(out, i64::from(id - previous));
+            previous = id;
         }
         out.extend_from_slice(&self.rows);
     }
 }
 
-/// `[id, mask, value...]`: the fields in `mask`; quantized ones as differences from `old` when
-/// there is one, absolute otherwise.
+/// `[key step, mask, value...]`: the key as its difference from the previous row's, the fields in
+/// `mask`; quantized ones as differences from `old` when there is one, absolute otherwise.
 fn write_row(
     out: &mut Vec<u8>,
-    id: u32,
+    key_step: u32,
     mask: u64,
     new: &[Field],
     old: Option<&[Field]>,
     precision: &[f64],
 ) {
     infallible!(write_array_len(out, mask.count_ones() + 2));
-    write_int(out, i64::from(id));
+    write_int(out, i64::from(key_step));
     infallible!(rmp::encode::write_uint(out, mask));
     for (bit, (&field, &p)) in new.iter().zip(precision).enumerate() {
         if mask & 1 << bit == 0 {

@@ -497,7 +497,7 @@ fn malformed_sections_are_refused_with_what_is_wrong() {
             rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((vec![4u32],),))).expect("ser"),
             "does not hold",
         ),
-        // Rows out of order.
+        // Rows out of order: a key step of 0 after the first row.
         (
             rmp_serde::to_vec(&(
                 3,
@@ -505,7 +505,7 @@ fn malformed_sections_are_refused_with_what_is_wrong() {
                 1,
                 33,
                 envelope.clone(),
-                ((none.clone(), (9, 3, 8, true), (7, 3, 8, true)),),
+                ((none.clone(), (9, 3, 8, true), (0, 3, 8, true)),),
             ))
             .expect("ser"),
             "ascending",

@@ -296,7 +296,7 @@ mod tests {
     use rand::SeedableRng;
     use tickstorm_shared::{PlayerEntry, SnapshotWriter};
 
-    use super::super::read_snapshot;
+    use super::super::{keyframe_state, read_state};
     use super::*;
 
     /// A fighter row: `(net_id, x, y, health, score, respawn)`.
@@ -344,7 +344,7 @@ mod tests {
     }
 
     fn read(brain: &mut Blasters, bytes: &[u8]) -> (Vec2, f32, bool) {
-        let envelope = read_snapshot(bytes, &mut Vec::new(), 7, brain).expect("reads");
+        let envelope = read_state(&keyframe_state(bytes, &[6, 5, 4]), 7, brain);
         assert_eq!(
             envelope.applied,
             Some(5),

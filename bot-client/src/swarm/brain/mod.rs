@@ -4,19 +4,23 @@
 //! The split: everything the swarm *measures* is the framework's and the same for every game
 //! (tick numbers, the envelope's `last_input_seq`, acks, the delivery accounting, bytes; see
 //! `bot.rs`). A brain only *plays*: it is handed each snapshot's entity rows while the framework
-//! reads the envelope in the same pass ([`read_snapshot`]), and builds each input's payload.
+//! reads the envelope in the same pass ([`read_state`]), and builds each input's payload.
 //!
-//! Why a trait object with a row callback rather than, say, decoded snapshots handed to the brain:
-//! the bots read every snapshot of every room, so the read stays one allocation-free pass over the
-//! bytes (`scan_snapshot` with a reused scratch row), as it was before brains; one virtual call
-//! per row is noise next to the MessagePack decoding. Inputs stay `serde_json` values sent through
-//! the client's usual `emit_with_ack` encoding path, so a brain cannot change how inputs travel.
+//! What is read is the state a snapshot describes, not its bytes: a delta (version 3) only makes
+//! sense applied to a state the bot holds, so the bot applies every payload to its seat's
+//! [`ClientState`](tickstorm_shared::delta::ClientState) and the resulting state is walked with
+//! [`State::visit`], which hands out rows exactly as `scan_snapshot` does for a keyframe. Why a
+//! trait object with a row callback: the walk stays one allocation-free pass, and one virtual
+//! call per row is noise next to applying the snapshot. Inputs stay `serde_json` values sent
+//! through the client's usual `emit_with_ack` encoding path, so a brain cannot change how inputs
+//! travel.
 
 mod blasters;
 mod orbs;
 
 use rand_chacha::ChaCha8Rng;
-use tickstorm_shared::{Field, PlayerEntry, PlayerId, SnapshotDecodeError, SnapshotVisitor};
+use tickstorm_shared::delta::State;
+use tickstorm_shared::{Field, PlayerEntry, PlayerId, SnapshotVisitor};
 
 pub use blasters::Blasters;
 pub use orbs::Orbs;
@@ -79,27 +83,40 @@ pub struct Envelope {
     pub applied: Option<u32>,
 }
 
-/// Reads one snapshot in one pass: the bot's envelope entry for the framework, every row for the
-/// brain (then [`Brain::end`]). Allocation-free once `scratch` has grown to the widest row.
-pub fn read_snapshot(
-    bytes: &[u8],
-    scratch: &mut Vec<Field>,
-    me: PlayerId,
-    brain: &mut dyn Brain,
-) -> Result<Envelope, SnapshotDecodeError> {
+/// Reads one state in one pass: the bot's envelope entry for the framework, every row for the
+/// brain (then [`Brain::end`]). Allocates nothing.
+pub fn read_state(state: &State, me: PlayerId, brain: &mut dyn Brain) -> Envelope {
     let mut frame = Frame {
         me,
         net_id: 0,
         applied: None,
         brain,
     };
-    let (tick, _) = tickstorm_shared::scan_snapshot(bytes, scratch, &mut frame)?;
+    state.visit(&mut frame);
     let applied = frame.applied;
     frame.brain.end();
-    Ok(Envelope { tick, applied })
+    Envelope {
+        tick: state.tick,
+        applied,
+    }
 }
 
-/// The visitor behind [`read_snapshot`].
+/// The state of a keyframe whose kinds have `widths` fields, all exact: what a bot holds after
+/// applying that keyframe, for the brains' tests.
+#[cfg(test)]
+fn keyframe_state(bytes: &[u8], widths: &[usize]) -> State {
+    let layout: Vec<_> = widths
+        .iter()
+        .map(|&w| tickstorm_shared::delta::KindCoding::exact(w))
+        .collect();
+    let mut state = State::default();
+    state
+        .read_keyframe(bytes, &layout, &mut Vec::new())
+        .expect("a keyframe of the brain's game");
+    state
+}
+
+/// The visitor behind [`read_state`].
 struct Frame<'a> {
     me: PlayerId,
     net_id: u32,

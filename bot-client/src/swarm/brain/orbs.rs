@@ -81,7 +81,7 @@ mod tests {
     use rand::SeedableRng;
     use tickstorm_shared::{PlayerEntry, SnapshotWriter};
 
-    use super::super::read_snapshot;
+    use super::super::{keyframe_state, read_state};
     use super::*;
 
     /// Player 7 (avatar net id 40) at (100, 100); another avatar right next to it; orbs at
@@ -116,7 +116,7 @@ mod tests {
     #[test]
     fn heads_for_the_nearest_orb_and_reads_the_envelope() {
         let mut brain = Orbs::default();
-        let envelope = read_snapshot(&arena(), &mut Vec::new(), 7, &mut brain).expect("reads");
+        let envelope = read_state(&keyframe_state(&arena(), &[5, 2]), 7, &mut brain);
         assert_eq!((envelope.tick, envelope.applied), (99, Some(12)));
         // The orb at (130, 60) is 50 away: the direction is (30, -40) / 50.
         assert!(
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn a_player_missing_from_the_envelope_wanders_and_applies_nothing() {
         let mut brain = Orbs::default();
-        let envelope = read_snapshot(&arena(), &mut Vec::new(), 99, &mut brain).expect("reads");
+        let envelope = read_state(&keyframe_state(&arena(), &[5, 2]), 99, &mut brain);
         assert_eq!(envelope.applied, None);
         assert_eq!(brain.direction(), Vec2::ZERO, "no avatar, no orb chosen");
         let input = brain.input(1, &mut ChaCha8Rng::seed_from_u64(1));
