@@ -188,30 +188,30 @@ export class SnapshotRing {
 
 /**
  * `base` (rows of one table of the baseline) with `section` applied:
- * `[[removed key, ...], [key, mask, value, ...], ...]`. Removed rows go, changed rows are
- * replaced (new objects), unchanged ones are kept as they are, appearing rows are appended.
+ * `[[removed step, ...], [key step, mask, value, ...], ...]`, each list's keys written as steps
+ * from the previous key (the first from 0). Removed rows go, changed rows are replaced (new
+ * objects), unchanged ones are kept as they are, appearing rows are appended.
  */
 function applySection(base, section, coding, where, rows) {
   if (!Array.isArray(section) || section.length < 1 || !Array.isArray(section[0])) {
-    throw new Error(`${where}: a section must be [[removed key, ...], row, ...], got ${describe(section)}`);
+    throw new Error(`${where}: a section must be [[removed step, ...], row, ...], got ${describe(section)}`);
   }
   const index = new Map(base.map((row, i) => [rows.key(row), i]));
-  const [removed] = section;
-  removed.forEach((key, i) => {
-    checkKey(key, `${where}: removed[${i}]`);
-    if (i > 0 && key <= removed[i - 1]) throw new Error(`${where}: removed keys must be ascending, got ${removed[i - 1]} then ${key}`);
+  const removed = [];
+  section[0].forEach((step, i) => {
+    const key = nextKey(removed[i - 1], step, `${where}: removed[${i}]`);
     if (!index.has(key)) throw new Error(`${where}: removes ${key}, which the baseline does not hold`);
+    removed.push(key);
   });
   const gone = new Set(removed);
   const changed = new Map();
   const appearing = [];
+  let key;
   for (let r = 1; r < section.length; r++) {
     const row = section[r];
-    if (!Array.isArray(row) || row.length < 2) throw new Error(`${where}: row ${r - 1} must be [key, mask, value, ...], got ${describe(row)}`);
-    const [key, mask] = row;
-    checkKey(key, `${where}: row ${r - 1} key`);
-    const previous = section[r - 1][0];
-    if (r > 1 && key <= previous) throw new Error(`${where}: row keys must be ascending, got ${previous} then ${key}`);
+    if (!Array.isArray(row) || row.length < 2) throw new Error(`${where}: row ${r - 1} must be [key step, mask, value, ...], got ${describe(row)}`);
+    const mask = row[1];
+    key = nextKey(key, row[0], `${where}: row ${r - 1}`);
     const label = `${where}: row ${key}`;
     if (gone.has(key)) throw new Error(`${label} is also in the removed keys`);
     const bits = maskBits(mask, coding.width, label);
@@ -281,8 +281,15 @@ function exact(value, label) {
   return value;
 }
 
-function checkKey(key, label) {
-  if (!Number.isSafeInteger(key) || key < 0) throw new Error(`${label} must be a non-negative integer, got ${describe(key)}`);
+// The key a step leads to: keys ascend, so the first step is the key itself (0 or more) and
+// every later one is at least 1.
+function nextKey(previous, step, label) {
+  if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${label}: a key step must be a non-negative integer, got ${describe(step)}`);
+  if (previous === undefined) return step;
+  if (step === 0) throw new Error(`${label}: a key step of 0 after key ${previous} (keys must be ascending)`);
+  const key = previous + step;
+  if (!Number.isSafeInteger(key)) throw new Error(`${label}: key ${previous} + ${step} is out of range`);
+  return key;
 }
 
 function u32(value, label) {

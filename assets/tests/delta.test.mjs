@@ -1,6 +1,6 @@
 // Delta snapshots (js/delta.js) against vectors written by hand from docs/protocol.md, "Delta
-// snapshots (version 3)": the worked example, spawns and despawns, players joining and leaving
-// the envelope, quantized differences (negative, from a value off the grid), exact fields, deltas
+// snapshots (version 3)": the worked example, keys written as steps, spawns and despawns,
+// players joining and leaving the envelope, quantized differences (negative, from a value off the grid), exact fields, deltas
 // on deltas and on older states, the ring's size, every error the decoder must refuse (and that
 // a refused payload changes nothing), the join ack's precision lists, and when to ack.
 import { test } from "node:test";
@@ -67,11 +67,26 @@ test("the worked example's variants: a new orb appears, the avatar leaves view",
   assert.deepEqual(plain(hidden.players), [{ id: 7, netId: 33, lastInputSeq: 12 }]);
 });
 
+test("keys are steps from the previous key of their list, the first from 0 (the contract's example)", () => {
+  const ring = new SnapshotRing([{ name: "thing", fields: ["v"], precision: [1] }]);
+  ring.apply(encode([2, 1, T0, [], [[33, 34, 40, 41, 45].map((id) => [id, id])]]));
+  // Removed [40, 41, 45] are written [40, 1, 4]; rows for 33 and 34 start with 33 and 1.
+  const { frame } = ring.apply(encode([3, 2, 1, 33, [[]], [[[40, 1, 4], [33, 0b1, 1], [1, 0b1, -1]]]]));
+  assert.deepEqual(plain(frame.kinds[0]), [{ netId: 33, fields: [34] }, { netId: 34, fields: [33] }]);
+  // Key 0 is a valid first key (a step of 0 only fails after another key).
+  const zero = new SnapshotRing([{ name: "thing", fields: ["v"], precision: [0] }]);
+  zero.apply(encode([2, 1, T0, [], [[[0, 5], [3, 6]]]]));
+  assert.deepEqual(plain(zero.apply(encode([3, 2, 1, 33, [[]], [[[0, 3]]]])).frame.kinds[0]), []);
+  assert.deepEqual(plain(zero.apply(encode([3, 3, 2, 33, [[]], [[[], [0, 0b1, 7], [3, 0b1, 8]]]])).frame.kinds[0]),
+    [{ netId: 0, fields: [7] }, { netId: 3, fields: [8] }]);
+});
+
 test("despawned rows go in place, appearing rows are appended by key, the rest keep their order", () => {
   const ring = new SnapshotRing(ORB_KINDS);
   // Keyframe order is the server's spawn order, not necessarily by net id.
   ring.apply(encode([2, 10, T0, [], [[], [[9, 1, 1], [4, 2, 2], [7, 3, 3], [8, 4, 4]]]]));
-  const { frame } = ring.apply(encode([3, 11, 1, 33, [[]], [[[]], [[4, 8], [7, 0b01, 8], [12, 0b11, 40, 48], [15, 0b11, 0, -8]]]]));
+  // Removed 4 and 8 (steps 4, 4); rows 7, 12, 15 (steps 7, 5, 3).
+  const { frame } = ring.apply(encode([3, 11, 1, 33, [[]], [[[]], [[4, 4], [7, 0b01, 8], [5, 0b11, 40, 48], [3, 0b11, 0, -8]]]]));
   assert.deepEqual(plain(frame.kinds[1]), [
     { netId: 9, fields: [1, 1] },
     { netId: 7, fields: [4, 3] }, // x: q 24 + 8 = 32 -> 4.0; y unchanged
@@ -85,9 +100,10 @@ test("players join and leave the envelope: appended in row order, removed in pla
   const ring = new SnapshotRing(ORB_KINDS);
   ring.apply(encode([2, 50, T0, [[3, 10, 100], [7, 33, 12], [8, 40, 0]],
     [[[10, 1, 1, 0, 0, 0], [33, 2, 2, 0, 0, 5], [40, 3, 3, 0, 0, 1]], []]]));
+  // Envelope: 7 leaves; rows 8, 9, 11 (steps 8, 1, 2). Avatars: 33 goes; 50 and 51 (steps 50, 1).
   const { frame } = ring.apply(encode([3, 52, 2, 67,
-    [[7], [8, 0b01, 2], [9, 0b11, 50, 0], [11, 0b11, 51, 3]],
-    [[[33], [50, 0b11111, 800, 800, 0, 0, 0], [51, 0b11111, 8, 16, 0, 0, 2]], [[]]]]));
+    [[7], [8, 0b01, 2], [1, 0b11, 50, 0], [2, 0b11, 51, 3]],
+    [[[33], [50, 0b11111, 800, 800, 0, 0, 0], [1, 0b11111, 8, 16, 0, 0, 2]], [[]]]]));
   assert.deepEqual(plain(frame.players), [
     { id: 3, netId: 10, lastInputSeq: 100 },
     { id: 8, netId: 42, lastInputSeq: 0 }, // net_id 40 + 2
@@ -135,7 +151,7 @@ test("exact fields carry their new value: numbers, booleans and nil", () => {
   ];
   const ring = new SnapshotRing(kinds);
   ring.apply(encode([2, 5, T0, [], [[[1, 0, 90, 1, 10]], [[2, 10.5, 20.25, true], [3, 1, 1, null]]]]));
-  const { frame } = ring.apply(encode([3, 6, 1, 33, [[]], [[[], [1, 0b011, 1, -1]], [[], [2, 0b100, false], [3, 0b100, true]]]]));
+  const { frame } = ring.apply(encode([3, 6, 1, 33, [[]], [[[], [1, 0b011, 1, -1]], [[], [2, 0b100, false], [1, 0b100, true]]]]));
   assert.deepEqual(plain(frame.kinds), [
     [{ netId: 1, fields: [1, 89, 1, 10] }],
     [{ netId: 2, fields: [10.5, 20.25, false] }, { netId: 3, fields: [1, 1, true] }],
@@ -216,9 +232,12 @@ const REFUSED = [
     /kinds\[0\] \(avatar\): row 34: the baseline does not hold 34, so the row must carry all 5 field\(s\), got mask 0b1/],
   ["an envelope row for a new player without every field", [3, 103, 3, 100, [[], [9, 0b10, 1]], [[[]], [[]]]],
     /envelope: row 9: the baseline does not hold 9, so the row must carry all 2 field\(s\)/],
-  ["row keys not ascending", [3, 103, 3, 100, [[]], [[[]], [[], [6, 0b1, 1], [5, 0b1, 1]]]], /kinds\[1\] \(orb\): row keys must be ascending, got 6 then 5/],
-  ["a key in two rows", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b1, 1], [5, 0b10, 1]]]], /row keys must be ascending, got 5 then 5/],
-  ["removed keys not ascending", [3, 103, 3, 100, [[]], [[[]], [[6, 5]]]], /kinds\[1\] \(orb\): removed keys must be ascending, got 6 then 5/],
+  ["row keys going down (a negative step)", [3, 103, 3, 100, [[]], [[[]], [[], [6, 0b1, 1], [-1, 0b1, 1]]]],
+    /kinds\[1\] \(orb\): row 1: a key step must be a non-negative integer, got number -1/],
+  ["a key in two rows (a step of 0)", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b1, 1], [0, 0b10, 1]]]],
+    /kinds\[1\] \(orb\): row 1: a key step of 0 after key 5 \(keys must be ascending\)/],
+  ["a removed key twice (a step of 0)", [3, 103, 3, 100, [[]], [[[]], [[5, 0]]]], /kinds\[1\] \(orb\): removed\[1\]: a key step of 0 after key 5/],
+  ["a step to a key the base does not hold", [3, 103, 3, 100, [[]], [[[]], [[5, 5]]]], /kinds\[1\] \(orb\): removes 10, which the baseline does not hold/],
   ["removing a key the base does not hold", [3, 103, 3, 100, [[8]], [[[]], [[]]]], /envelope: removes 8, which the baseline does not hold/],
   ["a row for a removed key", [3, 103, 3, 100, [[]], [[[]], [[5], [5, 0b1, 1]]]], /row 5 is also in the removed keys/],
   ["a mask with bits beyond the field count", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b101, 1, 1]]]], /kinds\[1\] \(orb\): row 5: mask 0b101 has bits beyond its 2 field\(s\)/],
@@ -230,12 +249,13 @@ const REFUSED = [
   ["a quantized value that is not an integer", [3, 103, 3, 100, [[]], [[[], [33, 0b1, 1.5]], [[]]]], /row 33 field 0 is quantized: it must be an integer, got number 1.5/],
   ["a quantized value that is not a number", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b1, true]]]], /row 5 field 0 is quantized: it must be an integer, got boolean true/],
   ["an envelope value going negative", [3, 103, 3, 100, [[], [7, 0b10, -13]], [[[]], [[]]]], /envelope: row 7: last_input_seq would be number -1, not a u32/],
-  ["a negative key", [3, 103, 3, 100, [[]], [[[]], [[], [-5, 0b11, 1, 1]]]], /row 0 key must be a non-negative integer, got number -5/],
+  ["a negative first key", [3, 103, 3, 100, [[]], [[[]], [[], [-5, 0b11, 1, 1]]]], /row 0: a key step must be a non-negative integer, got number -5/],
+  ["a key step that is not an integer", [3, 103, 3, 100, [[]], [[[]], [[1.5]]]], /removed\[0\]: a key step must be a non-negative integer, got number 1.5/],
   ["a delta of 5 elements", [3, 103, 3, 100, [[]]], /a delta must be an array of 6 elements, got an array of 5/],
   ["a missing kind section", [3, 103, 3, 100, [[]], [[[]]]], /must have 2 kind section\(s\), one per kind of the join ack, got an array of 1/],
-  ["a section that is not an array", [3, 103, 3, 100, 7, [[[]], [[]]]], /envelope: a section must be \[\[removed key, \.\.\.\], row, \.\.\.\], got number 7/],
+  ["a section that is not an array", [3, 103, 3, 100, 7, [[[]], [[]]]], /envelope: a section must be \[\[removed step, \.\.\.\], row, \.\.\.\], got number 7/],
   ["a section without its removed list", [3, 103, 3, 100, [[]], [[], [[]]]], /kinds\[0\] \(avatar\): a section must be/],
-  ["a row that is not an array", [3, 103, 3, 100, [[], 7], [[[]], [[]]]], /envelope: row 0 must be \[key, mask, value, \.\.\.\], got number 7/],
+  ["a row that is not an array", [3, 103, 3, 100, [[], 7], [[[]], [[]]]], /envelope: row 0 must be \[key step, mask, value, \.\.\.\], got number 7/],
   ["base_age 0", [3, 103, 0, 0, [[]], [[[]], [[]]]], /base_age must be an integer from 1 to the tick \(103\), got number 0/],
   ["base_age beyond the tick", [3, 103, 104, 0, [[]], [[[]], [[]]]], /base_age must be an integer from 1 to the tick/],
   ["a fractional time_diff_ms", [3, 103, 3, 1.5, [[]], [[[]], [[]]]], /time_diff_ms must be an integer, got number 1.5/],
