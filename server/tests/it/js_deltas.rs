@@ -368,9 +368,11 @@ async fn the_web_clients_delta_decoder_rebuilds_what_the_server_sent() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("delta replay: {stdout}{stderr}");
+    // On failure the fixture stays, to replay by hand: node tests/js/delta_replay.mjs FIXTURE.
     assert!(
         output.status.success(),
-        "delta replay failed: {stdout}{stderr}"
+        "delta replay failed (fixture kept at {}): {stdout}{stderr}",
+        path.display()
     );
     let summary: Value =
         serde_json::from_str(stdout.trim().lines().last().unwrap_or_default()).expect("summary");
