@@ -242,7 +242,8 @@ fn read_section(
         let row_len = read_array_len(rd).map_err(invalid)? as usize;
         let key = next_key(rd, section.rows.last().map(|r| r.0))?;
         let mask: u64 = read_int(rd).map_err(invalid)?;
-        if mask & !full_mask(width) != 0 || mask == 0 {
+        // Mask 0 is only a kind without fields (whose appearing rows have every field: none).
+        if mask & !full_mask(width) != 0 || (mask == 0 && width > 0) {
             return Err(invalid(format!(
                 "row {key}: mask {mask:#x} for {width} fields"
             )));

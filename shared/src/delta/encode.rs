@@ -177,7 +177,14 @@ impl DeltaEncoder {
                 (Some(_), None) => self.removed.push(id),
                 (None, Some(new)) => {
                     let mask = full_mask(new.len());
-                    write_row(&mut self.rows, id - previous_key, mask, new, None, precision);
+                    write_row(
+                        &mut self.rows,
+                        id - previous_key,
+                        mask,
+                        new,
+                        None,
+                        precision,
+                    );
                     previous_key = id;
                     rows += 1;
                 }
@@ -190,7 +197,14 @@ impl DeltaEncoder {
                         .filter(|(_, ((a, b), p))| !same_value(**a, **b, **p))
                         .fold(0u64, |mask, (bit, _)| mask | 1 << bit);
                     if mask != 0 {
-                        write_row(&mut self.rows, id - previous_key, mask, new, Some(old), precision);
+                        write_row(
+                            &mut self.rows,
+                            id - previous_key,
+                            mask,
+                            new,
+                            Some(old),
+                            precision,
+                        );
                         previous_key = id;
                         rows += 1;
                     }
