@@ -62,6 +62,17 @@ impl Field {
         }
     }
 
+    /// The value as an `f64` (integers converted), or `None` for booleans and nil.
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            Field::F32(v) => Some(f64::from(v)),
+            Field::F64(v) => Some(v),
+            Field::Uint(v) => Some(v as f64),
+            Field::Int(v) => Some(v as f64),
+            Field::Bool(_) | Field::Nil => None,
+        }
+    }
+
     /// The value as an unsigned integer, when it is one that fits.
     pub fn as_u32(self) -> Option<u32> {
         match self {

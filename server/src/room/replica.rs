@@ -307,7 +307,7 @@ impl Grid {
             };
             for (i, &id) in table.ids().iter().enumerate() {
                 let row = table.row(i);
-                let (Some(x), Some(y)) = (number(row[fx]), number(row[fy])) else {
+                let (Some(x), Some(y)) = (row[fx].as_f64(), row[fy].as_f64()) else {
                     continue;
                 };
                 self.cells
@@ -357,15 +357,5 @@ impl Grid {
         }
         visible.sort_unstable();
         visible
-    }
-}
-
-fn number(field: Field) -> Option<f64> {
-    match field {
-        Field::F32(v) => Some(f64::from(v)),
-        Field::F64(v) => Some(v),
-        Field::Uint(v) => Some(v as f64),
-        Field::Int(v) => Some(v as f64),
-        Field::Bool(_) | Field::Nil => None,
     }
 }

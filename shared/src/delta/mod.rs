@@ -77,13 +77,7 @@ const ENVELOPE_PRECISION: [f64; 2] = [1.0, 1.0];
 /// `floor(v / precision + 0.5)` in `f64`: the integer a quantized field is sent as. A value
 /// that is not a number counts as 0 (games declare precision on numeric fields only).
 pub fn quantize(field: Field, precision: f64) -> i64 {
-    let v = match field {
-        Field::F32(v) => f64::from(v),
-        Field::F64(v) => v,
-        Field::Uint(v) => v as f64,
-        Field::Int(v) => v as f64,
-        Field::Bool(_) | Field::Nil => 0.0,
-    };
+    let v = field.as_f64().unwrap_or(0.0);
     // Saturating cast: NaN is 0, infinities the extremes; never a panic.
     (v / precision + 0.5).floor() as i64
 }
@@ -267,17 +261,7 @@ impl State {
             .iter()
             .zip(layout)
             .find_map(|(table, coding)| Some((table.get(net_id)?, coding.position?)))
-            .and_then(|(row, [x, y])| Some((as_f64(*row.get(x)?)?, as_f64(*row.get(y)?)?)))
-    }
-}
-
-fn as_f64(field: Field) -> Option<f64> {
-    match field {
-        Field::F32(v) => Some(f64::from(v)),
-        Field::F64(v) => Some(v),
-        Field::Uint(v) => Some(v as f64),
-        Field::Int(v) => Some(v as f64),
-        Field::Bool(_) | Field::Nil => None,
+            .and_then(|(row, [x, y])| Some((row.get(x)?.as_f64()?, row.get(y)?.as_f64()?)))
     }
 }
 
