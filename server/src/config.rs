@@ -395,7 +395,13 @@ mod tests {
     #[test]
     fn out_of_range_values_are_refused() {
         assert!(Config::try_parse_from(["t", "--tick-rate", "0"]).is_err());
-        assert!(Config::try_parse_from(["t", "--max-players", "65"]).is_err());
+        assert!(Config::try_parse_from(["t", "--max-players", "257"]).is_err());
+        assert!(Config::try_parse_from(["t", "--send-rate", "0"]).is_err());
+        assert!(Config::try_parse_from(["t", "--view-radius", "-3"]).is_err());
+        assert!(Config::try_parse_from(["t", "--view-radius", "inf"]).is_err());
+        let ok = Config::try_parse_from(["t", "--view-radius", "250", "--send-rate", "20"])
+            .expect("valid");
+        assert_eq!((ok.view_radius, ok.send_rate), (Some(250.0), Some(20)));
         assert!(Config::try_parse_from(["t", "--admin-token", "short"]).is_err());
     }
 

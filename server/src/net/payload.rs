@@ -43,8 +43,10 @@ mod tests {
     fn room_settings_are_range_checked() {
         let ok = CreateRoomRequest {
             name: Some(" Arena ".into()),
-            max_players: Some(64),
+            max_players: Some(256),
             tick_rate: Some(128),
+            send_rate: Some(20),
+            view_radius: Some(300.0),
             ..CreateRoomRequest::default()
         };
         assert_eq!(
@@ -57,7 +59,19 @@ mod tests {
                 ..Default::default()
             },
             CreateRoomRequest {
-                max_players: Some(65),
+                max_players: Some(257),
+                ..Default::default()
+            },
+            CreateRoomRequest {
+                send_rate: Some(0),
+                ..Default::default()
+            },
+            CreateRoomRequest {
+                view_radius: Some(f32::NAN),
+                ..Default::default()
+            },
+            CreateRoomRequest {
+                view_radius: Some(0.0),
                 ..Default::default()
             },
             CreateRoomRequest {
