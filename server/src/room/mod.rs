@@ -5,7 +5,7 @@
 //! oneshot channels. Inputs skip the driver: they go straight into the room's
 //! [`InputQueue`](tickstorm_sim::InputQueue), so an input is acked without waiting for a tick.
 //! Snapshots go out from the driver: each room's keyframe is encoded once by the simulation;
-//! members that name a baseline get deltas from [`replica`], one per distinct baseline or view.
+//! members that name a baseline get deltas from `replica`, one per distinct baseline or view.
 
 mod directory;
 mod driver;
