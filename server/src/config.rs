@@ -325,13 +325,7 @@ fn positive_f64(raw: &str) -> Result<f64, String> {
 
 fn parse_view_radius(text: &str) -> Result<f32, String> {
     match text.parse::<f32>() {
-        Ok(r)
-            if r.is_finite()
-                && r > 0.0
-                && r <= tickstorm_shared::protocol::limits::VIEW_RADIUS_CAP =>
-        {
-            Ok(r)
-        }
+        Ok(r) if tickstorm_shared::protocol::limits::valid_view_radius(r) => Ok(r),
         _ => Err(format!(
             "a view radius is a number above 0 and at most {}",
             tickstorm_shared::protocol::limits::VIEW_RADIUS_CAP

@@ -58,6 +58,11 @@ pub mod limits {
     pub const MAX_PLAYERS_CAP: u32 = 256;
     /// Largest `view_radius` a room may ask for.
     pub const VIEW_RADIUS_CAP: f32 = 1.0e6;
+
+    /// Whether `radius` is a view radius a room may have: a number above 0, at most the cap.
+    pub fn valid_view_radius(radius: f32) -> bool {
+        radius.is_finite() && radius > 0.0 && radius <= VIEW_RADIUS_CAP
+    }
     /// Largest `tick_rate` (Hz) a room may ask for.
     pub const TICK_RATE_CAP: u32 = 128;
 }

@@ -5,7 +5,8 @@
 //! names a baseline: stock clients cost nothing more). Once a member of the room has named one,
 //! the room's [`Replica`] also keeps the last [`SERVER_BASELINE_WINDOW`] sent states, parsed
 //! from those keyframes, and encodes one delta per distinct baseline: members on the same
-//! baseline (and, with visibility, the same view) share bytes. Visibility is a uniform grid of
+//! baseline share bytes. With visibility every member's view is its own, so each member gets
+//! its own encoding (delta or filtered keyframe). Visibility is a uniform grid of
 //! cells as wide as the view radius, so a member's view is found from the 3 x 3 cells around its
 //! own entity.
 
@@ -163,11 +164,16 @@ impl Replica {
         out
     }
 
-    fn base(&self, tick: Tick) -> Option<&State> {
-        if tick == 0 {
-            return None;
-        }
-        self.history.iter().rev().find(|s| s.tick == tick)
+    /// Where the state of `tick` is in the history (0 names none).
+    fn base_index(history: &VecDeque<State>, tick: Tick) -> Option<usize> {
+        (tick != 0)
+            .then(|| history.iter().rposition(|s| s.tick == tick))
+            .flatten()
+    }
+
+    /// The room's view radius, if it has one.
+    pub fn view_radius(&self) -> Option<f32> {
+        self.view_radius
     }
 
     /// Without visibility: one delta per distinct baseline; the keyframe to everyone else.
@@ -177,25 +183,29 @@ impl Replica {
         current: &State,
         members: &[Member],
     ) -> Vec<Outgoing> {
-        let mut groups: Vec<(Tick, Vec<Sid>)> = Vec::new();
+        // Members by the history index of their baseline.
+        let mut groups: Vec<(usize, Vec<Sid>)> = Vec::new();
         for m in members {
-            let Some(sid) = m.local_sid else { continue };
-            if self.base(m.baseline).is_none() {
+            let (Some(sid), Some(base)) =
+                (m.local_sid, Self::base_index(&self.history, m.baseline))
+            else {
                 continue;
-            }
-            match groups.iter_mut().find(|(tick, _)| *tick == m.baseline) {
+            };
+            match groups.iter_mut().find(|(index, _)| *index == base) {
                 Some((_, sids)) => sids.push(sid),
-                None => groups.push((m.baseline, vec![sid])),
+                None => groups.push((base, vec![sid])),
             }
         }
         let mut out = Vec::with_capacity(groups.len() + 1);
         let mut served = Vec::new();
-        for (tick, sids) in groups {
-            let Some(base) = self.history.iter().rev().find(|s| s.tick == tick) else {
-                continue;
-            };
-            self.encoder
-                .delta(base, current, &self.layout, None, &mut self.buf);
+        for (base, sids) in groups {
+            self.encoder.delta(
+                &self.history[base],
+                current,
+                &self.layout,
+                None,
+                &mut self.buf,
+            );
             served.extend_from_slice(&sids);
             out.push(Outgoing {
                 bytes: Bytes::copy_from_slice(&self.buf),
@@ -237,12 +247,12 @@ impl Replica {
                 .grid
                 .visible_from(current, &self.layout, viewer, radius);
             let views = self.views.entry(m.player_id).or_default();
-            let base = (m.baseline != 0)
-                .then(|| views.iter().rev().find(|(tick, _)| *tick == m.baseline))
-                .flatten()
+            let base = views
+                .iter()
+                .rev()
+                .find(|(tick, _)| *tick == m.baseline)
                 .and_then(|(tick, view)| {
-                    let state = self.history.iter().rev().find(|s| s.tick == *tick)?;
-                    Some((state, view))
+                    Some((&self.history[Self::base_index(&self.history, *tick)?], view))
                 });
             let delta = base.is_some();
             match base {

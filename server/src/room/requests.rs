@@ -35,7 +35,7 @@ pub fn validate_create(mut request: CreateRoomRequest) -> Result<CreateRoomReque
         )));
     }
     if let Some(r) = request.view_radius
-        && !(r.is_finite() && r > 0.0 && r <= limits::VIEW_RADIUS_CAP)
+        && !limits::valid_view_radius(r)
     {
         return Err(GameError::BadRequest(format!(
             "view_radius must be a number above 0 and at most {}",

@@ -113,8 +113,7 @@ struct RoomState {
     tick_rate: u32,
     /// Snapshots per second (at most `tick_rate`).
     send_rate: u32,
-    view_radius: Option<f32>,
-    /// What each member was sent, for deltas and views.
+    /// What each member was sent, for deltas and views (it holds the room's view radius).
     replica: super::replica::Replica,
     period: Duration,
     inputs: Arc<dyn InputPort>,
@@ -133,7 +132,7 @@ impl RoomState {
             max_players: self.max_players,
             tick_rate: self.tick_rate,
             send_rate: self.send_rate,
-            view_radius: self.view_radius,
+            view_radius: self.replica.view_radius(),
             game: self.game.1.to_owned(),
             metadata: sim
                 .metadata(self.entity)

@@ -37,6 +37,19 @@ impl<S: RoomSink> Driver<S> {
                 self.settings.max_rooms
             )));
         }
+        let tick_rate = request.tick_rate.unwrap_or(self.settings.default_tick_rate);
+        let send_rate = match (request.send_rate, self.settings.default_send_rate) {
+            (Some(asked), _) => asked,
+            // The server's default never refuses a room: it is capped at the room's rate.
+            (None, Some(default)) => default.min(tick_rate),
+            (None, None) => tick_rate,
+        };
+        if send_rate > tick_rate {
+            return Err(GameError::BadRequest(format!(
+                "send_rate must be 1..=tick_rate ({tick_rate})"
+            )));
+        }
+        let view_radius = request.view_radius.or(self.settings.default_view_radius);
         let id = loop {
             let candidate = ids::room_id();
             if !self.rooms.contains_key(&candidate) {
@@ -44,22 +57,9 @@ impl<S: RoomSink> Driver<S> {
             }
         };
         self.rooms_created += 1;
-        let tick_rate = request.tick_rate.unwrap_or(self.settings.default_tick_rate);
         let max_players = request
             .max_players
             .unwrap_or(self.settings.default_max_players);
-        let send_rate = match (request.send_rate, self.settings.default_send_rate) {
-            (Some(asked), _) => asked,
-            // The server's default never refuses a room: it is capped at the room's rate.
-            (None, Some(default)) => default.min(tick_rate),
-            (None, None) => tick_rate,
-        };
-        let view_radius = request.view_radius.or(self.settings.default_view_radius);
-        if send_rate > tick_rate {
-            return Err(GameError::BadRequest(format!(
-                "send_rate must be 1..=tick_rate ({tick_rate})"
-            )));
-        }
         let name = request
             .name
             .unwrap_or_else(|| format!("Room {}", self.rooms_created));
@@ -97,7 +97,6 @@ impl<S: RoomSink> Driver<S> {
                 max_players,
                 tick_rate,
                 send_rate,
-                view_radius,
                 replica: super::super::replica::Replica::new(
                     self.sim.kinds(game.0).iter().map(|k| k.coding()).collect(),
                     view_radius,
