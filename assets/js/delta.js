@@ -188,13 +188,14 @@ export class SnapshotRing {
 
 /**
  * `base` (rows of one table of the baseline) with `section` applied:
- * `[[removed step, ...], [key step, mask, value, ...], ...]`, each list's keys written as steps
+ * `[[removed step, ...], key step, mask, value, ..., key step, mask, value, ...]` (a row's mask
+ * says how many values follow it), each list's keys written as steps
  * from the previous key (the first from 0). Removed rows go, changed rows are replaced (new
  * objects), unchanged ones are kept as they are, appearing rows are appended.
  */
 function applySection(base, section, coding, where, rows) {
   if (!Array.isArray(section) || section.length < 1 || !Array.isArray(section[0])) {
-    throw new Error(`${where}: a section must be [[removed step, ...], row, ...], got ${describe(section)}`);
+    throw new Error(`${where}: a section must be [[removed step, ...], key step, mask, value, ...], got ${describe(section)}`);
   }
   const index = new Map(base.map((row, i) => [rows.key(row), i]));
   const removed = [];
@@ -207,17 +208,19 @@ function applySection(base, section, coding, where, rows) {
   const changed = new Map();
   const appearing = [];
   let key;
-  for (let r = 1; r < section.length; r++) {
-    const row = section[r];
-    if (!Array.isArray(row) || row.length < 2) throw new Error(`${where}: row ${r - 1} must be [key step, mask, value, ...], got ${describe(row)}`);
-    const mask = row[1];
-    key = nextKey(key, row[0], `${where}: row ${r - 1}`);
+  // Rows follow the removed list inline: key step, mask, then one value per bit of the mask.
+  for (let pos = 1, r = 0; pos < section.length; r++) {
+    if (pos + 1 >= section.length) throw new Error(`${where}: row ${r} is cut short: a key step without its mask`);
+    key = nextKey(key, section[pos], `${where}: row ${r}`);
+    const mask = section[pos + 1];
     const label = `${where}: row ${key}`;
     if (gone.has(key)) throw new Error(`${label} is also in the removed keys`);
     const bits = maskBits(mask, coding.width, label);
-    if (row.length !== 2 + bits.length) {
-      throw new Error(`${label}: mask 0b${mask.toString(2)} names ${bits.length} field(s), got ${row.length - 2} value(s)`);
+    if (pos + 2 + bits.length > section.length) {
+      throw new Error(`${label}: mask 0b${mask.toString(2)} names ${bits.length} field(s), the section has ${section.length - pos - 2} value(s) left`);
     }
+    const row = section.slice(pos, pos + 2 + bits.length);
+    pos += 2 + bits.length;
     const at = index.get(key);
     if (at === undefined) {
       // Not in the baseline: the entity appears (spawned, or entered view), with every field.

@@ -13,7 +13,7 @@ import orbs from "../js/games/orbs.js";
 
 // The orb arena's kinds as the join ack announces them (games/orbs/src/components.rs).
 const ORB_KINDS = [
-  { name: "avatar", fields: ["x", "y", "vx", "vy", "score"], precision: [0.125, 0.125, 0.125, 0.125, 1], position: [0, 1] },
+  { name: "avatar", fields: ["x", "y", "vx", "vy", "score"], precision: [0.125, 0.125, 1, 1, 1], position: [0, 1] },
   { name: "orb", fields: ["x", "y"], precision: [0.125, 0.125], position: [0, 1] },
 ];
 const T0 = 1_700_000_000_000;
@@ -22,9 +22,9 @@ const T0 = 1_700_000_000_000;
 // score 4, last_input_seq 12), orb 5 at (300, 300) and orb 6.
 const KEYFRAME_100 = [2, 100, T0, [[7, 33, 12]], [[[33, 500, 200, 200, 0, 4]], [[5, 300, 300], [6, 10, 20]]]];
 const EXAMPLE_103 = [3, 103, 3, 100,
-  [[], [7, 0b10, 1]],
-  [[[], [33, 0b00001, 160]],
-    [[], [5, 0b11, -1888, 5092]]]];
+  [[], 7, 0b10, 1],
+  [[[], 33, 0b00001, 160],
+    [[], 5, 0b11, -1888, 5092]]];
 
 /** A ring of the orb arena holding the worked example's baseline. */
 function orbRing() {
@@ -57,7 +57,7 @@ test("the worked example of docs/protocol.md", () => {
 });
 
 test("the worked example's variants: a new orb appears, the avatar leaves view", () => {
-  const spawned = orbRing().apply(encode([3, 103, 3, 100, [[]], [[[]], [[], [41, 0b11, 512, 7492]]]])).frame;
+  const spawned = orbRing().apply(encode([3, 103, 3, 100, [[]], [[[]], [[], 41, 0b11, 512, 7492]]])).frame;
   assert.deepEqual(plain(spawned.kinds[1]), [
     { netId: 5, fields: [300, 300] }, { netId: 6, fields: [10, 20] }, { netId: 41, fields: [64, 936.5] },
   ]);
@@ -71,13 +71,13 @@ test("keys are steps from the previous key of their list, the first from 0 (the 
   const ring = new SnapshotRing([{ name: "thing", fields: ["v"], precision: [1] }]);
   ring.apply(encode([2, 1, T0, [], [[33, 34, 40, 41, 45].map((id) => [id, id])]]));
   // Removed [40, 41, 45] are written [40, 1, 4]; rows for 33 and 34 start with 33 and 1.
-  const { frame } = ring.apply(encode([3, 2, 1, 33, [[]], [[[40, 1, 4], [33, 0b1, 1], [1, 0b1, -1]]]]));
+  const { frame } = ring.apply(encode([3, 2, 1, 33, [[]], [[[40, 1, 4], 33, 0b1, 1, 1, 0b1, -1]]]));
   assert.deepEqual(plain(frame.kinds[0]), [{ netId: 33, fields: [34] }, { netId: 34, fields: [33] }]);
   // Key 0 is a valid first key (a step of 0 only fails after another key).
   const zero = new SnapshotRing([{ name: "thing", fields: ["v"], precision: [0] }]);
   zero.apply(encode([2, 1, T0, [], [[[0, 5], [3, 6]]]]));
   assert.deepEqual(plain(zero.apply(encode([3, 2, 1, 33, [[]], [[[0, 3]]]])).frame.kinds[0]), []);
-  assert.deepEqual(plain(zero.apply(encode([3, 3, 2, 33, [[]], [[[], [0, 0b1, 7], [3, 0b1, 8]]]])).frame.kinds[0]),
+  assert.deepEqual(plain(zero.apply(encode([3, 3, 2, 33, [[]], [[[], 0, 0b1, 7, 3, 0b1, 8]]])).frame.kinds[0]),
     [{ netId: 0, fields: [7] }, { netId: 3, fields: [8] }]);
 });
 
@@ -86,7 +86,7 @@ test("despawned rows go in place, appearing rows are appended by key, the rest k
   // Keyframe order is the server's spawn order, not necessarily by net id.
   ring.apply(encode([2, 10, T0, [], [[], [[9, 1, 1], [4, 2, 2], [7, 3, 3], [8, 4, 4]]]]));
   // Removed 4 and 8 (steps 4, 4); rows 7, 12, 15 (steps 7, 5, 3).
-  const { frame } = ring.apply(encode([3, 11, 1, 33, [[]], [[[]], [[4, 4], [7, 0b01, 8], [5, 0b11, 40, 48], [3, 0b11, 0, -8]]]]));
+  const { frame } = ring.apply(encode([3, 11, 1, 33, [[]], [[[]], [[4, 4], 7, 0b01, 8, 5, 0b11, 40, 48, 3, 0b11, 0, -8]]]));
   assert.deepEqual(plain(frame.kinds[1]), [
     { netId: 9, fields: [1, 1] },
     { netId: 7, fields: [4, 3] }, // x: q 24 + 8 = 32 -> 4.0; y unchanged
@@ -102,8 +102,8 @@ test("players join and leave the envelope: appended in row order, removed in pla
     [[[10, 1, 1, 0, 0, 0], [33, 2, 2, 0, 0, 5], [40, 3, 3, 0, 0, 1]], []]]));
   // Envelope: 7 leaves; rows 8, 9, 11 (steps 8, 1, 2). Avatars: 33 goes; 50 and 51 (steps 50, 1).
   const { frame } = ring.apply(encode([3, 52, 2, 67,
-    [[7], [8, 0b01, 2], [1, 0b11, 50, 0], [2, 0b11, 51, 3]],
-    [[[33], [50, 0b11111, 800, 800, 0, 0, 0], [1, 0b11111, 8, 16, 0, 0, 2]], [[]]]]));
+    [[7], 8, 0b01, 2, 1, 0b11, 50, 0, 2, 0b11, 51, 3],
+    [[[33], 50, 0b11111, 800, 800, 0, 0, 0, 1, 0b11111, 8, 16, 0, 0, 2], [[]]]]));
   assert.deepEqual(plain(frame.players), [
     { id: 3, netId: 10, lastInputSeq: 100 },
     { id: 8, netId: 42, lastInputSeq: 0 }, // net_id 40 + 2
@@ -122,15 +122,15 @@ test("quantized differences: negative, from a keyframe value off the grid, count
   const ring = new SnapshotRing(ORB_KINDS);
   const offGrid = Math.fround(500.03); // a keyframe is exact: q_base = floor(4000.24 + 0.5) = 4000
   ring.apply(encode([2, 1, T0, [[1, 2, 0]], [[[2, offGrid, 200, -200, 0, 41]], []]]));
-  const { frame } = ring.apply(encode([3, 2, 1, 33, [[]], [[[], [2, 0b10111, -1, -3, 1600, 1]], [[]]]]));
-  // x: 3999/8; y: (1600 - 3)/8; vx: -1600 + 1600 = 0; vy unchanged; score 41 + 1.
+  const { frame } = ring.apply(encode([3, 2, 1, 33, [[]], [[[], 2, 0b10111, -1, -3, 200, 1], [[]]]]));
+  // x: 3999/8; y: (1600 - 3)/8; vx (whole units): -200 + 200 = 0; vy unchanged; score 41 + 1.
   assert.deepEqual([...frame.kinds[0][0].fields], [499.875, 199.625, 0, 0, 42]);
   // A field the delta does not name is carried over as held: still the keyframe's exact value.
-  const next = ring.apply(encode([3, 3, 1, 33, [[]], [[[], [2, 0b00010, 1]], [[]]]])).frame;
+  const next = ring.apply(encode([3, 3, 1, 33, [[]], [[[], 2, 0b00010, 1], [[]]]])).frame;
   assert.deepEqual([...next.kinds[0][0].fields], [499.875, 199.75, 0, 0, 42]);
   const moveOnly = new SnapshotRing(ORB_KINDS);
   moveOnly.apply(encode([2, 1, T0, [[1, 2, 0]], [[[2, offGrid, 200, 0, 0, 41]], []]]));
-  assert.equal(moveOnly.apply(encode([3, 2, 1, 33, [[]], [[[], [2, 0b00010, -8]], [[]]]])).frame.kinds[0][0].fields[0], offGrid);
+  assert.equal(moveOnly.apply(encode([3, 2, 1, 33, [[]], [[[], 2, 0b00010, -8], [[]]]])).frame.kinds[0][0].fields[0], offGrid);
 });
 
 test("q_base is floor(v / precision + 0.5): halves round up, negatives included", () => {
@@ -138,7 +138,7 @@ test("q_base is floor(v / precision + 0.5): halves round up, negatives included"
   // on exactly these values.
   const ring = new SnapshotRing([{ name: "p", fields: ["a", "b", "c", "d"], precision: [0.125, 0.125, 0.125, 4] }]);
   ring.apply(encode([2, 1, T0, [], [[[1, 0.0625, -0.0625, Math.fround(-200.03), -6]]]]));
-  const { frame } = ring.apply(encode([3, 2, 1, 33, [[]], [[[], [1, 0b1111, 0, 0, 0, 0]]]]));
+  const { frame } = ring.apply(encode([3, 2, 1, 33, [[]], [[[], 1, 0b1111, 0, 0, 0, 0]]]));
   // a: q 1 -> 0.125; b: q 0 -> 0; c: floor(-1600.24 + 0.5) = -1600 -> -200; d: floor(-1.5 + 0.5) = -1 -> -4.
   assert.deepEqual([...frame.kinds[0][0].fields], [0.125, 0, -200, -4]);
 });
@@ -151,7 +151,7 @@ test("exact fields carry their new value: numbers, booleans and nil", () => {
   ];
   const ring = new SnapshotRing(kinds);
   ring.apply(encode([2, 5, T0, [], [[[1, 0, 90, 1, 10]], [[2, 10.5, 20.25, true], [3, 1, 1, null]]]]));
-  const { frame } = ring.apply(encode([3, 6, 1, 33, [[]], [[[], [1, 0b011, 1, -1]], [[], [2, 0b100, false], [1, 0b100, true]]]]));
+  const { frame } = ring.apply(encode([3, 6, 1, 33, [[]], [[[], 1, 0b011, 1, -1], [[], 2, 0b100, false, 1, 0b100, true]]]));
   assert.deepEqual(plain(frame.kinds), [
     [{ netId: 1, fields: [1, 89, 1, 10] }],
     [{ netId: 2, fields: [10.5, 20.25, false] }, { netId: 3, fields: [1, 1, true] }],
@@ -162,12 +162,12 @@ test("a delta applies to the state it names: on a delta, or on an older state th
   const ring = orbRing();
   ring.apply(encode(EXAMPLE_103));
   // 104 against 103 (itself a delta).
-  const on103 = ring.apply(encode([3, 104, 1, 33, [[], [7, 0b10, 1]], [[[], [33, 0b1, 53]], [[]]]])).frame;
+  const on103 = ring.apply(encode([3, 104, 1, 33, [[], 7, 0b10, 1], [[[], 33, 0b1, 53], [[]]]])).frame;
   assert.equal(on103.kinds[0][0].fields[0], 526.625); // (4160 + 53) / 8
   assert.equal(on103.players[0].lastInputSeq, 14);
   assert.equal(on103.serverTime, T0 + 133);
   // 105 against 100: the server had only heard of 100; 103 and 104 play no part.
-  const on100 = ring.apply(encode([3, 105, 5, 167, [[]], [[[], [33, 0b1, 8]], [[]]]])).frame;
+  const on100 = ring.apply(encode([3, 105, 5, 167, [[]], [[[], 33, 0b1, 8], [[]]]])).frame;
   assert.deepEqual(plain(on100.players), [{ id: 7, netId: 33, lastInputSeq: 12 }]);
   assert.deepEqual([...on100.kinds[0][0].fields], [501, 200, 200, 0, 4]);
   assert.deepEqual(plain(on100.kinds[1]), [{ netId: 5, fields: [300, 300] }, { netId: 6, fields: [10, 20] }]);
@@ -228,34 +228,34 @@ test("baseline: 0 until a snapshot is applied and after clear(); keyframes only 
 // Each case: a delta against KEYFRAME_100 (or a keyframe) and what its error must say.
 const REFUSED = [
   ["an unknown base tick", [3, 103, 2, 67, [[]], [[[]], [[]]]], /against tick 101, which this client does not hold \(it holds 1 state\(s\), ticks 100 to 100\)/],
-  ["a change row (not every field) for a key the base does not hold", [3, 103, 3, 100, [[]], [[[], [34, 0b1, 8]], [[]]]],
+  ["a change row (not every field) for a key the base does not hold", [3, 103, 3, 100, [[]], [[[], 34, 0b1, 8], [[]]]],
     /kinds\[0\] \(avatar\): row 34: the baseline does not hold 34, so the row must carry all 5 field\(s\), got mask 0b1/],
-  ["an envelope row for a new player without every field", [3, 103, 3, 100, [[], [9, 0b10, 1]], [[[]], [[]]]],
+  ["an envelope row for a new player without every field", [3, 103, 3, 100, [[], 9, 0b10, 1], [[[]], [[]]]],
     /envelope: row 9: the baseline does not hold 9, so the row must carry all 2 field\(s\)/],
-  ["row keys going down (a negative step)", [3, 103, 3, 100, [[]], [[[]], [[], [6, 0b1, 1], [-1, 0b1, 1]]]],
+  ["row keys going down (a negative step)", [3, 103, 3, 100, [[]], [[[]], [[], 6, 0b1, 1, -1, 0b1, 1]]],
     /kinds\[1\] \(orb\): row 1: a key step must be a non-negative integer, got number -1/],
-  ["a key in two rows (a step of 0)", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b1, 1], [0, 0b10, 1]]]],
+  ["a key in two rows (a step of 0)", [3, 103, 3, 100, [[]], [[[]], [[], 5, 0b1, 1, 0, 0b10, 1]]],
     /kinds\[1\] \(orb\): row 1: a key step of 0 after key 5 \(keys must be ascending\)/],
   ["a removed key twice (a step of 0)", [3, 103, 3, 100, [[]], [[[]], [[5, 0]]]], /kinds\[1\] \(orb\): removed\[1\]: a key step of 0 after key 5/],
   ["a step to a key the base does not hold", [3, 103, 3, 100, [[]], [[[]], [[5, 5]]]], /kinds\[1\] \(orb\): removes 10, which the baseline does not hold/],
   ["removing a key the base does not hold", [3, 103, 3, 100, [[8]], [[[]], [[]]]], /envelope: removes 8, which the baseline does not hold/],
-  ["a row for a removed key", [3, 103, 3, 100, [[]], [[[]], [[5], [5, 0b1, 1]]]], /row 5 is also in the removed keys/],
-  ["a mask with bits beyond the field count", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b101, 1, 1]]]], /kinds\[1\] \(orb\): row 5: mask 0b101 has bits beyond its 2 field\(s\)/],
-  ["an envelope mask beyond its two fields", [3, 103, 3, 100, [[], [7, 0b100, 1]], [[[]], [[]]]], /envelope: row 7: mask 0b100 has bits beyond its 2 field\(s\)/],
-  ["a change row with mask 0", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0]]]], /row 5: mask 0 changes nothing/],
-  ["a negative mask", [3, 103, 3, 100, [[]], [[[]], [[], [5, -1, 1]]]], /row 5: mask must be a non-negative integer, got number -1/],
-  ["fewer values than the mask names", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b11, 1]]]], /row 5: mask 0b11 names 2 field\(s\), got 1 value\(s\)/],
-  ["more values than the mask names", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b1, 1, 2]]]], /row 5: mask 0b1 names 1 field\(s\), got 2 value\(s\)/],
-  ["a quantized value that is not an integer", [3, 103, 3, 100, [[]], [[[], [33, 0b1, 1.5]], [[]]]], /row 33 field 0 is quantized: it must be an integer, got number 1.5/],
-  ["a quantized value that is not a number", [3, 103, 3, 100, [[]], [[[]], [[], [5, 0b1, true]]]], /row 5 field 0 is quantized: it must be an integer, got boolean true/],
-  ["an envelope value going negative", [3, 103, 3, 100, [[], [7, 0b10, -13]], [[[]], [[]]]], /envelope: row 7: last_input_seq would be number -1, not a u32/],
-  ["a negative first key", [3, 103, 3, 100, [[]], [[[]], [[], [-5, 0b11, 1, 1]]]], /row 0: a key step must be a non-negative integer, got number -5/],
+  ["a row for a removed key", [3, 103, 3, 100, [[]], [[[]], [[5], 5, 0b1, 1]]], /row 5 is also in the removed keys/],
+  ["a mask with bits beyond the field count", [3, 103, 3, 100, [[]], [[[]], [[], 5, 0b101, 1, 1]]], /kinds\[1\] \(orb\): row 5: mask 0b101 has bits beyond its 2 field\(s\)/],
+  ["an envelope mask beyond its two fields", [3, 103, 3, 100, [[], 7, 0b100, 1], [[[]], [[]]]], /envelope: row 7: mask 0b100 has bits beyond its 2 field\(s\)/],
+  ["a change row with mask 0", [3, 103, 3, 100, [[]], [[[]], [[], 5, 0]]], /row 5: mask 0 changes nothing/],
+  ["a negative mask", [3, 103, 3, 100, [[]], [[[]], [[], 5, -1, 1]]], /row 5: mask must be a non-negative integer, got number -1/],
+  ["fewer values than the mask names", [3, 103, 3, 100, [[]], [[[]], [[], 5, 0b11, 1]]], /row 5: mask 0b11 names 2 field\(s\), the section has 1 value\(s\) left/],
+  ["more values than the mask names (the extra one reads as a row cut short)", [3, 103, 3, 100, [[]], [[[]], [[], 5, 0b1, 1, 2]]], /kinds\[1\] \(orb\): row 1 is cut short: a key step without its mask/],
+  ["a quantized value that is not an integer", [3, 103, 3, 100, [[]], [[[], 33, 0b1, 1.5], [[]]]], /row 33 field 0 is quantized: it must be an integer, got number 1.5/],
+  ["a quantized value that is not a number", [3, 103, 3, 100, [[]], [[[]], [[], 5, 0b1, true]]], /row 5 field 0 is quantized: it must be an integer, got boolean true/],
+  ["an envelope value going negative", [3, 103, 3, 100, [[], 7, 0b10, -13], [[[]], [[]]]], /envelope: row 7: last_input_seq would be number -1, not a u32/],
+  ["a negative first key", [3, 103, 3, 100, [[]], [[[]], [[], -5, 0b11, 1, 1]]], /row 0: a key step must be a non-negative integer, got number -5/],
   ["a key step that is not an integer", [3, 103, 3, 100, [[]], [[[]], [[1.5]]]], /removed\[0\]: a key step must be a non-negative integer, got number 1.5/],
   ["a delta of 5 elements", [3, 103, 3, 100, [[]]], /a delta must be an array of 6 elements, got an array of 5/],
   ["a missing kind section", [3, 103, 3, 100, [[]], [[[]]]], /must have 2 kind section\(s\), one per kind of the join ack, got an array of 1/],
-  ["a section that is not an array", [3, 103, 3, 100, 7, [[[]], [[]]]], /envelope: a section must be \[\[removed step, \.\.\.\], row, \.\.\.\], got number 7/],
+  ["a section that is not an array", [3, 103, 3, 100, 7, [[[]], [[]]]], /envelope: a section must be \[\[removed step, \.\.\.\], key step, mask, value, \.\.\.\], got number 7/],
   ["a section without its removed list", [3, 103, 3, 100, [[]], [[], [[]]]], /kinds\[0\] \(avatar\): a section must be/],
-  ["a row that is not an array", [3, 103, 3, 100, [[], 7], [[[]], [[]]]], /envelope: row 0 must be \[key step, mask, value, \.\.\.\], got number 7/],
+  ["a row cut short after its key step", [3, 103, 3, 100, [[], 7], [[[]], [[]]]], /envelope: row 0 is cut short: a key step without its mask/],
   ["base_age 0", [3, 103, 0, 0, [[]], [[[]], [[]]]], /base_age must be an integer from 1 to the tick \(103\), got number 0/],
   ["base_age beyond the tick", [3, 103, 104, 0, [[]], [[[]], [[]]]], /base_age must be an integer from 1 to the tick/],
   ["a fractional time_diff_ms", [3, 103, 3, 1.5, [[]], [[[]], [[]]]], /time_diff_ms must be an integer, got number 1.5/],
@@ -280,14 +280,14 @@ for (const [what, payload, message] of REFUSED) {
 test("a quantized change on a base value that is not a number is refused", () => {
   const ring = new SnapshotRing([{ name: "thing", fields: ["v"], precision: [1] }]);
   ring.apply(encode([2, 1, T0, [], [[[1, null]]]]));
-  assert.throws(() => ring.apply(encode([3, 2, 1, 33, [[]], [[[], [1, 0b1, 1]]]])),
+  assert.throws(() => ring.apply(encode([3, 2, 1, 33, [[]], [[[], 1, 0b1, 1]]])),
     /row 1 field 0 is quantized but the baseline holds null, not a number/);
 });
 
 test("an exact field must be a number, a boolean or nil", () => {
   const ring = new SnapshotRing([{ name: "thing", fields: ["v"], precision: [0] }]);
   ring.apply(encode([2, 1, T0, [], [[[1, 5]]]]));
-  assert.throws(() => ring.apply(encode([3, 2, 1, 33, [[]], [[[], [1, 0b1, "five"]]]])), /row 1 field 0 must be a finite number, a boolean or nil, got string five/);
+  assert.throws(() => ring.apply(encode([3, 2, 1, 33, [[]], [[[], 1, 0b1, "five"]]])), /row 1 field 0 must be a finite number, a boolean or nil, got string five/);
 });
 
 test("decodeFrame alone refuses a delta and says what reads it", () => {
@@ -296,7 +296,7 @@ test("decodeFrame alone refuses a delta and says what reads it", () => {
 
 test("the join ack's precision lists: one per field, 0 or a power of two, on every kind or none", () => {
   assert.deepEqual(deltaCoding(ORB_KINDS).map((k) => [k.name, k.width, [...k.precision]]),
-    [["avatar", 5, [0.125, 0.125, 0.125, 0.125, 1]], ["orb", 2, [0.125, 0.125]]]);
+    [["avatar", 5, [0.125, 0.125, 1, 1, 1]], ["orb", 2, [0.125, 0.125]]]);
   assert.equal(deltaCoding([{ name: "a", fields: ["x"] }]), null);
   assert.deepEqual(deltaCoding([]), []);
   const bad = (kinds, message) => assert.throws(() => new SnapshotRing(kinds), message);

@@ -127,7 +127,7 @@ fn input_decode(c: &mut Criterion) {
 fn orb_layout() -> Vec<KindCoding> {
     vec![
         KindCoding {
-            precision: vec![0.125, 0.125, 0.125, 0.125, 1.0],
+            precision: vec![0.125, 0.125, 1.0, 1.0, 1.0],
             position: Some([0, 1]),
         },
         KindCoding {
@@ -170,7 +170,7 @@ fn deltas(c: &mut Criterion) {
     for n in sizes {
         let (keyframe, base, current) = states(n);
         let (mut encoder, mut out) = (DeltaEncoder::new(), Vec::new());
-        encoder.delta(&base, &current, &layout, None, &mut out);
+        encoder.delta(&base, &current, &layout, None, None, &mut out);
         eprintln!(
             "codec/delta_encode/{n}: keyframe {} bytes, delta {} bytes",
             keyframe.len(),
@@ -178,7 +178,7 @@ fn deltas(c: &mut Criterion) {
         );
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                encoder.delta(&base, &current, &layout, None, &mut out);
+                encoder.delta(&base, &current, &layout, None, None, &mut out);
                 out.len()
             })
         });
@@ -188,7 +188,7 @@ fn deltas(c: &mut Criterion) {
     for n in sizes {
         let (keyframe, base, current) = states(n);
         let mut delta = Vec::new();
-        DeltaEncoder::new().delta(&base, &current, &layout, None, &mut delta);
+        DeltaEncoder::new().delta(&base, &current, &layout, None, None, &mut delta);
         let mut client = ClientState::new(layout.clone());
         client.apply(&keyframe).expect("keyframe");
         group.bench_function(BenchmarkId::from_parameter(n), |b| {

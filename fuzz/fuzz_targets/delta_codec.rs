@@ -11,7 +11,7 @@ use tickstorm_shared::{PlayerEntry, SnapshotWriter};
 fn layout() -> Vec<KindCoding> {
     vec![
         KindCoding {
-            precision: vec![0.125, 0.125, 0.125, 0.125, 1.0],
+            precision: vec![0.125, 0.125, 1.0, 1.0, 1.0],
             position: Some([0, 1]),
         },
         KindCoding {
@@ -84,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
         return; // a keyframe of the same tick: nothing to re-encode against
     }
     let mut again = Vec::new();
-    DeltaEncoder::new().delta(&base, &state, &layout, None, &mut again);
+    DeltaEncoder::new().delta(&base, &state, &layout, None, None, &mut again);
     let mut fresh = ClientState::new(layout.clone());
     fresh.apply(&base_bytes).expect("the baseline applies");
     let rebuilt = fresh.apply(&again).expect("our own delta applies").clone();

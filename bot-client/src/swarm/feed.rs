@@ -169,7 +169,7 @@ mod tests {
     /// The delta from tick `base` to tick `tick`.
     fn delta(base: Tick, tick: Tick) -> Vec<u8> {
         let mut out = Vec::new();
-        DeltaEncoder::new().delta(&state(base), &state(tick), &layout(), None, &mut out);
+        DeltaEncoder::new().delta(&state(base), &state(tick), &layout(), None, None, &mut out);
         out
     }
 

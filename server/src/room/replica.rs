@@ -4,11 +4,12 @@
 //! The simulation encodes one keyframe per room and tick (unchanged for every client that never
 //! names a baseline: stock clients cost nothing more). Once a member of the room has named one,
 //! the room's [`Replica`] also keeps the last [`SERVER_BASELINE_WINDOW`] sent states, parsed
-//! from those keyframes, and encodes one delta per distinct baseline: members on the same
-//! baseline share bytes. With visibility every member's view is its own, so each member gets
-//! its own encoding (delta or filtered keyframe). Visibility is a uniform grid of
-//! cells as wide as the view radius, so a member's view is found from the 3 x 3 cells around its
-//! own entity.
+//! from those keyframes, and encodes the kind sections once per distinct baseline: members on
+//! the same baseline share them, each behind its own envelope section of a few bytes (a delta
+//! tracks only its receiver's `last_input_seq`). With visibility every member's view is its
+//! own, so each member gets its own encoding (delta or filtered keyframe). Visibility is a
+//! uniform grid of cells as wide as the view radius, so a member's view is found from the
+//! 3 x 3 cells around its own entity.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,6 +90,8 @@ pub struct Replica {
     spare: State,
     scratch: Vec<Field>,
     encoder: DeltaEncoder,
+    /// The kind sections of the delta being sent (shared by a baseline's members).
+    kinds: Vec<u8>,
     buf: Vec<u8>,
     views: HashMap<PlayerId, SentViews>,
     grid: Grid,
@@ -106,6 +109,7 @@ impl Replica {
             spare: State::default(),
             scratch: Vec::new(),
             encoder: DeltaEncoder::new(),
+            kinds: Vec::new(),
             buf: Vec::new(),
             views: HashMap::new(),
             grid: Grid::default(),
@@ -176,7 +180,8 @@ impl Replica {
         self.view_radius
     }
 
-    /// Without visibility: one delta per distinct baseline; the keyframe to everyone else.
+    /// Without visibility: the kind sections encoded once per distinct baseline, each member's
+    /// delta made of them and its own envelope section; the keyframe to everyone else.
     fn by_baseline(
         &mut self,
         keyframe: &Bytes,
@@ -184,7 +189,7 @@ impl Replica {
         members: &[Member],
     ) -> Vec<Outgoing> {
         // Members by the history index of their baseline.
-        let mut groups: Vec<(usize, Vec<Sid>)> = Vec::new();
+        let mut groups: Vec<(usize, Vec<(Sid, PlayerId)>)> = Vec::new();
         for m in members {
             let (Some(sid), Some(base)) =
                 (m.local_sid, Self::base_index(&self.history, m.baseline))
@@ -192,26 +197,26 @@ impl Replica {
                 continue;
             };
             match groups.iter_mut().find(|(index, _)| *index == base) {
-                Some((_, sids)) => sids.push(sid),
-                None => groups.push((base, vec![sid])),
+                Some((_, group)) => group.push((sid, m.player_id)),
+                None => groups.push((base, vec![(sid, m.player_id)])),
             }
         }
-        let mut out = Vec::with_capacity(groups.len() + 1);
+        let mut out = Vec::with_capacity(members.len());
         let mut served = Vec::new();
-        for (base, sids) in groups {
-            self.encoder.delta(
-                &self.history[base],
-                current,
-                &self.layout,
-                None,
-                &mut self.buf,
-            );
-            served.extend_from_slice(&sids);
-            out.push(Outgoing {
-                bytes: Bytes::copy_from_slice(&self.buf),
-                to: Recipients::Only(sids),
-                delta: true,
-            });
+        for (base, group) in groups {
+            let base = &self.history[base];
+            self.encoder
+                .kinds(base, current, &self.layout, None, &mut self.kinds);
+            for (sid, player_id) in group {
+                self.encoder
+                    .assemble(base, current, Some(player_id), &self.kinds, &mut self.buf);
+                served.push(sid);
+                out.push(Outgoing {
+                    bytes: Bytes::copy_from_slice(&self.buf),
+                    to: Recipients::Only(vec![sid]),
+                    delta: true,
+                });
+            }
         }
         if served.len() < members.len() {
             out.push(Outgoing {
@@ -264,6 +269,7 @@ impl Replica {
                         base: view,
                         current: &visible,
                     }),
+                    Some(m.player_id),
                     &mut self.buf,
                 ),
                 None => self

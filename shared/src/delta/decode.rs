@@ -216,7 +216,7 @@ fn check_removed(removed: &[u32], base: &Table) -> Result<(), SnapshotDecodeErro
     }
 }
 
-/// Reads `[[removed...], [key, mask, value...]...]`, checking order, masks and value types.
+/// Reads `[[removed...], key step, mask, value..., ...]`, checking order, masks and value types.
 fn read_section(
     rd: &mut &[u8],
     precision: &[f64],
@@ -238,8 +238,12 @@ fn read_section(
         section.removed.push(id);
     }
     let width = precision.len();
-    for _ in 1..len {
-        let row_len = read_array_len(rd).map_err(invalid)? as usize;
+    // The rows follow inline: key step, mask, then one value per bit of the mask.
+    let mut left = len as usize - 1;
+    while left > 0 {
+        if left < 2 {
+            return Err(invalid("a row cut short: a key step without its mask"));
+        }
         let key = next_key(rd, section.rows.last().map(|r| r.0))?;
         let mask: u64 = read_int(rd).map_err(invalid)?;
         // Mask 0 is only a kind without fields (whose appearing rows have every field: none).
@@ -248,11 +252,14 @@ fn read_section(
                 "row {key}: mask {mask:#x} for {width} fields"
             )));
         }
-        if row_len != mask.count_ones() as usize + 2 {
+        let values = mask.count_ones() as usize;
+        if values > left - 2 {
             return Err(invalid(format!(
-                "row {key}: {row_len} elements for mask {mask:#x}"
+                "row {key}: mask {mask:#x} names {values} fields, the section has {} elements left",
+                left - 2
             )));
         }
+        left -= 2 + values;
         if section.removed.binary_search(&key).is_ok() {
             return Err(invalid(format!("row {key} is also removed")));
         }

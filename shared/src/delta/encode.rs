@@ -5,9 +5,10 @@
 use rmp::encode::{write_array_len, write_bool, write_f32, write_f64, write_nil, write_sint};
 
 use super::{
-    DELTA_VERSION, ENVELOPE_PRECISION, KindCoding, State, Table, envelope_table, full_mask,
-    quantize, same_value,
+    DELTA_VERSION, ENVELOPE_PRECISION, ENVELOPE_SEQ_BIT, KindCoding, State, Table, envelope_table,
+    full_mask, quantize, same_value,
 };
+use crate::protocol::PlayerId;
 use crate::snapshot::{Field, SNAPSHOT_VERSION};
 
 /// Writing into a `Vec<u8>` cannot fail.
@@ -35,6 +36,7 @@ pub struct DeltaEncoder {
     removed: Vec<u32>,
     base_envelope: Table,
     current_envelope: Table,
+    kinds: Vec<u8>,
 }
 
 impl DeltaEncoder {
@@ -44,14 +46,70 @@ impl DeltaEncoder {
     }
 
     /// Writes into `out` (cleared first) the delta that turns `base` into `current`, both
-    /// states of one room whose kinds are coded as `layout` says. With `view`, positioned kinds
-    /// hold only the visible entities on each side.
+    /// states of one room whose kinds are coded as `layout` says, for the player `viewer`. With
+    /// `view`, positioned kinds hold only the visible entities on each side. With a `viewer`,
+    /// other players' `last_input_seq` is only sent when they appear (it matters to its own
+    /// player only); `None` sends every change (a complete state, as tests and tools want).
     pub fn delta(
         &mut self,
         base: &State,
         current: &State,
         layout: &[KindCoding],
         view: Option<View<'_>>,
+        viewer: Option<PlayerId>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut kinds = std::mem::take(&mut self.kinds);
+        self.kinds(base, current, layout, view, &mut kinds);
+        self.assemble(base, current, viewer, &kinds, out);
+        self.kinds = kinds;
+    }
+
+    /// Writes into `out` (cleared first) the part of a delta that members on one baseline
+    /// (and one view) share: the kind sections. [`assemble`](Self::assemble) makes each
+    /// member's delta of it.
+    pub fn kinds(
+        &mut self,
+        base: &State,
+        current: &State,
+        layout: &[KindCoding],
+        view: Option<View<'_>>,
+        out: &mut Vec<u8>,
+    ) {
+        out.clear();
+        infallible!(write_array_len(out, len_u32(layout.len())));
+        let empty = Table::default();
+        for (kind, coding) in layout.iter().enumerate() {
+            let base_table = base.tables.get(kind).unwrap_or(&empty);
+            let current_table = current.tables.get(kind).unwrap_or(&empty);
+            let filtered = view.filter(|_| coding.position.is_some());
+            self.section(
+                base_table,
+                current_table,
+                &coding.precision,
+                |id| {
+                    filtered.map_or((true, true), |v| {
+                        (
+                            v.base.binary_search(&id).is_ok(),
+                            v.current.binary_search(&id).is_ok(),
+                        )
+                    })
+                },
+                |_| 0,
+                out,
+            );
+        }
+    }
+
+    /// Writes into `out` (cleared first) the delta from `base` to `current` for `viewer` (see
+    /// [`delta`](Self::delta)): its head and envelope section, then `kinds` as
+    /// [`kinds`](Self::kinds) wrote them for the same two states.
+    pub fn assemble(
+        &mut self,
+        base: &State,
+        current: &State,
+        viewer: Option<PlayerId>,
+        kinds: &[u8],
         out: &mut Vec<u8>,
     ) {
         out.clear();
@@ -73,26 +131,15 @@ impl DeltaEncoder {
             &base_envelope,
             &current_envelope,
             &ENVELOPE_PRECISION,
-            |_| true,
-            |_| true,
+            |_| (true, true),
+            |player_id| match viewer {
+                Some(viewer) if viewer != player_id => ENVELOPE_SEQ_BIT,
+                _ => 0,
+            },
             out,
         );
         (self.base_envelope, self.current_envelope) = (base_envelope, current_envelope);
-        infallible!(write_array_len(out, len_u32(layout.len())));
-        let empty = Table::default();
-        for (kind, coding) in layout.iter().enumerate() {
-            let base_table = base.tables.get(kind).unwrap_or(&empty);
-            let current_table = current.tables.get(kind).unwrap_or(&empty);
-            let filtered = view.filter(|_| coding.position.is_some());
-            self.section(
-                base_table,
-                current_table,
-                &coding.precision,
-                |id| filtered.is_none_or(|v| v.base.binary_search(&id).is_ok()),
-                |id| filtered.is_none_or(|v| v.current.binary_search(&id).is_ok()),
-                out,
-            );
-        }
+        out.extend_from_slice(kinds);
     }
 
     /// Writes into `out` (cleared first) a version 2 keyframe of `state` holding, of positioned
@@ -139,19 +186,23 @@ impl DeltaEncoder {
         }
     }
 
-    /// Writes one section: `[[removed...], row...]`, by merging the two id-ordered tables.
+    /// Writes one section: `[[removed...], key step, mask, value..., ...]`, by merging the two
+    /// id-ordered tables. `visible(key)` says whether the client sees the key in the base and
+    /// now; a changed row leaves out the fields `untracked(key)` masks (appearing rows have
+    /// them all).
     fn section(
         &mut self,
         base: &Table,
         current: &Table,
         precision: &[f64],
-        in_base: impl Fn(u32) -> bool,
-        in_current: impl Fn(u32) -> bool,
+        visible: impl Fn(u32) -> (bool, bool),
+        untracked: impl Fn(u32) -> u64,
         out: &mut Vec<u8>,
     ) {
         self.rows.clear();
         self.removed.clear();
-        let mut rows = 0u32;
+        // The section's elements after the removed list: each row's key step, mask and values.
+        let mut elements = 0u32;
         let mut previous_key = 0;
         let (mut i, mut j) = (0, 0);
         while i < base.len() || j < current.len() {
@@ -171,13 +222,14 @@ impl DeltaEncoder {
                 j += 1;
                 current.row(j - 1)
             });
-            let old = old.filter(|_| in_base(id));
-            let new = new.filter(|_| in_current(id));
+            let (in_base, in_current) = visible(id);
+            let old = old.filter(|_| in_base);
+            let new = new.filter(|_| in_current);
             match (old, new) {
                 (Some(_), None) => self.removed.push(id),
                 (None, Some(new)) => {
                     let mask = full_mask(new.len());
-                    write_row(
+                    elements += write_row(
                         &mut self.rows,
                         id - previous_key,
                         mask,
@@ -186,7 +238,6 @@ impl DeltaEncoder {
                         precision,
                     );
                     previous_key = id;
-                    rows += 1;
                 }
                 (Some(old), Some(new)) => {
                     let mask = old
@@ -195,9 +246,10 @@ impl DeltaEncoder {
                         .zip(precision)
                         .enumerate()
                         .filter(|(_, ((a, b), p))| !same_value(**a, **b, **p))
-                        .fold(0u64, |mask, (bit, _)| mask | 1 << bit);
+                        .fold(0u64, |mask, (bit, _)| mask | 1 << bit)
+                        & !untracked(id);
                     if mask != 0 {
-                        write_row(
+                        elements += write_row(
                             &mut self.rows,
                             id - previous_key,
                             mask,
@@ -206,13 +258,12 @@ impl DeltaEncoder {
                             precision,
                         );
                         previous_key = id;
-                        rows += 1;
                     }
                 }
                 (None, None) => {}
             }
         }
-        infallible!(write_array_len(out, rows + 1));
+        infallible!(write_array_len(out, elements.saturating_add(1)));
         infallible!(write_array_len(out, len_u32(self.removed.len())));
         // Keys as differences from the previous key (ascending, so small and positive).
         let mut previous = 0;
@@ -224,8 +275,10 @@ impl DeltaEncoder {
     }
 }
 
-/// `[key step, mask, value...]`: the key as its difference from the previous row's, the fields in
-/// `mask`; quantized ones as differences from `old` when there is one, absolute otherwise.
+/// `key step, mask, value...`, inline in its section (the mask says how many values follow, so a
+/// row needs no array of its own): the key as its difference from the previous row's, the
+/// fields in `mask`; quantized ones as differences from `old` when there is one, absolute
+/// otherwise. Returns the number of elements written.
 fn write_row(
     out: &mut Vec<u8>,
     key_step: u32,
@@ -233,8 +286,7 @@ fn write_row(
     new: &[Field],
     old: Option<&[Field]>,
     precision: &[f64],
-) {
-    infallible!(write_array_len(out, mask.count_ones() + 2));
+) -> u32 {
     write_int(out, i64::from(key_step));
     infallible!(rmp::encode::write_uint(out, mask));
     for (bit, (&field, &p)) in new.iter().zip(precision).enumerate() {
@@ -249,6 +301,7 @@ fn write_row(
             write_int(out, q.wrapping_sub(base));
         }
     }
+    mask.count_ones() + 2
 }
 
 /// An integer in MessagePack's most compact form (unsigned forms for non-negative values).

@@ -74,6 +74,9 @@ pub fn valid_precision(precision: f64) -> bool {
 /// The envelope's fields `[net_id, last_input_seq]`: integers, sent as differences.
 const ENVELOPE_PRECISION: [f64; 2] = [1.0, 1.0];
 
+/// The envelope field a delta tracks for its receiver only: `last_input_seq`.
+const ENVELOPE_SEQ_BIT: u64 = 1 << 1;
+
 /// `floor(v / precision + 0.5)` in `f64`: the integer a quantized field is sent as. A value
 /// that is not a number counts as 0 (games declare precision on numeric fields only).
 pub fn quantize(field: Field, precision: f64) -> i64 {

@@ -53,7 +53,7 @@ fn table(width: usize, rows: &[(u32, Vec<Field>)]) -> Table {
 fn the_documented_example_is_what_the_encoder_writes_and_the_client_reads() {
     let layout = vec![
         KindCoding {
-            precision: vec![EIGHTH, EIGHTH, EIGHTH, EIGHTH, 1.0],
+            precision: vec![EIGHTH, EIGHTH, 1.0, 1.0, 1.0],
             position: Some([0, 1]),
         },
         KindCoding {
@@ -74,33 +74,34 @@ fn the_documented_example_is_what_the_encoder_writes_and_the_client_reads() {
     let base = State {
         tick: 100,
         server_time_ms: 1_790_000_000_000,
-        players: vec![entry(7, 33, 12)],
+        players: vec![entry(7, 33, 12), entry(8, 34, 40)],
         tables: vec![
-            table(5, &[(33, avatar(500.0))]),
+            table(5, &[(33, avatar(500.0)), (34, avatar(100.0))]),
             table(2, &[(5, orb(300.0, 300.0))]),
         ],
     };
     let current = State {
         tick: 103,
         server_time_ms: 1_790_000_000_100,
-        players: vec![entry(7, 33, 13)],
+        players: vec![entry(7, 33, 13), entry(8, 34, 42)],
         tables: vec![
-            table(5, &[(33, avatar(520.0))]),
+            table(5, &[(33, avatar(520.0)), (34, avatar(100.0))]),
             table(2, &[(5, orb(64.0, 936.5))]),
         ],
     };
     let mut bytes = Vec::new();
-    DeltaEncoder::new().delta(&base, &current, &layout, None, &mut bytes);
+    // Sent to player 7: player 8's new `last_input_seq` is not its business.
+    DeltaEncoder::new().delta(&base, &current, &layout, None, Some(7), &mut bytes);
     let none: Vec<u32> = Vec::new();
     let expected = rmp_serde::to_vec(&(
         3u8,
         103u64,
         3u64,
         100u64,
-        (none.clone(), (7u32, 0b10u64, 1u64)),
+        (none.clone(), 7u32, 0b10u64, 1u64),
         (
-            (none.clone(), (33u32, 0b1u64, 160u64)),
-            (none, (5u32, 0b11u64, -1888i64, 5092u64)),
+            (none.clone(), 33u32, 0b1u64, 160u64),
+            (none, 5u32, 0b11u64, -1888i64, 5092u64),
         ),
     ))
     .expect("serialize");
@@ -113,7 +114,7 @@ fn the_documented_example_is_what_the_encoder_writes_and_the_client_reads() {
     let state = client.apply(&bytes).expect("delta").clone();
     assert_eq!(state.tick, 103);
     assert_eq!(state.server_time_ms, 1_790_000_000_100);
-    assert_eq!(state.players, vec![entry(7, 33, 13)]);
+    assert_eq!(state.players, vec![entry(7, 33, 13), entry(8, 34, 40)]);
     assert_eq!(
         state.tables[0].get(33).map(|r| r[0]),
         Some(Field::F64(520.0))
@@ -277,10 +278,28 @@ impl World {
 
 /// The client holds `server` (as one client sees it): the same envelope in the same order; the
 /// visible rows of each kind; exact fields equal, quantized fields equal after quantization.
-fn assert_holds(client: &State, server: &State, layout: &[KindCoding], visible: Option<&[u32]>) {
+/// With a `viewer`, other players' `last_input_seq` may be old (deltas only track the viewer's).
+fn assert_holds(
+    client: &State,
+    server: &State,
+    layout: &[KindCoding],
+    visible: Option<&[u32]>,
+    viewer: Option<u32>,
+) {
     assert_eq!(client.tick, server.tick);
     assert_eq!(client.server_time_ms, server.server_time_ms);
-    assert_eq!(client.players, server.players, "tick {}", server.tick);
+    let envelope = |s: &State| -> Vec<(u32, u32, Option<u32>)> {
+        s.players
+            .iter()
+            .map(|p| {
+                let seq = viewer
+                    .is_none_or(|v| v == p.player_id)
+                    .then_some(p.last_input_seq);
+                (p.player_id, p.net_id, seq)
+            })
+            .collect()
+    };
+    assert_eq!(envelope(client), envelope(server), "tick {}", server.tick);
     for (kind, coding) in layout.iter().enumerate() {
         let sees = |id: &u32| {
             coding.position.is_none() || visible.is_none_or(|v| v.binary_search(id).is_ok())
@@ -313,10 +332,15 @@ fn assert_holds(client: &State, server: &State, layout: &[KindCoding], visible: 
 }
 
 /// Runs one client against a changing world for `ticks`, with drops and late acks; returns how
-/// many deltas and keyframes it applied.
-fn play(seed: u64, ticks: usize, with_view: bool) -> (usize, usize) {
+/// many deltas and keyframes it applied. `as_player`: the client is the world's first player
+/// (deltas track only its `last_input_seq`), else an observer that is sent every change.
+fn play(seed: u64, ticks: usize, with_view: bool, as_player: bool) -> (usize, usize) {
     let layout = layout();
     let mut world = World::new(seed);
+    let viewer = as_player
+        .then(|| world.state.players.first().map(|p| p.player_id))
+        .flatten();
+    assert_eq!(viewer.is_some(), as_player, "the world starts with players");
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
     let mut encoder = DeltaEncoder::new();
     let mut client = ClientState::new(layout.clone());
@@ -344,7 +368,7 @@ fn play(seed: u64, ticks: usize, with_view: bool) -> (usize, usize) {
                     }),
                     _ => None,
                 };
-                encoder.delta(base, &world.state, &layout, v, &mut bytes);
+                encoder.delta(base, &world.state, &layout, v, viewer, &mut bytes);
             }
             None => encoder.keyframe(&world.state, &layout, view.as_deref(), &mut bytes),
         }
@@ -359,7 +383,7 @@ fn play(seed: u64, ticks: usize, with_view: bool) -> (usize, usize) {
         let held = client
             .apply(&bytes)
             .expect("every delivered snapshot applies");
-        assert_holds(held, &world.state, &layout, view.as_deref());
+        assert_holds(held, &world.state, &layout, view.as_deref(), viewer);
         if is_delta {
             deltas += 1;
         } else {
@@ -379,7 +403,7 @@ fn play(seed: u64, ticks: usize, with_view: bool) -> (usize, usize) {
 #[test]
 fn a_client_applying_what_reaches_it_holds_the_full_state_of_every_tick() {
     for seed in 0..40 {
-        let (deltas, keyframes) = play(seed, 400, false);
+        let (deltas, keyframes) = play(seed, 400, false, seed % 2 == 0);
         assert!(
             deltas > 200 && keyframes >= 1,
             "seed {seed}: {deltas} deltas, {keyframes} keyframes"
@@ -390,7 +414,7 @@ fn a_client_applying_what_reaches_it_holds_the_full_state_of_every_tick() {
 #[test]
 fn with_visibility_a_client_holds_what_it_sees_as_entities_enter_and_leave_view() {
     for seed in 100..140 {
-        let (deltas, _) = play(seed, 400, true);
+        let (deltas, _) = play(seed, 400, true, seed % 2 == 0);
         assert!(deltas > 200, "seed {seed}: {deltas} deltas");
     }
 }
@@ -425,7 +449,7 @@ fn unchanged_state_costs_a_few_bytes_and_sub_precision_drift_is_not_resent() {
         }
     }
     let mut bytes = Vec::new();
-    DeltaEncoder::new().delta(&base, &next, &layout, None, &mut bytes);
+    DeltaEncoder::new().delta(&base, &next, &layout, None, None, &mut bytes);
     // [3, tick, 1, 33, [[]], [[[]], [[]], [[]]]]
     assert_eq!(bytes.len(), 1 + 1 + 1 + 1 + 1 + 2 + 1 + 3 * 2, "{bytes:x?}");
 }
@@ -440,7 +464,7 @@ fn keyframe_and_delta() -> (Vec<KindCoding>, Vec<u8>, Vec<u8>) {
     let (mut keyframe, mut delta) = (Vec::new(), Vec::new());
     let mut encoder = DeltaEncoder::new();
     encoder.keyframe(&base, &layout, None, &mut keyframe);
-    encoder.delta(&base, &world.state, &layout, None, &mut delta);
+    encoder.delta(&base, &world.state, &layout, None, None, &mut delta);
     (layout, keyframe, delta)
 }
 
@@ -488,7 +512,7 @@ fn malformed_sections_are_refused_with_what_is_wrong() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         // A new row without every field.
         (
-            rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((none.clone(), (9, 1, 8)),)))
+            rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((none.clone(), 9, 1, 8),)))
                 .expect("ser"),
             "without every field",
         ),
@@ -505,29 +529,34 @@ fn malformed_sections_are_refused_with_what_is_wrong() {
                 1,
                 33,
                 envelope.clone(),
-                ((none.clone(), (9, 3, 8, true), (0, 3, 8, true)),),
+                ((none.clone(), 9, 3, 8, true, 0, 3, 8, true),),
             ))
             .expect("ser"),
             "ascending",
         ),
         // A mask beyond the kind's fields.
         (
-            rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((none.clone(), (5, 4, 1)),)))
+            rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((none.clone(), 5, 4, 1),)))
                 .expect("ser"),
             "mask",
         ),
         // A quantized field that is not an integer.
         (
-            rmp_serde::to_vec(&(
-                3,
-                11,
-                1,
-                33,
-                envelope.clone(),
-                ((none.clone(), (5, 1, 1.5)),),
-            ))
-            .expect("ser"),
+            rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((none.clone(), 5, 1, 1.5),)))
+                .expect("ser"),
             "not an integer",
+        ),
+        // A row whose mask names more values than the section has left.
+        (
+            rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((none.clone(), 5, 3, 1),)))
+                .expect("ser"),
+            "elements left",
+        ),
+        // A key step without its mask.
+        (
+            rmp_serde::to_vec(&(3, 11, 1, 33, envelope.clone(), ((none.clone(), 5),)))
+                .expect("ser"),
+            "cut short",
         ),
         // Another number of kinds.
         (
@@ -571,7 +600,7 @@ fn a_warm_encoder_and_client_reuse_their_buffers() {
     client.apply(&bytes).expect("keyframe");
     for _ in 0..200 {
         world.tick();
-        encoder.delta(&previous, &world.state, &layout, None, &mut bytes);
+        encoder.delta(&previous, &world.state, &layout, None, None, &mut bytes);
         client.apply(&bytes).expect("delta");
         previous = world.state.clone();
     }
