@@ -27,6 +27,8 @@ const STEPS: usize = 150;
 struct Recording {
     name: &'static str,
     kinds: Value,
+    /// The recording client's player id: the only one whose `last_input_seq` deltas track.
+    player_id: u32,
     layout: Vec<KindCoding>,
     held: ClientState,
     steps: Vec<Value>,
@@ -42,6 +44,7 @@ impl Recording {
         let recording = Self {
             name,
             kinds: join_ack["kinds"].clone(),
+            player_id: joined.player_id,
             held: ClientState::new(layout.clone()),
             layout,
             steps: Vec::new(),
@@ -86,7 +89,7 @@ impl Recording {
                 step["keyframe"] = json!(hex(bytes));
             }
         }
-        json!({"name": self.name, "kinds": self.kinds, "steps": self.steps})
+        json!({"name": self.name, "kinds": self.kinds, "player": self.player_id, "steps": self.steps})
     }
 }
 

@@ -6,7 +6,7 @@
 //
 //   node delta_replay.mjs FIXTURE.json
 //
-// FIXTURE = {sessions: [{name, kinds (the join ack's), steps: [{payload: hex, delta, state:
+// FIXTURE = {sessions: [{name, kinds (the join ack's), player (the recording client's id), steps: [{payload: hex, delta, state:
 // {tick, serverTime, players: [[id, net_id, seq]], tables: [[[net_id, ...fields]]]}, keyframe?:
 // hex}]}]}. Prints one JSON summary line; exits 1 with the first difference.
 import { readFileSync } from "node:fs";
@@ -45,11 +45,15 @@ function sameAsReference(frame, truth, where) {
   });
 }
 
-/** The frame as a keyframe of the same tick says, quantized fields compared as q. */
-function matchesKeyframe(frame, keyframe, precision, where) {
+/**
+ * The frame as a keyframe of the same tick says, quantized fields compared as q; other players'
+ * `lastInputSeq` aside (deltas track only the receiver's, `me`).
+ */
+function matchesKeyframe(frame, keyframe, precision, me, where) {
   check(keyframe.tick === frame.tick && keyframe.serverTime === frame.serverTime, `${where}: the keyframe is of tick ${keyframe.tick}`);
-  check(JSON.stringify(frame.players) === JSON.stringify(keyframe.players),
-    `${where}: players ${JSON.stringify(frame.players)}, the keyframe ${JSON.stringify(keyframe.players)}`);
+  const envelope = (players) => players.map((p) => [p.id, p.netId, p.id === me ? p.lastInputSeq : "-"]);
+  check(JSON.stringify(envelope(frame.players)) === JSON.stringify(envelope(keyframe.players)),
+    `${where}: players ${JSON.stringify(frame.players)}, the keyframe ${JSON.stringify(keyframe.players)} (player ${me} receiving)`);
   keyframe.kinds.forEach((table, k) => {
     const mine = byNetId(frame.kinds[k]);
     const theirs = byNetId(table);
@@ -65,7 +69,7 @@ function matchesKeyframe(frame, keyframe, precision, where) {
 
 const fixture = JSON.parse(readFileSync(file, "utf8"));
 const summary = { ok: false, sessions: [] };
-for (const { name, kinds, steps } of fixture.sessions) {
+for (const { name, kinds, player, steps } of fixture.sessions) {
   const ring = new SnapshotRing(kinds);
   const precision = kinds.map((k) => k.precision);
   const seen = { name, states: 0, deltas: 0, keyframesCompared: 0, appeared: 0, removed: 0 };
@@ -81,7 +85,7 @@ for (const { name, kinds, steps } of fixture.sessions) {
     check(applied.delta === step.delta, `${where}: read as a ${applied.delta ? "delta" : "keyframe"}`);
     sameAsReference(applied.frame, step.state, where);
     if (step.keyframe) {
-      matchesKeyframe(applied.frame, decodeFrame(bytes(step.keyframe)), precision, where);
+      matchesKeyframe(applied.frame, decodeFrame(bytes(step.keyframe)), precision, player, where);
       seen.keyframesCompared++;
     }
     // What the session exercised: entities appearing in and leaving tables between snapshots.
