@@ -170,7 +170,9 @@ fn deltas(c: &mut Criterion) {
     for n in sizes {
         let (keyframe, base, current) = states(n);
         let (mut encoder, mut out) = (DeltaEncoder::new(), Vec::new());
-        encoder.delta(&base, &current, &layout, None, None, &mut out);
+        // As the server sends it: to a player of the room (only its own input seq tracked).
+        let viewer = base.players.first().map(|p| p.player_id);
+        encoder.delta(&base, &current, &layout, None, viewer, &mut out);
         eprintln!(
             "codec/delta_encode/{n}: keyframe {} bytes, delta {} bytes",
             keyframe.len(),
@@ -178,7 +180,22 @@ fn deltas(c: &mut Criterion) {
         );
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                encoder.delta(&base, &current, &layout, None, None, &mut out);
+                encoder.delta(&base, &current, &layout, None, viewer, &mut out);
+                out.len()
+            })
+        });
+    }
+    group.finish();
+    // Each further member on the same baseline: its envelope section and the shared bytes.
+    let mut group = c.benchmark_group("codec/delta_member");
+    for n in sizes {
+        let (_, base, current) = states(n);
+        let (mut encoder, mut out) = (DeltaEncoder::new(), Vec::new());
+        encoder.prepare(&base, &current, &layout, None);
+        let viewer = base.players.first().map(|p| p.player_id);
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                encoder.write_for(viewer, &mut out);
                 out.len()
             })
         });

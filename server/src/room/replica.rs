@@ -90,8 +90,6 @@ pub struct Replica {
     spare: State,
     scratch: Vec<Field>,
     encoder: DeltaEncoder,
-    /// The kind sections of the delta being sent (shared by a baseline's members).
-    kinds: Vec<u8>,
     buf: Vec<u8>,
     views: HashMap<PlayerId, SentViews>,
     grid: Grid,
@@ -109,7 +107,6 @@ impl Replica {
             spare: State::default(),
             scratch: Vec::new(),
             encoder: DeltaEncoder::new(),
-            kinds: Vec::new(),
             buf: Vec::new(),
             views: HashMap::new(),
             grid: Grid::default(),
@@ -204,12 +201,10 @@ impl Replica {
         let mut out = Vec::with_capacity(members.len());
         let mut served = Vec::new();
         for (base, group) in groups {
-            let base = &self.history[base];
             self.encoder
-                .kinds(base, current, &self.layout, None, &mut self.kinds);
+                .prepare(&self.history[base], current, &self.layout, None);
             for (sid, player_id) in group {
-                self.encoder
-                    .assemble(base, current, Some(player_id), &self.kinds, &mut self.buf);
+                self.encoder.write_for(Some(player_id), &mut self.buf);
                 served.push(sid);
                 out.push(Outgoing {
                     bytes: Bytes::copy_from_slice(&self.buf),

@@ -8,7 +8,7 @@ use super::{
     DELTA_VERSION, ENVELOPE_PRECISION, ENVELOPE_SEQ_BIT, KindCoding, State, Table, envelope_table,
     full_mask, quantize, same_value,
 };
-use crate::protocol::PlayerId;
+use crate::protocol::{PlayerId, Tick};
 use crate::snapshot::{Field, SNAPSHOT_VERSION};
 
 /// Writing into a `Vec<u8>` cannot fail.
@@ -36,7 +36,17 @@ pub struct DeltaEncoder {
     removed: Vec<u32>,
     base_envelope: Table,
     current_envelope: Table,
+    /// The prepared delta's head and kind sections.
+    head: Head,
     kinds: Vec<u8>,
+}
+
+/// The integers at the start of a delta after its version.
+#[derive(Debug, Default, Clone, Copy)]
+struct Head {
+    tick: Tick,
+    base_age: Tick,
+    time_diff_ms: i64,
 }
 
 impl DeltaEncoder {
@@ -59,25 +69,30 @@ impl DeltaEncoder {
         viewer: Option<PlayerId>,
         out: &mut Vec<u8>,
     ) {
-        let mut kinds = std::mem::take(&mut self.kinds);
-        self.kinds(base, current, layout, view, &mut kinds);
-        self.assemble(base, current, viewer, &kinds, out);
-        self.kinds = kinds;
+        self.prepare(base, current, layout, view);
+        self.write_for(viewer, out);
     }
 
-    /// Writes into `out` (cleared first) the part of a delta that members on one baseline
-    /// (and one view) share: the kind sections. [`assemble`](Self::assemble) makes each
-    /// member's delta of it.
-    pub fn kinds(
+    /// Encodes what the deltas from `base` to `current` of every member on that baseline (and
+    /// view) share: the head and the kind sections, once. [`write_for`](Self::write_for) then
+    /// writes each member's delta.
+    pub fn prepare(
         &mut self,
         base: &State,
         current: &State,
         layout: &[KindCoding],
         view: Option<View<'_>>,
-        out: &mut Vec<u8>,
     ) {
-        out.clear();
-        infallible!(write_array_len(out, len_u32(layout.len())));
+        self.head = Head {
+            tick: current.tick,
+            base_age: current.tick.saturating_sub(base.tick),
+            time_diff_ms: current.server_time_ms as i64 - base.server_time_ms as i64,
+        };
+        envelope_table(&base.players, &mut self.base_envelope);
+        envelope_table(&current.players, &mut self.current_envelope);
+        let mut kinds = std::mem::take(&mut self.kinds);
+        kinds.clear();
+        infallible!(write_array_len(&mut kinds, len_u32(layout.len())));
         let empty = Table::default();
         for (kind, coding) in layout.iter().enumerate() {
             let base_table = base.tables.get(kind).unwrap_or(&empty);
@@ -96,33 +111,21 @@ impl DeltaEncoder {
                     })
                 },
                 |_| 0,
-                out,
+                &mut kinds,
             );
         }
+        self.kinds = kinds;
     }
 
-    /// Writes into `out` (cleared first) the delta from `base` to `current` for `viewer` (see
-    /// [`delta`](Self::delta)): its head and envelope section, then `kinds` as
-    /// [`kinds`](Self::kinds) wrote them for the same two states.
-    pub fn assemble(
-        &mut self,
-        base: &State,
-        current: &State,
-        viewer: Option<PlayerId>,
-        kinds: &[u8],
-        out: &mut Vec<u8>,
-    ) {
+    /// Writes into `out` (cleared first) the delta last [`prepare`](Self::prepare)d, for
+    /// `viewer` (see [`delta`](Self::delta)): the head, the envelope section, the kind sections.
+    pub fn write_for(&mut self, viewer: Option<PlayerId>, out: &mut Vec<u8>) {
         out.clear();
         infallible!(write_array_len(out, 6));
         write_int(out, i64::from(DELTA_VERSION));
-        write_int(out, current.tick as i64);
-        write_int(out, current.tick.saturating_sub(base.tick) as i64);
-        write_int(
-            out,
-            current.server_time_ms as i64 - base.server_time_ms as i64,
-        );
-        envelope_table(&base.players, &mut self.base_envelope);
-        envelope_table(&current.players, &mut self.current_envelope);
+        write_int(out, self.head.tick as i64);
+        write_int(out, self.head.base_age as i64);
+        write_int(out, self.head.time_diff_ms);
         let (base_envelope, current_envelope) = (
             std::mem::take(&mut self.base_envelope),
             std::mem::take(&mut self.current_envelope),
@@ -139,7 +142,7 @@ impl DeltaEncoder {
             out,
         );
         (self.base_envelope, self.current_envelope) = (base_envelope, current_envelope);
-        out.extend_from_slice(kinds);
+        out.extend_from_slice(&self.kinds);
     }
 
     /// Writes into `out` (cleared first) a version 2 keyframe of `state` holding, of positioned
