@@ -36,9 +36,34 @@ pub struct DeltaEncoder {
     removed: Vec<u32>,
     base_envelope: Table,
     current_envelope: Table,
-    /// The prepared delta's head and kind sections.
+    /// The prepared delta's head, envelope changes and kind sections.
     head: Head,
+    envelope: EnvelopeChanges,
     kinds: Vec<u8>,
+}
+
+/// The envelope's changes from a baseline, worked out once per baseline so that each member's
+/// envelope section costs only the rows it gets (not a walk over every player).
+#[derive(Debug, Default)]
+struct EnvelopeChanges {
+    removed: Vec<u32>,
+    /// Every appearing or changed row, ascending keys.
+    rows: Vec<EnvelopeRow>,
+    /// The indexes in `rows` of those every member gets: appearing rows and changed `net_id`s
+    /// (the rest only change a `last_input_seq`, which only its own player is sent).
+    shared: Vec<usize>,
+    /// One member's rows (scratch).
+    picked: Vec<EnvelopeRow>,
+}
+
+/// One appearing or changed envelope row, with its values as written (absolute for appearing
+/// rows, differences otherwise).
+#[derive(Debug, Clone, Copy)]
+struct EnvelopeRow {
+    key: PlayerId,
+    mask: u64,
+    values: [i64; 2],
+    appearing: bool,
 }
 
 /// The integers at the start of a delta after its version.
@@ -90,6 +115,8 @@ impl DeltaEncoder {
         };
         envelope_table(&base.players, &mut self.base_envelope);
         envelope_table(&current.players, &mut self.current_envelope);
+        self.envelope
+            .work_out(&self.base_envelope, &self.current_envelope);
         let mut kinds = std::mem::take(&mut self.kinds);
         kinds.clear();
         infallible!(write_array_len(&mut kinds, len_u32(layout.len())));
@@ -110,7 +137,6 @@ impl DeltaEncoder {
                         )
                     })
                 },
-                |_| 0,
                 &mut kinds,
             );
         }
@@ -126,22 +152,7 @@ impl DeltaEncoder {
         write_int(out, self.head.tick as i64);
         write_int(out, self.head.base_age as i64);
         write_int(out, self.head.time_diff_ms);
-        let (base_envelope, current_envelope) = (
-            std::mem::take(&mut self.base_envelope),
-            std::mem::take(&mut self.current_envelope),
-        );
-        self.section(
-            &base_envelope,
-            &current_envelope,
-            &ENVELOPE_PRECISION,
-            |_| (true, true),
-            |player_id| match viewer {
-                Some(viewer) if viewer != player_id => ENVELOPE_SEQ_BIT,
-                _ => 0,
-            },
-            out,
-        );
-        (self.base_envelope, self.current_envelope) = (base_envelope, current_envelope);
+        self.envelope.write_for(viewer, out);
         out.extend_from_slice(&self.kinds);
     }
 
@@ -191,15 +202,13 @@ impl DeltaEncoder {
 
     /// Writes one section: `[[removed...], key step, mask, value..., ...]`, by merging the two
     /// id-ordered tables. `visible(key)` says whether the client sees the key in the base and
-    /// now; a changed row leaves out the fields `untracked(key)` masks (appearing rows have
-    /// them all).
+    /// now.
     fn section(
         &mut self,
         base: &Table,
         current: &Table,
         precision: &[f64],
         visible: impl Fn(u32) -> (bool, bool),
-        untracked: impl Fn(u32) -> u64,
         out: &mut Vec<u8>,
     ) {
         self.rows.clear();
@@ -249,8 +258,7 @@ impl DeltaEncoder {
                         .zip(precision)
                         .enumerate()
                         .filter(|(_, ((a, b), p))| !same_value(**a, **b, **p))
-                        .fold(0u64, |mask, (bit, _)| mask | 1 << bit)
-                        & !untracked(id);
+                        .fold(0u64, |mask, (bit, _)| mask | 1 << bit);
                     if mask != 0 {
                         elements += write_row(
                             &mut self.rows,
@@ -275,6 +283,108 @@ impl DeltaEncoder {
             previous = id;
         }
         out.extend_from_slice(&self.rows);
+    }
+}
+
+impl EnvelopeChanges {
+    /// Merges the two envelopes (tables keyed by player id, ascending).
+    fn work_out(&mut self, base: &Table, current: &Table) {
+        self.removed.clear();
+        self.rows.clear();
+        self.shared.clear();
+        let (mut i, mut j) = (0, 0);
+        while i < base.len() || j < current.len() {
+            let (old_id, new_id) = (base.ids.get(i).copied(), current.ids.get(j).copied());
+            let id = match (old_id, new_id) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(b)) => b,
+                (None, None) => break,
+            };
+            let old = (old_id == Some(id)).then(|| {
+                i += 1;
+                base.row(i - 1)
+            });
+            let new = (new_id == Some(id)).then(|| {
+                j += 1;
+                current.row(j - 1)
+            });
+            let q = |row: &[Field], f: usize| quantize(row[f], ENVELOPE_PRECISION[f]);
+            let row = match (old, new) {
+                (Some(_), None) => {
+                    self.removed.push(id);
+                    continue;
+                }
+                (None, Some(new)) => EnvelopeRow {
+                    key: id,
+                    mask: full_mask(2),
+                    values: [q(new, 0), q(new, 1)],
+                    appearing: true,
+                },
+                (Some(old), Some(new)) => {
+                    let values = [
+                        q(new, 0).wrapping_sub(q(old, 0)),
+                        q(new, 1).wrapping_sub(q(old, 1)),
+                    ];
+                    let mask = u64::from(values[0] != 0) | u64::from(values[1] != 0) << 1;
+                    if mask == 0 {
+                        continue;
+                    }
+                    EnvelopeRow {
+                        key: id,
+                        mask,
+                        values,
+                        appearing: false,
+                    }
+                }
+                (None, None) => continue,
+            };
+            if row.appearing || row.mask & !ENVELOPE_SEQ_BIT != 0 {
+                self.shared.push(self.rows.len());
+            }
+            self.rows.push(row);
+        }
+    }
+
+    /// Writes the envelope section `viewer` gets (every change with `None`).
+    fn write_for(&mut self, viewer: Option<PlayerId>, out: &mut Vec<u8>) {
+        self.picked.clear();
+        match viewer {
+            None => self.picked.extend_from_slice(&self.rows),
+            Some(viewer) => {
+                for &i in &self.shared {
+                    let mut row = self.rows[i];
+                    if row.key != viewer && !row.appearing {
+                        row.mask &= !ENVELOPE_SEQ_BIT;
+                    }
+                    self.picked.push(row);
+                }
+                if let Ok(i) = self.rows.binary_search_by_key(&viewer, |r| r.key)
+                    && let Err(at) = self.picked.binary_search_by_key(&viewer, |r| r.key)
+                {
+                    self.picked.insert(at, self.rows[i]);
+                }
+            }
+        }
+        let elements: u32 = self.picked.iter().map(|r| 2 + r.mask.count_ones()).sum();
+        infallible!(write_array_len(out, elements + 1));
+        infallible!(write_array_len(out, len_u32(self.removed.len())));
+        let mut previous = 0;
+        for &id in &self.removed {
+            write_int(out, i64::from(id - previous));
+            previous = id;
+        }
+        let mut previous = 0;
+        for row in &self.picked {
+            write_int(out, i64::from(row.key - previous));
+            previous = row.key;
+            infallible!(rmp::encode::write_uint(out, row.mask));
+            for (bit, &value) in row.values.iter().enumerate() {
+                if row.mask & 1 << bit != 0 {
+                    write_int(out, value);
+                }
+            }
+        }
     }
 }
 
