@@ -37,22 +37,29 @@ function orbRing() {
 const plain = (frame) => JSON.parse(JSON.stringify(frame));
 
 test("the worked example of docs/protocol.md", () => {
-  const ring = orbRing();
+  // As the contract tells it, the baseline also holds player 8 (seq 40): sent to player 7, the
+  // delta leaves player 8's newer seq out, so 7 keeps 40 for it.
+  const ring = new SnapshotRing(ORB_KINDS);
+  ring.apply(encode([2, 100, T0, [[7, 33, 12], [8, 34, 40]],
+    [[[33, 500, 200, 200, 0, 4], [34, 100, 200, 0, 0, 0]], KEYFRAME_100[4][1]]]));
   const { frame, delta } = ring.apply(encode(EXAMPLE_103));
   assert.equal(delta, true);
   assert.deepEqual(plain(frame), {
     tick: 103,
     serverTime: T0 + 100,
-    players: [{ id: 7, netId: 33, lastInputSeq: 13 }],
+    players: [{ id: 7, netId: 33, lastInputSeq: 13 }, { id: 8, netId: 34, lastInputSeq: 40 }],
     kinds: [
-      [{ netId: 33, fields: [520, 200, 200, 0, 4] }],
+      [{ netId: 33, fields: [520, 200, 200, 0, 4] }, { netId: 34, fields: [100, 200, 0, 0, 0] }],
       [{ netId: 5, fields: [64, 936.5] }, { netId: 6, fields: [10, 20] }],
     ],
   });
   assert.equal(ring.baseline, 103);
   // The game module reads it like any keyframe.
   const v = orbsView(frame, orbs.layout(ORB_KINDS));
-  assert.deepEqual(v.players, [{ id: 7, netId: 33, x: 520, y: 200, vx: 200, vy: 0, lastInputSeq: 13, score: 4 }]);
+  assert.deepEqual(v.players, [
+    { id: 7, netId: 33, x: 520, y: 200, vx: 200, vy: 0, lastInputSeq: 13, score: 4 },
+    { id: 8, netId: 34, x: 100, y: 200, vx: 0, vy: 0, lastInputSeq: 40, score: 0 },
+  ]);
   assert.deepEqual(v.orbs, [{ id: 5, x: 64, y: 936.5 }, { id: 6, x: 10, y: 20 }]);
 });
 

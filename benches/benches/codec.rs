@@ -4,8 +4,10 @@
 //! the `input` payload as each Socket.IO parser delivers it to serde (JSON text, MessagePack map).
 //! Deltas: `codec/keyframe_read/{8,64,128,512}` (the server reading back the keyframe it encoded,
 //! once per room and sent tick once deltas are on), `codec/delta_encode/{8,64,128,512}` (one
-//! delta, 3 ticks after its baseline, every avatar moved, a third of the input seqs advanced)
-//! and `codec/delta_apply/{8,64,128,512}` (a client applying it).
+//! delta, 3 ticks after its baseline, every avatar moved, a third of the input seqs advanced,
+//! as sent to one player), `codec/delta_member/{8,64,128,512}` (each further member on that
+//! baseline: its envelope section and a copy) and `codec/delta_apply/{8,64,128,512}` (that
+//! player applying it).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tickstorm_orbs::OrbInput;
@@ -205,7 +207,8 @@ fn deltas(c: &mut Criterion) {
     for n in sizes {
         let (keyframe, base, current) = states(n);
         let mut delta = Vec::new();
-        DeltaEncoder::new().delta(&base, &current, &layout, None, None, &mut delta);
+        let viewer = base.players.first().map(|p| p.player_id);
+        DeltaEncoder::new().delta(&base, &current, &layout, None, viewer, &mut delta);
         let mut client = ClientState::new(layout.clone());
         client.apply(&keyframe).expect("keyframe");
         group.bench_function(BenchmarkId::from_parameter(n), |b| {

@@ -5,7 +5,8 @@
 //! oneshot channels. Inputs skip the driver: they go straight into the room's
 //! [`InputQueue`](tickstorm_sim::InputQueue), so an input is acked without waiting for a tick.
 //! Snapshots go out from the driver: each room's keyframe is encoded once by the simulation;
-//! members that name a baseline get deltas from `replica`, one per distinct baseline or view.
+//! members that name a baseline get deltas from `replica`: the kind sections once per distinct
+//! baseline (or per view), each member's own envelope section in front.
 
 mod directory;
 mod driver;

@@ -1,11 +1,13 @@
 //! Delta snapshots over real sockets: a client that names its baseline gets deltas that rebuild
-//! exactly the keyframes a client without one gets; `snapshot:ack` for clients without inputs;
+//! the keyframes a client without one gets (quantized; other players' `last_input_seq`, which
+//! deltas do not track, aside); `snapshot:ack` for clients without inputs;
 //! views limited to a room's `view_radius`; a send rate below the tick rate.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+use tickstorm_shared::PlayerId;
 use tickstorm_shared::delta::{ClientState, DELTA_VERSION, KindCoding, State, same_value};
 use tickstorm_shared::protocol::{JoinAck, delta_layout, events};
 
@@ -34,11 +36,21 @@ async fn create(client: &TestClient, request: Value) -> String {
     ack["room"]["id"].as_str().expect("room id").to_owned()
 }
 
-/// `held` is what `full` says, quantized fields compared after quantization.
-fn assert_same_state(held: &State, full: &State, layout: &[KindCoding]) {
+/// `held` is what `full` says, quantized fields compared after quantization, as `receiver` holds
+/// it: other players' `last_input_seq` is not tracked by deltas.
+fn assert_same_state(held: &State, full: &State, layout: &[KindCoding], receiver: PlayerId) {
     assert_eq!(held.tick, full.tick);
     assert_eq!(held.server_time_ms, full.server_time_ms);
-    assert_eq!(held.players, full.players, "tick {}", full.tick);
+    let envelope = |s: &State| -> Vec<(PlayerId, u32, Option<u32>)> {
+        s.players
+            .iter()
+            .map(|p| {
+                let seq = (p.player_id == receiver).then_some(p.last_input_seq);
+                (p.player_id, p.net_id, seq)
+            })
+            .collect()
+    };
+    assert_eq!(envelope(held), envelope(full), "tick {}", full.tick);
     for (kind, coding) in layout.iter().enumerate() {
         let (a, b) = (&held.tables[kind], &full.tables[kind]);
         assert_eq!(a.ids(), b.ids(), "tick {} kind {kind}", full.tick);
@@ -67,7 +79,7 @@ async fn a_client_that_names_its_baseline_gets_deltas_that_rebuild_every_keyfram
     let mut bob = TestClient::connect(&server.url, "bob").await;
     let room = create(&ana, json!({})).await;
     let ana_join = join(&ana, &room).await;
-    join(&bob, &room).await;
+    let bob_join = join(&bob, &room).await;
     let layout = delta_layout(&ana_join.kinds);
     assert!(
         layout[0].precision.iter().any(|&p| p != 0.0) && layout[0].position == Some([0, 1]),
@@ -106,6 +118,12 @@ async fn a_client_that_names_its_baseline_gets_deltas_that_rebuild_every_keyfram
                 )
                 .await;
             assert_eq!(ack["ok"], true, "{ack}");
+            // Bob moves too (naming no baseline): his input seq changes in the keyframes, and
+            // ana's deltas must not carry it.
+            let ack: Value = bob
+                .ack(events::INPUT, json!({"seq": seq, "move": [-dir, 0.5]}))
+                .await;
+            assert_eq!(ack["ok"], true, "{ack}");
         }
         while let Ok(event) = bob.events.try_recv() {
             if event.name == events::SNAPSHOT
@@ -124,11 +142,17 @@ async fn a_client_that_names_its_baseline_gets_deltas_that_rebuild_every_keyfram
             }
         }
         if is_delta && let Some(full) = keyframes.get(&state.tick) {
-            assert_same_state(&state, full, &layout);
+            assert_same_state(&state, full, &layout, ana_join.player_id);
             compared += 1;
         }
     }
     assert!(deltas >= 60, "{deltas} deltas");
+    let bob_seq = keyframes
+        .values()
+        .filter_map(|k| k.player(bob_join.player_id))
+        .map(|p| p.last_input_seq)
+        .max();
+    assert!(bob_seq > Some(10), "bob's inputs applied: {bob_seq:?}");
     let average = delta_bytes / deltas;
     assert!(
         average * 3 < keyframe_bytes,

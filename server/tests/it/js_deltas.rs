@@ -3,7 +3,7 @@
 //! itself checked against keyframes in `deltas.rs`); `tests/js/delta_replay.mjs` replays each
 //! payload through the JavaScript `SnapshotRing`, which must rebuild every state exactly as the
 //! reference does, and where a client that names no baseline got the same tick, its keyframe
-//! after quantization. The sessions cover what the browser tests cannot steer: baselines several
+//! after quantization (other players' `last_input_seq` aside: deltas track only the receiver's). The sessions cover what the browser tests cannot steer: baselines several
 //! ticks old, `baseline: 0` and back, a `view_radius` (entities entering and leaving view) with a
 //! send rate below the tick rate, and blasters' bolts appearing and despawning.
 

@@ -1,7 +1,9 @@
 //! Delta codec tests: the documented worked example byte for byte, and the property that a
 //! client applying whatever reaches it (random drops, late and lost acks, entities spawning,
-//! despawning and moving in and out of view) always holds the quantized full state of the tick
-//! it received.
+//! despawning and moving in and out of view, players joining, leaving and changing entity)
+//! always holds the quantized full state of the tick it received (as a player: other players'
+//! `last_input_seq` aside); and one `prepare` serving several members writes what a delta for
+//! each would.
 
 use std::collections::VecDeque;
 
@@ -12,8 +14,9 @@ use super::*;
 
 const EIGHTH: f64 = 0.125;
 
-/// Like the orb arena: avatars `[x, y, vx, vy, score]`, orbs `[x, y]` (both positioned), plus a
-/// positionless kind with every exact value type.
+/// Avatars `[x, y, vx, vy, score]` (the orb arena's, but velocities at 1/8 to exercise more
+/// quantized fields), orbs `[x, y]` (both positioned), plus a positionless kind with every exact
+/// value type.
 fn layout() -> Vec<KindCoding> {
     vec![
         KindCoding {
@@ -203,12 +206,23 @@ impl World {
         self.state.players.push(entry(player_id, net_id, 0));
     }
 
+    /// Any player but the first leaves (the client under test plays as the first).
     fn leave(&mut self) {
+        if self.state.players.len() < 2 {
+            return;
+        }
+        let i = self.rng.random_range(1..self.state.players.len());
+        self.state.players.remove(i);
+    }
+
+    /// A player's entity changes (a respawn as a new entity): its envelope `net_id` moves.
+    fn new_entity(&mut self) {
         if self.state.players.is_empty() {
             return;
         }
         let i = self.rng.random_range(0..self.state.players.len());
-        self.state.players.remove(i);
+        let net_id = self.spawn(0);
+        self.state.players[i].net_id = net_id;
     }
 
     /// One tick: moves (some by less than the precision), input seqs, spawns and despawns.
@@ -254,6 +268,9 @@ impl World {
         }
         if self.rng.random_bool(0.03) {
             self.leave();
+        }
+        if self.rng.random_bool(0.04) {
+            self.new_entity();
         }
         if self.rng.random_bool(0.1) {
             self.spawn(2);
@@ -417,6 +434,40 @@ fn with_visibility_a_client_holds_what_it_sees_as_entities_enter_and_leave_view(
         let (deltas, _) = play(seed, 400, true, seed % 2 == 0);
         assert!(deltas > 200, "seed {seed}: {deltas} deltas");
     }
+}
+
+#[test]
+fn one_prepare_serves_every_member_as_its_own_delta_would() {
+    let layout = layout();
+    let mut world = World::new(11);
+    for _ in 0..4 {
+        world.join();
+    }
+    let mut encoder = DeltaEncoder::new();
+    let (mut shared, mut alone) = (Vec::new(), Vec::new());
+    let mut checked = 0;
+    for _ in 0..300 {
+        let base = world.state.clone();
+        for _ in 0..3 {
+            world.tick();
+        }
+        let players: Vec<Option<u32>> = world
+            .state
+            .players
+            .iter()
+            .map(|p| Some(p.player_id))
+            .chain([None, Some(u32::MAX)])
+            .collect();
+        encoder.prepare(&base, &world.state, &layout, None);
+        // The server's pattern: several members written from one preparation, in any order.
+        for &viewer in players.iter().rev() {
+            encoder.write_for(viewer, &mut shared);
+            DeltaEncoder::new().delta(&base, &world.state, &layout, None, viewer, &mut alone);
+            assert_eq!(shared, alone, "tick {} viewer {viewer:?}", world.state.tick);
+            checked += 1;
+        }
+    }
+    assert!(checked > 1500, "{checked} deltas compared");
 }
 
 #[test]

@@ -101,7 +101,7 @@ impl<S: RoomSink> Driver<S> {
                     baseline: record.baseline.get(),
                 })
             }));
-            // Encoded once by the simulation; deltas once per baseline (or view).
+            // Encoded once by the simulation; deltas' kind sections once per baseline (or view).
             for outgoing in room.replica.prepare(snapshot, &members) {
                 let recipients = match &outgoing.to {
                     Recipients::Room => room.online,
