@@ -22,8 +22,8 @@ pub enum GameError {
     /// No free seat.
     #[error("room {0} is full")]
     RoomFull(RoomId),
-    /// No seated player has that id (admin `player:kick`).
-    #[error("player {0} is not in any room")]
+    /// No seated player has that id (admin `player:kick`), or none in the room asked about.
+    #[error("player {0} is not seated there (or not connected, for a whisper)")]
     PlayerNotFound(tickstorm_shared::PlayerId),
     /// Unknown token or grace period over.
     #[error("the rejoin token is unknown or its grace period is over")]
@@ -58,7 +58,8 @@ impl GameError {
     pub fn code(&self) -> ErrorCode {
         match self {
             GameError::BadRequest(_) => ErrorCode::BadRequest,
-            GameError::NotInRoom | GameError::PlayerNotFound(_) => ErrorCode::NotInRoom,
+            GameError::NotInRoom => ErrorCode::NotInRoom,
+            GameError::PlayerNotFound(_) => ErrorCode::PlayerNotFound,
             GameError::AlreadyInRoom(_) => ErrorCode::AlreadyInRoom,
             GameError::RoomNotFound(_) => ErrorCode::RoomNotFound,
             GameError::RoomFull(_) => ErrorCode::RoomFull,

@@ -44,6 +44,16 @@ pub mod events {
     pub const ROOM_CLOSED: &str = "room:closed";
     /// server -> client: the server is about to close this connection, and why.
     pub const CONNECTION_CLOSING: &str = "connection:closing";
+    /// both directions: a private message to one member of your room.
+    pub const CHAT_WHISPER: &str = "chat:whisper";
+    /// client -> server: the player started or stopped typing.
+    pub const CHAT_TYPING: &str = "chat:typing";
+    /// server -> client: another member of your room started or stopped typing.
+    pub const PLAYER_TYPING: &str = "player:typing";
+    /// client -> server: who is online (cluster-wide with Redis).
+    pub const LOBBY_ONLINE: &str = "lobby:online";
+    /// server -> client: a notice from the server's operators (HTTP API).
+    pub const NOTICE: &str = "notice";
 }
 
 /// Limits that the protocol itself defines.
@@ -54,6 +64,12 @@ pub mod limits {
     pub const ROOM_NAME_MAX_CHARS: usize = 32;
     /// Longest chat message, in characters.
     pub const CHAT_MAX_CHARS: usize = 200;
+    /// Longest operator notice, in characters.
+    pub const NOTICE_MAX_CHARS: usize = 500;
+    /// How long a `player:typing {typing: true}` holds at its receivers without a repeat, in
+    /// milliseconds: a client still typing repeats it at least every 3 s, and a client that
+    /// hears nothing more treats the player as no longer typing.
+    pub const TYPING_HOLD_MS: u64 = 5_000;
     /// Largest `max_players` a room may ask for.
     pub const MAX_PLAYERS_CAP: u32 = 256;
     /// Largest `view_radius` a room may ask for.
@@ -96,11 +112,13 @@ pub enum ErrorCode {
     Unavailable,
     /// No game of that name is registered on this server.
     GameNotFound,
+    /// No such player is seated (and connected, for a whisper) where the request says.
+    PlayerNotFound,
 }
 
 impl ErrorCode {
     /// Every code, in the order of the protocol's table.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::RateLimited,
@@ -113,6 +131,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::Unavailable,
         ErrorCode::GameNotFound,
+        ErrorCode::PlayerNotFound,
     ];
 
     /// The code as it appears on the wire.
@@ -130,6 +149,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::GameNotFound => "game_not_found",
+            ErrorCode::PlayerNotFound => "player_not_found",
         }
     }
 }
@@ -202,6 +222,22 @@ pub struct RejoinRequest {
 pub struct ChatRequest {
     /// 1..=200 characters.
     pub text: String,
+}
+
+/// `chat:whisper` payload from a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WhisperRequest {
+    /// The member of the sender's room it is for.
+    pub to: PlayerId,
+    /// 1..=200 characters, as for `chat`.
+    pub text: String,
+}
+
+/// `chat:typing` payload from a client.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct TypingRequest {
+    /// Whether the player is typing now.
+    pub typing: bool,
 }
 
 /// `snapshot:ack` payload, and the framework's own field of every `input`.
@@ -303,6 +339,19 @@ pub struct LobbyAck {
     pub ok: bool,
     /// Rooms, most recently created last.
     pub rooms: Vec<RoomInfo>,
+}
+
+/// Ack of `lobby:online`: who is online on this server (every node of a cluster).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnlineAck {
+    /// Always true.
+    pub ok: bool,
+    /// Seats taken in every room (players in their rejoin grace period included).
+    pub players: usize,
+    /// Open `/game` connections, seated or not.
+    pub connections: usize,
+    /// Seats taken per game, for every game hosted (0 when nobody plays it).
+    pub games: std::collections::BTreeMap<String, usize>,
 }
 
 /// Ack of `room:create`.
@@ -426,7 +475,38 @@ pub struct PlayerLeft {
     pub reason: LeaveReason,
 }
 
-/// `chat` server event.
+/// `player:typing` server event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerTyping {
+    /// Who.
+    pub player_id: PlayerId,
+    /// Typing now (a `true` holds for [`limits::TYPING_HOLD_MS`] unless repeated).
+    pub typing: bool,
+}
+
+/// `notice` server event: a message from the server's operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// 1..=500 characters.
+    pub text: String,
+    /// `info`, `warning` or `critical`.
+    pub level: NoticeLevel,
+}
+
+/// How a client should show a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoticeLevel {
+    /// For information (the default).
+    #[default]
+    Info,
+    /// Something players should act on (e.g. a restart soon).
+    Warning,
+    /// Something happening now.
+    Critical,
+}
+
+/// `chat` server event (also `chat:whisper`, to its one receiver).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// Sender.

@@ -399,6 +399,16 @@ impl Cluster {
                     cluster.reply(&from, id, result);
                 });
             }
+            NodeRequest::Member { room_id, player_id } => {
+                let (cluster, hub) = (self.clone(), hub.clone());
+                tokio::spawn(async move {
+                    let result = hub
+                        .member(room_id, player_id)
+                        .await
+                        .map(|conn| NodeReply::Connection(conn.sid));
+                    cluster.reply(&from, id, result);
+                });
+            }
             NodeRequest::Rejoin { token, sid } => {
                 let (cluster, hub) = (self.clone(), hub.clone());
                 let conn = Conn {

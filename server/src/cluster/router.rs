@@ -43,6 +43,35 @@ impl RoomRouter {
         rooms
     }
 
+    /// Who is online: every room's seats (of every node), per game for each of `games`, and
+    /// `connections_here` plus the other nodes' open connections as they last published them.
+    pub fn online<'a>(
+        &self,
+        connections_here: usize,
+        games: impl Iterator<Item = &'a str>,
+    ) -> tickstorm_shared::protocol::OnlineAck {
+        let mut per_game: std::collections::BTreeMap<String, usize> =
+            games.map(|g| (g.to_owned(), 0)).collect();
+        let rooms = self.lobby();
+        for room in &rooms {
+            *per_game.entry(room.game.clone()).or_default() += room.players as usize;
+        }
+        let elsewhere: usize = self.cluster.as_ref().map_or(0, |cluster| {
+            cluster
+                .directory()
+                .others()
+                .iter()
+                .map(|n| n.connections)
+                .sum()
+        });
+        tickstorm_shared::protocol::OnlineAck {
+            ok: true,
+            players: rooms.iter().map(|r| r.players as usize).sum(),
+            connections: connections_here + elsewhere,
+            games: per_game,
+        }
+    }
+
     fn is_local(&self, room_id: &str) -> bool {
         self.hub.directory().rooms().iter().any(|r| r.id == room_id)
     }
@@ -146,6 +175,34 @@ impl RoomRouter {
                 .await
             }
             None => self.hub.rejoin(token, Conn::local(sid)).await,
+        }
+    }
+
+    /// The connection of `player_id` when it is seated in `room_id` and connected, on whichever
+    /// node runs the room.
+    pub async fn member(
+        &self,
+        room_id: &RoomId,
+        player_id: tickstorm_shared::PlayerId,
+    ) -> Result<Sid, GameError> {
+        match self.owner_elsewhere(room_id).await {
+            Some((cluster, owner)) => {
+                let request = NodeRequest::Member {
+                    room_id: room_id.clone(),
+                    player_id,
+                };
+                match cluster.request(&owner, request).await? {
+                    NodeReply::Connection(sid) => Ok(sid),
+                    other => Err(GameError::Internal(format!(
+                        "unexpected answer to a member lookup: {other:?}"
+                    ))),
+                }
+            }
+            None => self
+                .hub
+                .member(room_id.clone(), player_id)
+                .await
+                .map(|conn| conn.sid),
         }
     }
 

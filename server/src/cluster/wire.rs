@@ -101,6 +101,13 @@ pub enum NodeRequest {
         /// `(player, connection, room)` for each seat.
         seats: Vec<(PlayerId, Sid, RoomId)>,
     },
+    /// The connection of a player seated in one of the receiver's rooms (a whisper's target).
+    Member {
+        /// The room.
+        room_id: RoomId,
+        /// The player.
+        player_id: PlayerId,
+    },
 }
 
 /// A successful answer.
@@ -114,6 +121,9 @@ pub enum NodeReply {
     Input(InputAck),
     /// Done, nothing to say.
     Done,
+    /// A player's connection (every connection is in the Socket.IO room named by its sid, on
+    /// whichever node it is).
+    Connection(Sid),
 }
 
 /// A seat granted by the owner, as the edge node needs it for the join ack.

@@ -61,6 +61,9 @@ pub fn register_handlers(
         },
     );
     socket.on(events::CHAT, chat);
+    socket.on(events::CHAT_WHISPER, super::social::whisper);
+    socket.on(events::CHAT_TYPING, super::social::typing);
+    socket.on(events::LOBBY_ONLINE, super::social::online);
     socket.on(events::SNAPSHOT_ACK, snapshot_ack);
     // Every connection is in the room named by its sid, so one room broadcast can leave out the
     // connections that get their own snapshot (a delta, or their view).
@@ -72,7 +75,7 @@ pub fn register_handlers(
 /// Sends the one ack every `/game` event gets, and counts it in the game's metrics. A client
 /// that asked for no ack simply gets none (the request is still counted as answered). The count
 /// comes first, so the metrics are never behind what a client has already been told.
-fn reply<T: Serialize>(ack: Ack, metrics: &ServerMetrics, result: Result<T, GameError>) {
+pub(super) fn reply<T: Serialize>(ack: Ack, metrics: &ServerMetrics, result: Result<T, GameError>) {
     metrics.record_ack(result.as_ref().err().map(GameError::code));
     send_ack(ack, result);
 }
@@ -88,7 +91,7 @@ pub(crate) fn send_ack<T: Serialize>(ack: Ack, result: Result<T, GameError>) {
     }
 }
 
-fn session(socket: &SocketRef) -> Result<Arc<Session>, GameError> {
+pub(super) fn session(socket: &SocketRef) -> Result<Arc<Session>, GameError> {
     // The handshake middleware inserts the session before any handler can run.
     socket
         .extensions
@@ -98,7 +101,7 @@ fn session(socket: &SocketRef) -> Result<Arc<Session>, GameError> {
 
 /// Charges a request to the connection's rate limits. A flooding connection is told why and
 /// closed, after this request's own `rate_limited` ack.
-fn admit(socket: &SocketRef, session: &Session, kind: Kind) -> Result<(), GameError> {
+pub(super) fn admit(socket: &SocketRef, session: &Session, kind: Kind) -> Result<(), GameError> {
     let what = match kind {
         Kind::Input { .. } => "input",
         Kind::Chat => "chat",
@@ -130,7 +133,7 @@ fn close_for_flooding(socket: SocketRef, what: &'static str) {
     });
 }
 
-type Metrics = State<Arc<ServerMetrics>>;
+pub(super) type Metrics = State<Arc<ServerMetrics>>;
 
 /// Requests being handled. Shutdown closes the connections only once this tracker is empty (or
 /// the shutdown grace is over), so a request the server has started on still gets its answer.
@@ -142,7 +145,7 @@ pub struct InFlight(pub tokio_util::task::TaskTracker);
 /// request counts from the moment it is dispatched: a token taken inside the handler would leave
 /// a spawned task that has not run yet uncounted, and shutdown could close its connection before
 /// it answers (seen: ~5% of a burst of creates sent as shutdown began lost their answers).
-struct InFlightToken {
+pub(super) struct InFlightToken {
     _held_until_answered: tokio_util::task::task_tracker::TaskTrackerToken,
 }
 

@@ -15,6 +15,7 @@ pub mod player_token;
 pub mod rate_limit;
 pub mod request_head;
 pub mod serve;
+pub mod social;
 
 use std::sync::Arc;
 

@@ -145,6 +145,15 @@ pub enum RoomCmd {
         /// The lost node.
         node: NodeId,
     },
+    /// The connection of a player seated in a room, if it is connected (whispers).
+    Member {
+        /// The room.
+        room_id: RoomId,
+        /// The player.
+        player_id: PlayerId,
+        /// Where the answer goes (`PlayerNotFound` when not seated there or disconnected).
+        reply: Reply<Conn>,
+    },
     /// Every room with its members, for the admin's room table.
     Details {
         /// Where the answer goes.
@@ -257,6 +266,16 @@ impl RoomHub {
     pub async fn inject_fault(&self, room_id: RoomId) -> Result<(), GameError> {
         self.ask(|reply| RoomCmd::InjectFault { room_id, reply })
             .await
+    }
+
+    /// The connection of `player_id` when it is seated in `room_id` and connected.
+    pub async fn member(&self, room_id: RoomId, player_id: PlayerId) -> Result<Conn, GameError> {
+        self.ask(|reply| RoomCmd::Member {
+            room_id,
+            player_id,
+            reply,
+        })
+        .await
     }
 
     /// Every room with its members, in creation order (admin).

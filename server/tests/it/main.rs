@@ -25,4 +25,5 @@ mod procs;
 mod shutdown;
 mod slow_consumer;
 mod slowloris;
+mod social;
 mod support;

@@ -292,6 +292,18 @@ impl<S: RoomSink> Driver<S> {
                 };
                 let _ = reply.send(result);
             }
+            RoomCmd::Member {
+                room_id,
+                player_id,
+                reply,
+            } => {
+                let conn = self
+                    .players
+                    .get(&player_id)
+                    .filter(|record| record.room_id == room_id)
+                    .and_then(|record| record.conn.clone());
+                let _ = reply.send(conn.ok_or(GameError::PlayerNotFound(player_id)));
+            }
             RoomCmd::Details { reply } => {
                 let _ = reply.send(Ok(self.details()));
             }
