@@ -141,7 +141,11 @@ async fn admin_closes_rooms_and_kicks_players() {
     assert!(eventually(WAIT, || server.handle.hub.directory().counts().players == 1).await);
 
     for (event, payload, code) in [
-        ("player:kick", json!({"player_id": 999_999}), "player_not_found"),
+        (
+            "player:kick",
+            json!({"player_id": 999_999}),
+            "player_not_found",
+        ),
         ("player:kick", json!({"player_id": "ana"}), "bad_request"),
         (
             "room:close",

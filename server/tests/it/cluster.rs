@@ -148,6 +148,81 @@ async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whispers_typing_and_presence_cross_nodes() {
+    let redis = Redis::start().await;
+    let nodes = Node::cluster(&redis.url(), "social", &["a", "b", "c"], &[]).await;
+    let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
+    let mut cid = TestClient::connect(&nodes[2].url, "cid").await;
+    let room = create(&ana).await;
+    let ana_id = join(&ana, &room).await["player_id"].clone();
+    let bob_id = join(&bob, &room).await["player_id"].clone();
+    let cid_id = join(&cid, &room).await["player_id"].clone();
+
+    // bob (node b) whispers cid (node c) in a room node a runs: the lookup goes to a, the
+    // message straight to c.
+    let ack: Value = bob
+        .ack(
+            events::CHAT_WHISPER,
+            json!({"to": cid_id, "text": "b to c"}),
+        )
+        .await;
+    assert_eq!(ack, json!({"ok": true}));
+    let whisper: Value = cid.next(events::CHAT_WHISPER).await;
+    assert_eq!(
+        (&whisper["player_id"], &whisper["name"], &whisper["text"]),
+        (&bob_id, &json!("bob"), &json!("b to c"))
+    );
+    // And from the room's own node to a player elsewhere, and back.
+    let ack: Value = ana
+        .ack(
+            events::CHAT_WHISPER,
+            json!({"to": bob_id, "text": "a to b"}),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let whisper: Value = bob.next(events::CHAT_WHISPER).await;
+    assert_eq!(whisper["text"], "a to b");
+    let ack: Value = cid
+        .ack(
+            events::CHAT_WHISPER,
+            json!({"to": ana_id, "text": "c to a"}),
+        )
+        .await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    let whisper: Value = ana.next(events::CHAT_WHISPER).await;
+    assert_eq!(whisper["text"], "c to a");
+    let missing: Value = bob
+        .ack(
+            events::CHAT_WHISPER,
+            json!({"to": 999_999, "text": "anyone?"}),
+        )
+        .await;
+    assert_eq!(missing["error"]["code"], "player_not_found", "{missing}");
+
+    // Typing from node c reaches a and b.
+    let ack: Value = cid.ack(events::CHAT_TYPING, json!({"typing": true})).await;
+    assert_eq!(ack["ok"], true, "{ack}");
+    for member in [&mut ana, &mut bob] {
+        let typing: Value = member.next(events::PLAYER_TYPING).await;
+        assert_eq!(typing, json!({"player_id": cid_id, "typing": true}));
+    }
+
+    // Every node counts the whole cluster (others as of their last heartbeat, once a second).
+    for (client, node) in [(&ana, "a"), (&bob, "b"), (&cid, "c")] {
+        let counted = until(WAIT, || async {
+            let online: Value = client.ack(events::LOBBY_ONLINE, json!({})).await;
+            online["players"] == 3 && online["connections"] == 3 && online["games"]["orbs"] == 3
+        })
+        .await;
+        assert!(
+            counted,
+            "node {node} never counted 3 players on 3 connections"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
     let redis = Redis::start().await;
     let nodes = Node::cluster(&redis.url(), "swarm", &["a", "b", "c"], &[]).await;
