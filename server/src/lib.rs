@@ -173,6 +173,9 @@ pub async fn start_games(
         metrics: metrics.clone(),
         parser: config.parser,
         games: games.names().map(str::to_owned).collect(),
+        io: io.clone(),
+        admin_token: config.admin_token.clone(),
+        api_limit: net::api::ApiLimit::default(),
     };
     // The Socket.IO layer wraps the whole router exactly once. Each `Layer::layer` call of
     // socketioxide builds its own Engine.IO engine with its own session table, and

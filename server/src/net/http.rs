@@ -1,5 +1,5 @@
-//! Plain HTTP routes on the game port: health, the room list as JSON, Prometheus metrics and the
-//! web assets (game and dashboard). The Socket.IO layer is added on top by the caller.
+//! Plain HTTP routes on the game port: health, the room list as JSON, the HTTP API for a
+//! studio's backend (`net::api`), Prometheus metrics and the web assets (game and dashboard). The Socket.IO layer is added on top by the caller.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,15 +9,17 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use serde::Serialize;
 use tickstorm_shared::RoomInfo;
 use tower_http::compression::CompressionLayer;
 
-use super::assets;
+use super::api::{self, ApiLimit};
+use super::{Io, assets};
 use crate::cluster::Cluster;
 use crate::cluster::directory::NodeRecord;
 use crate::cluster::router::RoomRouter;
+use crate::config::AdminToken;
 use crate::config::ParserKind;
 use crate::metrics::ServerMetrics;
 use crate::room::{RoomHub, ServerCounts};
@@ -37,6 +39,12 @@ pub struct HttpState {
     pub parser: ParserKind,
     /// The games hosted, default first.
     pub games: Vec<String>,
+    /// The Socket.IO server (notices of the HTTP API).
+    pub io: Io,
+    /// The admin token: the HTTP API exists only with one.
+    pub admin_token: Option<AdminToken>,
+    /// The HTTP API's rate limit.
+    pub api_limit: ApiLimit,
 }
 
 /// `GET /healthz` body.
@@ -55,7 +63,14 @@ struct Health {
 pub fn routes(state: HttpState, assets_dir: Option<PathBuf>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/api/rooms", get(rooms))
+        .route("/api/rooms", get(rooms).post(api::create_room))
+        .route(
+            "/api/rooms/{id}",
+            get(api::room_players).delete(api::close_room),
+        )
+        .route("/api/rooms/{id}/players/{player_id}", delete(api::kick))
+        .route("/api/rooms/{id}/notice", post(api::room_notice))
+        .route("/api/notice", post(api::notice_all))
         .route("/api/cluster", get(cluster))
         .route("/metrics", get(metrics))
         .with_state(state)

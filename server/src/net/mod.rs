@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod api;
 pub mod assets;
 pub mod conn_guard;
 pub mod game;

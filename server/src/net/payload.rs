@@ -19,12 +19,21 @@ pub fn create_room(request: CreateRoomRequest) -> Result<CreateRoomRequest, Game
 
 /// Checks a chat message: 1..=200 characters, no control characters, not only whitespace.
 pub fn chat_text(request: ChatRequest) -> Result<String, GameError> {
-    let text = request.text.trim();
+    text(&request.text, limits::CHAT_MAX_CHARS)
+}
+
+/// Checks an operator notice's text: 1..=500 characters, same rules as chat.
+pub fn notice_text(raw: &str) -> Result<String, GameError> {
+    text(raw, limits::NOTICE_MAX_CHARS)
+}
+
+/// Trimmed, 1..=`max` characters, no control characters.
+fn text(raw: &str, max: usize) -> Result<String, GameError> {
+    let text = raw.trim();
     let chars = text.chars().count();
-    if chars == 0 || chars > limits::CHAT_MAX_CHARS {
+    if chars == 0 || chars > max {
         return Err(GameError::BadRequest(format!(
-            "text must be 1..={} characters",
-            limits::CHAT_MAX_CHARS
+            "text must be 1..={max} characters"
         )));
     }
     if text.chars().any(char::is_control) {

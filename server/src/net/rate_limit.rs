@@ -55,13 +55,13 @@ pub enum Verdict {
 /// A classic token bucket. Rate and capacity are passed on each call, so one bucket can follow
 /// a limit that depends on the room (inputs scale with the tick rate).
 #[derive(Debug, Clone, Copy)]
-struct TokenBucket {
+pub(crate) struct TokenBucket {
     tokens: f64,
     last: Instant,
 }
 
 impl TokenBucket {
-    fn full(capacity: f64, now: Instant) -> Self {
+    pub(crate) fn full(capacity: f64, now: Instant) -> Self {
         Self {
             tokens: capacity,
             last: now,
@@ -74,7 +74,7 @@ impl TokenBucket {
         self.last = now;
     }
 
-    fn try_take(&mut self, rate: f64, capacity: f64, now: Instant) -> bool {
+    pub(crate) fn try_take(&mut self, rate: f64, capacity: f64, now: Instant) -> bool {
         self.refill(rate, capacity, now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;

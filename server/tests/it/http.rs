@@ -36,7 +36,7 @@ pub(crate) async fn get(base: &str, path: &str, extra_headers: &[(&str, &str)]) 
 }
 
 /// One HTTP/1.1 request with `Connection: close`.
-async fn send(
+pub(crate) async fn send(
     base: &str,
     method: &str,
     path: &str,

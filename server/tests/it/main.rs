@@ -14,6 +14,7 @@ mod faults;
 mod game;
 mod games;
 mod http;
+mod http_api;
 mod js_client;
 mod js_deltas;
 mod layering;
