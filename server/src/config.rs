@@ -165,6 +165,14 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_ABUSE_STRIKES", default_value_t = 100.0, value_parser = positive_f64)]
     pub abuse_strikes: f64,
 
+    /// A web origin (`scheme://host[:port]`) whose pages may use this server: the Socket.IO
+    /// handshake and the HTTP API answer it with CORS headers. Repeat the flag (or separate
+    /// with commas in the variable) for several. Default: same origin only; a browser request
+    /// from any other origin gets `403` with the reason. Requests without an `Origin` header
+    /// (bots, servers, curl) are not affected.
+    #[arg(long = "cors-origin", env = "TICKSTORM_CORS_ORIGIN", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
     /// Token that opens the `/admin` namespace and the `/dashboard` page (16+ characters).
     /// Without one, admin is off. Prefer the environment variable: command lines are visible to
     /// other local users.
@@ -238,6 +246,25 @@ impl std::fmt::Debug for Secret {
 
 /// Shortest admin token or auth secret accepted.
 pub const SECRET_MIN_CHARS: usize = 16;
+
+/// A web origin as browsers send it: `http://` or `https://`, a host, an optional port, no path.
+pub fn parse_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().trim_end_matches('/');
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .ok_or_else(|| format!("{raw:?} must start with http:// or https://"))?;
+    let ok = !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !ok {
+        return Err(format!(
+            "{raw:?} must be scheme://host[:port] with no path (e.g. https://play.example.com)"
+        ));
+    }
+    Ok(origin.to_ascii_lowercase())
+}
 
 /// Parses `--admin-token` and `--auth-secret`: a short secret could be guessed.
 pub fn parse_secret(raw: &str) -> Result<Secret, String> {
@@ -391,6 +418,24 @@ mod tests {
         assert!(Config::try_parse_from(["t", "--tick-rate", "0"]).is_err());
         assert!(Config::try_parse_from(["t", "--max-players", "257"]).is_err());
         assert!(Config::try_parse_from(["t", "--send-rate", "0"]).is_err());
+        for bad in ["example.com", "ftp://x", "https://x/path", "https://"] {
+            assert!(
+                Config::try_parse_from(["t", "--cors-origin", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let c = Config::try_parse_from([
+            "t",
+            "--cors-origin",
+            "https://Play.example.com/",
+            "--cors-origin",
+            "http://127.0.0.1:8080",
+        ])
+        .expect("valid origins");
+        assert_eq!(
+            c.cors_origins,
+            ["https://play.example.com", "http://127.0.0.1:8080"]
+        );
         assert!(Config::try_parse_from(["t", "--view-radius", "-3"]).is_err());
         assert!(Config::try_parse_from(["t", "--view-radius", "inf"]).is_err());
         let ok = Config::try_parse_from(["t", "--view-radius", "250", "--send-rate", "20"])

@@ -182,8 +182,15 @@ pub async fn start_games(
     // `Router::layer` calls it per route and per HTTP method: a polling GET and POST could then
     // land in different engines ("Session ID unknown").
     let routes = net::http::routes(http_state, config.assets_dir.clone());
+    let cors = net::cors::CorsPolicy::new(config.cors_origins.clone());
     let app = axum::Router::new()
         .fallback_service(tower_layer::Layer::layer(&layer, routes))
+        // Outside the Socket.IO layer, so both its handshake and the HTTP API are covered.
+        .layer(cors.layer())
+        .layer(axum::middleware::from_fn_with_state(
+            cors,
+            net::cors::refuse_other_origins,
+        ))
         .layer(axum::middleware::map_request(
             net::request_head::own_request_head,
         ));

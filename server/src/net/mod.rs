@@ -6,6 +6,7 @@ pub mod admission;
 pub mod api;
 pub mod assets;
 pub mod conn_guard;
+pub mod cors;
 pub mod game;
 pub mod handshake;
 pub mod http;

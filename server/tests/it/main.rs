@@ -8,6 +8,7 @@ mod bad_input;
 mod browser;
 mod chaos;
 mod cluster;
+mod cors;
 mod deltas;
 mod engineio;
 mod faults;
