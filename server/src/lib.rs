@@ -183,7 +183,11 @@ pub async fn start_games(
     // land in different engines ("Session ID unknown").
     let routes = net::http::routes(http_state, config.assets_dir.clone());
     let cors = net::cors::CorsPolicy::new(config.cors_origins.clone());
+    // The client script's exact paths (`/socket.io/socket.io.js`, ...) are routes of this outer
+    // router, so they answer before the Socket.IO layer, which takes everything else under
+    // `/socket.io/` (the Engine.IO requests carry a query, `?EIO=4&...`, on the path `/socket.io/`).
     let app = axum::Router::new()
+        .merge(net::http::socket_io_client(config.assets_dir.clone()))
         .fallback_service(tower_layer::Layer::layer(&layer, routes))
         // Outside the Socket.IO layer, so both its handshake and the HTTP API are covered.
         .layer(cors.layer())

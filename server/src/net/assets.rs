@@ -3,6 +3,11 @@
 //! `--assets-dir` serves a folder from disk instead, for working on the client without
 //! rebuilding. `/` is the game, `/dashboard` the admin dashboard, everything else a file.
 //!
+//! The official Socket.IO browser client is vendored under `vendor/socket.io-client/` (see
+//! `assets/vendor/update.mjs`). Its classic build is also answered at `/socket.io/socket.io.js`
+//! ([`client_routes`]), as a stock Socket.IO server does, so pages written for one load it with
+//! `<script src="/socket.io/socket.io.js">`.
+//!
 //! The files are not fingerprinted (there is no build step), so every response says
 //! `Cache-Control: no-cache`, and embedded files carry an `ETag`: browsers revalidate and get
 //! `304 Not Modified` while nothing changed (files from disk revalidate by `Last-Modified`).
@@ -27,10 +32,33 @@ use tower_http::set_header::SetResponseHeaderLayer;
 #[folder = "../assets/"]
 #[exclude = "tests/*"]
 #[exclude = "*.md"]
+#[exclude = "*.mjs"] // tooling such as vendor/update.mjs; the pages' modules are .js
 struct Embedded;
 
 /// Page paths and the files behind them.
 const PAGES: [(&str, &str); 2] = [("/", "index.html"), ("/dashboard", "dashboard.html")];
+
+/// The vendored client's files a stock Socket.IO server answers under its `/socket.io/` path
+/// (request path, file under `assets/`, content type). The server's `socket.io.js` is the
+/// unminified build; the minified one behaves the same and is what is vendored. Its last line
+/// names `socket.io.min.js.map`, which resolves to the third path.
+const CLIENT_FILES: [(&str, &str, &str); 3] = [
+    (
+        "/socket.io/socket.io.js",
+        "vendor/socket.io-client/socket.io.min.js",
+        "application/javascript; charset=utf-8",
+    ),
+    (
+        "/socket.io/socket.io.min.js",
+        "vendor/socket.io-client/socket.io.min.js",
+        "application/javascript; charset=utf-8",
+    ),
+    (
+        "/socket.io/socket.io.min.js.map",
+        "vendor/socket.io-client/socket.io.min.js.map",
+        "application/json",
+    ),
+];
 
 /// Same-origin everything: the pages load only their own modules and talk only to this server.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
@@ -67,6 +95,41 @@ pub fn routes(dir: Option<PathBuf>) -> Router {
                 embedded(uri.path().trim_start_matches('/'), &headers)
             }),
     };
+    with_asset_headers(router)
+}
+
+/// The vendored Socket.IO client at the paths of [`CLIENT_FILES`], embedded or from `dir`.
+///
+/// These paths lie under the Engine.IO endpoint (`/socket.io/`), so the caller must route them
+/// *before* the Socket.IO layer, which would otherwise take every request under that path and
+/// refuse these ones for their missing `EIO` query.
+pub fn client_routes(dir: Option<PathBuf>) -> Router {
+    let router = CLIENT_FILES
+        .iter()
+        .fold(Router::new(), |r, &(path, file, content_type)| {
+            let route = match &dir {
+                Some(dir) => Router::new().route_service(path, ServeFile::new(dir.join(file))),
+                None => Router::new().route(
+                    path,
+                    get(move |headers: HeaderMap| async move { embedded(file, &headers) }),
+                ),
+            };
+            // The type a stock server sends (rust-embed and tower-http say `text/javascript`),
+            // on the file itself only: a 304 has no body and a 404 is plain text.
+            let content_type = move |response: &Response| {
+                (response.status() == StatusCode::OK)
+                    .then(|| HeaderValue::from_static(content_type))
+            };
+            r.merge(route.layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_TYPE,
+                content_type,
+            )))
+        });
+    with_asset_headers(router)
+}
+
+/// What every asset response says: revalidate, varies with compression, same-origin policy.
+fn with_asset_headers(router: Router) -> Router {
     router
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
@@ -127,17 +190,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_pages_and_modules_are_embedded_and_tests_are_not() {
+    fn the_pages_and_modules_are_embedded_and_tests_and_tooling_are_not() {
         for file in [
             "index.html",
             "dashboard.html",
-            "js/socketio.js",
+            "js/game.js",
             "js/msgpack.js",
+            "vendor/socket.io-client/socket.io.esm.min.js",
+            "vendor/socket.io-client/LICENSE",
         ] {
             assert!(Embedded::get(file).is_some(), "{file} is not embedded");
         }
-        assert!(Embedded::iter().all(|f| !f.starts_with("tests/") && !f.ends_with(".md")));
-        let js = Embedded::get("js/socketio.js").map(|f| f.metadata.mimetype().to_owned());
+        for (path, file, _) in CLIENT_FILES {
+            assert!(
+                Embedded::get(file).is_some(),
+                "{file}, served at {path}, is not embedded"
+            );
+        }
+        assert!(
+            Embedded::iter().all(|f| {
+                !f.starts_with("tests/") && !f.ends_with(".md") && !f.ends_with(".mjs")
+            })
+        );
+        let js = Embedded::get("js/game.js").map(|f| f.metadata.mimetype().to_owned());
         assert_eq!(js.as_deref(), Some("text/javascript"));
     }
 }

@@ -1,5 +1,7 @@
 //! Plain HTTP routes on the game port: health, the room list as JSON, the HTTP API for a
-//! studio's backend (`net::api`), Prometheus metrics and the web assets (game and dashboard). The Socket.IO layer is added on top by the caller.
+//! studio's backend (`net::api`), Prometheus metrics and the web assets (game and dashboard). The
+//! Socket.IO layer is added on top by the caller, which routes [`socket_io_client`] (under the
+//! Socket.IO path) ahead of it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +79,13 @@ pub fn routes(state: HttpState, assets_dir: Option<PathBuf>) -> Router {
         .merge(assets::routes(assets_dir))
         // Only these routes are compressed: the Socket.IO layer sits outside this router.
         .layer(CompressionLayer::new().gzip(true))
+}
+
+/// The official client's script at `/socket.io/socket.io.js` (and its minified name and source
+/// map), compressed like the other assets. These paths lie under the Engine.IO endpoint: the
+/// caller puts this router in front of the Socket.IO layer, not inside it.
+pub fn socket_io_client(assets_dir: Option<PathBuf>) -> Router {
+    assets::client_routes(assets_dir).layer(CompressionLayer::new().gzip(true))
 }
 
 async fn healthz(State(state): State<HttpState>) -> Json<Health> {

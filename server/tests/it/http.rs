@@ -1,5 +1,6 @@
 //! The HTTP side of the port over real loopback sockets: the embedded web client (content types,
-//! ETag revalidation, gzip), `/healthz`, `/api/rooms` and the Prometheus `/metrics` endpoint,
+//! ETag revalidation, gzip), the official client's script at `/socket.io/socket.io.js` beside the
+//! Engine.IO endpoint, `/healthz`, `/api/rooms` and the Prometheus `/metrics` endpoint,
 //! whose counters must follow what clients actually do.
 
 use std::time::Duration;
@@ -129,7 +130,7 @@ async fn the_web_client_is_served_from_the_binary_with_types_etags_and_gzip() {
     assert_eq!(dashboard.status, 200);
     assert!(dashboard.text().contains("dashboard.js"));
 
-    let module = get(&server.url, "/js/socketio.js", &[]).await;
+    let module = get(&server.url, "/js/game.js", &[]).await;
     assert_eq!(module.status, 200);
     assert_eq!(module.header("content-type"), Some("text/javascript"));
     let etag = module.header("etag").expect("an ETag").to_owned();
@@ -138,26 +139,21 @@ async fn the_web_client_is_served_from_the_binary_with_types_etags_and_gzip() {
         "weak: the same tag covers the gzip body ({etag})"
     );
     assert_eq!(module.header("vary"), Some("accept-encoding"));
-    let again = get(&server.url, "/js/socketio.js", &[("If-None-Match", &etag)]).await;
+    let again = get(&server.url, "/js/game.js", &[("If-None-Match", &etag)]).await;
     assert_eq!(again.status, 304, "unchanged file revalidates");
     assert!(again.body.is_empty());
     let strong = etag.trim_start_matches("W/");
-    let again = get(&server.url, "/js/socketio.js", &[("If-None-Match", strong)]).await;
+    let again = get(&server.url, "/js/game.js", &[("If-None-Match", strong)]).await;
     assert_eq!(again.status, 304, "If-None-Match compares weakly");
     let other = get(
         &server.url,
-        "/js/socketio.js",
+        "/js/game.js",
         &[("If-None-Match", "W/\"0000\"")],
     )
     .await;
     assert_eq!(other.status, 200, "a changed file is sent again");
 
-    let zipped = get(
-        &server.url,
-        "/js/socketio.js",
-        &[("Accept-Encoding", "gzip")],
-    )
-    .await;
+    let zipped = get(&server.url, "/js/game.js", &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(zipped.header("content-encoding"), Some("gzip"));
     assert!(zipped.body.starts_with(&[0x1f, 0x8b]), "a gzip stream");
     assert!(zipped.body.len() < module.body.len() / 2, "compressed");
@@ -224,6 +220,81 @@ async fn long_polling_works_beside_the_asset_routes() {
     server.stop().await.expect("clean shutdown");
 }
 
+/// The vendored file `name` (under `assets/vendor/socket.io-client/`), as committed.
+fn vendored(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets/vendor/socket.io-client")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// As a stock Socket.IO server does, `/socket.io/socket.io.js` answers the official client's
+/// classic build, although the path lies under the Engine.IO endpoint, which must still get
+/// every request with its query (`/socket.io/?EIO=4&...`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_client_script_is_served_beside_the_engineio_endpoint() {
+    let server = TestServer::start_default().await;
+    let script = get(&server.url, "/socket.io/socket.io.js", &[]).await;
+    assert_eq!(script.status, 200, "{}", script.text());
+    assert_eq!(
+        script.header("content-type"),
+        Some("application/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        script.body,
+        vendored("socket.io.min.js"),
+        "the vendored classic build"
+    );
+    assert!(script.text().starts_with("/*!\n * Socket.IO v4.8.4"));
+    assert_eq!(script.header("cache-control"), Some("no-cache"));
+    assert_eq!(script.header("vary"), Some("accept-encoding"));
+    let etag = script.header("etag").expect("an ETag").to_owned();
+    let again = get(
+        &server.url,
+        "/socket.io/socket.io.js",
+        &[("If-None-Match", &etag)],
+    )
+    .await;
+    assert_eq!(again.status, 304, "revalidates like the other assets");
+    assert!(again.body.is_empty());
+    let zipped = get(
+        &server.url,
+        "/socket.io/socket.io.js",
+        &[("Accept-Encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(zipped.body.len() < script.body.len() / 2, "compressed");
+    // The stock server's other names for it, and the map its last line points at.
+    let minified = get(&server.url, "/socket.io/socket.io.min.js?v=4.8.4", &[]).await;
+    assert_eq!((minified.status, &minified.body), (200, &script.body));
+    let map = get(&server.url, "/socket.io/socket.io.min.js.map", &[]).await;
+    assert_eq!(map.status, 200);
+    assert_eq!(map.header("content-type"), Some("application/json"));
+    assert_eq!(map.body, vendored("socket.io.min.js.map"));
+    // The ES module build the pages import, at its place among the assets.
+    let esm = get(
+        &server.url,
+        "/vendor/socket.io-client/socket.io.esm.min.js",
+        &[],
+    )
+    .await;
+    assert_eq!(esm.status, 200);
+    assert_eq!(esm.header("content-type"), Some("text/javascript"));
+    assert_eq!(esm.body, vendored("socket.io.esm.min.js"));
+
+    // The Engine.IO endpoint right beside it is untouched: a polling handshake opens a session,
+    // and another path under /socket.io/ is still socketioxide's to refuse (no EIO query).
+    let open = get(&server.url, "/socket.io/?EIO=4&transport=polling", &[]).await;
+    assert_eq!(open.status, 200);
+    let handshake: serde_json::Value =
+        serde_json::from_str(open.text().strip_prefix('0').expect("an open packet")).expect("json");
+    assert!(handshake["sid"].is_string(), "{handshake}");
+    let other = get(&server.url, "/socket.io/other.js", &[]).await;
+    assert_eq!(other.status, 400, "{}", other.text());
+    server.stop().await.expect("clean shutdown");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assets_dir_serves_the_folder_from_disk() {
     let dir = std::env::temp_dir().join(format!("tickstorm-assets-{}", std::process::id()));
@@ -249,6 +320,25 @@ async fn assets_dir_serves_the_folder_from_disk() {
             .is_some_and(|t| t.contains("javascript"))
     );
     assert_eq!(get(&server.url, "/js/missing.js", &[]).await.status, 404);
+    // The client script comes from the folder too (its vendored file is absent here).
+    assert_eq!(
+        get(&server.url, "/socket.io/socket.io.js", &[])
+            .await
+            .status,
+        404
+    );
+    std::fs::create_dir_all(dir.join("vendor/socket.io-client")).expect("vendor dir");
+    std::fs::write(
+        dir.join("vendor/socket.io-client/socket.io.min.js"),
+        "var io;",
+    )
+    .expect("write");
+    let script = get(&server.url, "/socket.io/socket.io.js", &[]).await;
+    assert_eq!((script.status, script.text().as_str()), (200, "var io;"));
+    assert_eq!(
+        script.header("content-type"),
+        Some("application/javascript; charset=utf-8")
+    );
     server.stop().await.expect("clean shutdown");
     let _ = std::fs::remove_dir_all(dir);
 }
