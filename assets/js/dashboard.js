@@ -1,7 +1,7 @@
 // Tickstorm live admin dashboard: logs in to the /admin namespace, shows the 1 Hz `metrics`
 // push as tiles and charts, and polls `stats` every 2 s for the room table and error counts.
 // Every server-provided string goes through textContent: room and player names are untrusted.
-import { SocketClient } from "./socketio.js";
+import { openSocket, request } from "./connection.js";
 import {
   TimeSeriesChart, PALETTE, formatBytesRate, formatCount, formatMs, formatDuration, formatClock,
 } from "./charts.js";
@@ -15,6 +15,11 @@ const $ = (id) => document.getElementById(id);
 // Hook for browser tests; the same object is updated in place so a held reference stays valid.
 const hook = { lastMetrics: null, metricsCount: 0, lastStats: null, status: "disconnected" };
 window.tickstormDashboard = hook;
+// The Engine.IO session in use (null when none is open) and its transport, for the browser tests.
+hook.engine = () => {
+  const engine = socket?.io.engine;
+  return engine?.readyState === "open" ? { id: engine.id, transport: engine.transport?.name ?? null } : null;
+};
 
 let socket = null;
 let connected = false;
@@ -81,18 +86,17 @@ function setStatus(status) {
 
 // ---- Connection lifecycle ----
 
-// socketio.js tags transport failures (server down, network) with type "TransportError" and
-// retries them; anything else is the server's CONNECT_ERROR (wrong token, admin disabled),
-// after which it stops retrying, since the same token would only be refused again.
-const isRefusal = (err) => err?.type !== "TransportError";
+// The official client retries transport failures (server down, network) and keeps the socket
+// active; the server's CONNECT_ERROR (wrong token, admin disabled) leaves it inactive, since the
+// same token would only be refused again.
+const isRefusal = (s) => !s.active;
 
 function start(token) {
   stop();
-  const s = new SocketClient({ url: location.origin, namespace: "/admin", auth: { token }, reconnection: true });
-  socket = s;
   // Events from a socket we already dropped (logout, new token) are ignored.
+  const s = openSocket("/admin", { auth: { token }, onStatus: (status) => { if (s === socket) setStatus(status); } });
+  socket = s;
   const on = (event, handler) => s.on(event, (...args) => { if (s === socket) handler(...args); });
-  on("status", setStatus);
   on("connect", () => {
     connected = true;
     setStatus("connected");
@@ -106,7 +110,7 @@ function start(token) {
   });
   on("connect_error", (err) => {
     const message = errorMessage(err);
-    if (isRefusal(err)) {
+    if (isRefusal(s)) {
       stop();
       storage.clear();
       showLogin(message);
@@ -131,11 +135,11 @@ function stop() {
   setStatus("disconnected");
 }
 
-// The client rejects after its ack timeout (5 s) and on disconnect, so a lost answer cannot
+// `request` rejects after its ack timeout (5 s) and on disconnect, so a lost answer cannot
 // leave a stats request in flight forever (which would freeze the table).
 function ack(event, payload) {
   if (!socket || !connected) return Promise.reject(new Error("not connected"));
-  return socket.emitWithAck(event, payload);
+  return request(socket, event, payload);
 }
 
 // "code: message" for a refused ack, whatever shape it has.

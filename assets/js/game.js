@@ -4,14 +4,16 @@
 // `last_input_seq`), interpolation of the other replicated entities ~100 ms in the past (more in
 // rooms that send fewer snapshots per second), chat and the frame loop. Snapshots go through a
 // SnapshotRing (js/delta.js): the client tells the server the newest one it applied (`baseline`
-// in every input, `snapshot:ack` while idle) and gets deltas against it. It speaks the protocol of docs/protocol.md through our own Socket.IO client (no
-// bundle, no CDN). What is particular to a game (reading its kinds, its input, its movement rules,
-// its drawing) is in its module under js/games/, picked by the room's `game`.
+// in every input, `snapshot:ack` while idle) and gets deltas against it. It speaks the protocol of
+// docs/protocol.md through the official Socket.IO client (js/connection.js: long-polling first,
+// then WebSocket when the network allows it). What is particular to a game (reading its kinds, its
+// input, its movement rules, its drawing) is in its module under js/games/, picked by the room's
+// `game`.
 //
 // `window.tickstorm` exposes the state and `dropConnection()` / `forgetSnapshotStates()` hooks for
 // the browser tests.
 
-import { SocketClient } from "./socketio.js";
+import { bytes, openSocket, request as ackRequest } from "./connection.js";
 import { AckSchedule, SnapshotRing } from "./delta.js";
 import { ClockSync, Interpolator, Predictor, interpolationDelayMs } from "./netcode.js";
 import { ArenaRenderer } from "./render.js";
@@ -82,22 +84,31 @@ async function start(name) {
   // (`/?token=...`, from whatever issues them).
   const token = new URLSearchParams(location.search).get("token");
   const auth = () => (token ? { name: state.name, token } : { name: state.name });
-  const socket = new SocketClient({ url: location.origin, namespace: "/game", auth });
-  state.socket = socket;
-  socket.on("status", (status) => {
-    state.status = status;
-    ui.setStatus(status);
+  let connectedBefore = false; // the first "connect" of this socket is not a reconnection
+  const socket = openSocket("/game", {
+    auth,
+    onStatus: (status) => {
+      if (socket !== state.socket) return; // a socket this page has replaced
+      state.status = status;
+      ui.setStatus(status);
+    },
   });
-  socket.on("connect", ({ reconnected }) => onConnected(reconnected));
-  socket.on("connect_error", (err) => {
-    if (err.type === "TransportError") return; // the network, not the server: retrying
-    // The server refused the handshake; the client does not retry that.
+  state.socket = socket;
+  // Events of a socket this page has replaced (a new name) are not for the page any more.
+  const on = (event, fn) => socket.on(event, (...args) => { if (socket === state.socket) fn(...args); });
+  on("connect", () => {
+    onConnected(connectedBefore);
+    connectedBefore = true;
+  });
+  on("connect_error", (err) => {
+    if (socket.active) return; // the network, not the server: the client retries by itself
+    // The server refused the handshake (CONNECT_ERROR); the client does not retry that.
     leaveRoomLocally();
     ui.banner(null);
     ui.showScreen("name");
     ui.showError("name-error", err.message);
   });
-  socket.on("disconnect", (reason) => {
+  on("disconnect", (reason) => {
     if (reason === "io server disconnect") {
       ui.banner("The server closed your connection.");
       leaveRoomLocally();
@@ -111,27 +122,28 @@ async function start(name) {
       ui.banner("Connection lost: reconnecting...");
     }
   });
-  socket.on("reconnect_attempt", (attempt, delay) => {
-    ui.banner(`Connection lost: reconnecting (attempt ${attempt}, in ${(delay / 1000).toFixed(1)} s)...`);
+  // The Manager (socket.io) owns reconnection; its attempts are for this socket alone (forceNew).
+  socket.io.on("reconnect_attempt", (attempt) => {
+    if (socket === state.socket) ui.banner(`Connection lost: reconnecting (attempt ${attempt})...`);
   });
-  socket.on("snapshot", onSnapshot);
-  socket.on("player:joined", ({ player_id, name: who }) => {
+  on("snapshot", onSnapshot);
+  on("player:joined", ({ player_id, name: who }) => {
     const returning = state.away.delete(player_id);
     state.names.set(player_id, who);
     if (player_id !== state.playerId) systemMessage(returning ? `${who} is back` : `${who} joined`);
   });
-  socket.on("player:left", ({ player_id, reason }) => {
+  on("player:left", ({ player_id, reason }) => {
     const who = state.names.get(player_id) ?? `#${player_id}`;
     if (reason === "disconnected") state.away.add(player_id);
     else state.names.delete(player_id);
     systemMessage(`${who} ${reason === "disconnected" ? "lost connection" : reason === "timeout" ? "timed out" : reason === "kicked" ? "was kicked" : "left"}`);
   });
-  socket.on("chat", (m) => {
+  on("chat", (m) => {
     state.chat.push(m);
     if (state.chat.length > 100) state.chat.shift();
     ui.appendChat(m, m.player_id === state.playerId);
   });
-  socket.on("room:closed", ({ reason }) => {
+  on("room:closed", ({ reason }) => {
     leaveRoomLocally();
     enterLobby(`The room was closed (${reason}).`);
   });
@@ -162,10 +174,10 @@ async function onConnected(reconnected) {
   if (!state.room) enterLobby();
 }
 
-/** emitWithAck that never throws: a timeout or a drop becomes a failed ack. */
+/** An ack request that never throws: a timeout or a drop becomes a failed ack. */
 async function request(event, payload) {
   try {
-    return await state.socket.emitWithAck(event, payload);
+    return await ackRequest(state.socket, event, payload);
   } catch (err) {
     return { ok: false, error: { code: "client", message: err.message } };
   }
@@ -272,13 +284,13 @@ function leaveRoomLocally() {
   ui.showBoard(null);
 }
 
-function onSnapshot(bytes) {
+function onSnapshot(attachment) {
   const game = state.game;
   const ring = state.ring;
   if (!game || !ring) return; // between rooms
   let frame;
   try {
-    const applied = ring.apply(bytes);
+    const applied = ring.apply(bytes(attachment));
     frame = applied.frame;
     if (applied.delta) state.deltas++;
     else state.keyframes++;
@@ -322,7 +334,9 @@ function onSnapshot(bytes) {
 function sendAck(failed) {
   if (!state.ring?.acceptsDeltas || !state.acks.due(performance.now(), { failed })) return;
   // No ack callback: the server answers only if asked, and nothing here would wait for it.
-  state.socket?.emit("snapshot:ack", { tick: state.ring.baseline });
+  // Only while connected: the client would otherwise queue it for after the reconnection,
+  // where this baseline means nothing to the new seat.
+  if (state.socket?.connected) state.socket.emit("snapshot:ack", { tick: state.ring.baseline });
 }
 
 let lastSent = "";
@@ -435,6 +449,11 @@ window.tickstorm = {
   state: () => ({
     status: state.status,
     sid: state.socket?.id ?? null,
+    // "polling" or "websocket" (after the upgrade): the browser tests check which one carried it.
+    transport: state.socket?.io.engine?.transport?.name ?? null,
+    // The Engine.IO session in use (null once closed), so a test can tell a request of a session
+    // that has ended from one of the live session.
+    engineId: state.socket?.io.engine?.readyState === "open" ? state.socket.io.engine.id : null,
     name: state.name,
     playerId: state.playerId,
     room: state.room,
@@ -457,7 +476,9 @@ window.tickstorm = {
     rejoins: state.rejoins,
     pingMs: state.clock.medianRttMs,
   }),
-  dropConnection: () => state.socket?.dropTransport(),
+  // Closes the Engine.IO connection under the socket as a lost network would: the Manager then
+  // reconnects by itself (a `disconnect()` would not).
+  dropConnection: () => state.socket?.io.engine?.close(),
   // Loses the held states without telling the server, so its next delta cannot be applied: the
   // browser test's way into the recovery path (refused, baseline 0, keyframe, deltas again).
   forgetSnapshotStates: () => state.ring?.clear(),

@@ -8,8 +8,7 @@
 //   the server;
 // - Interpolator: other entities (by net id), rendered a little in the past between two snapshots
 //   (interpolationDelayMs: how little, for a room's send rate);
-// - ClockSync: server clock offset and round trip from `time` acks;
-// - backoffDelay: the reconnection schedule socketio.js uses.
+// - ClockSync: server clock offset and round trip from `time` acks.
 
 const f32 = Math.fround;
 const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
@@ -271,15 +270,4 @@ export class ClockSync {
   serverNow(clientNowMs) {
     return clientNowMs + this.offsetMs;
   }
-}
-
-/**
- * Delay before reconnection attempt `attempt` (1 = first): initialDelayMs * factor^(attempt-1),
- * capped at maxDelayMs, spread by +-jitter so clients dropped together do not return together,
- * and never above maxDelayMs.
- */
-export function backoffDelay(attempt, { initialDelayMs = 500, factor = 2, maxDelayMs = 8000, jitter = 0.25, random = Math.random } = {}) {
-  const base = Math.min(maxDelayMs, initialDelayMs * factor ** Math.max(0, attempt - 1));
-  const spread = base * jitter * (2 * random() - 1);
-  return Math.round(Math.min(maxDelayMs, Math.max(0, base + spread)));
 }

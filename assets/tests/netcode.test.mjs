@@ -1,9 +1,9 @@
 // Netcode helpers: the mirrored movement rules (the orb arena's, js/games/orbs.js), prediction
-// and reconciliation, interpolation, clock sync and the reconnection backoff.
+// and reconciliation, interpolation and clock sync.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { sanitizeMove, tickSeconds, Predictor as BasePredictor, Interpolator, ClockSync, backoffDelay, interpolationDelayMs } from "../js/netcode.js";
+import { sanitizeMove, tickSeconds, Predictor as BasePredictor, Interpolator, ClockSync, interpolationDelayMs } from "../js/netcode.js";
 import { ARENA_SIZE, PLAYER_SPEED, PLAYER_RADIUS, ORB_RADIUS, rules } from "../js/games/orbs.js";
 
 const { velocityFor, stepPosition } = rules;
@@ -197,20 +197,6 @@ test("clock sync uses the lowest-RTT sample of the last 8", () => {
   assert.equal(c.offsetMs, 4500, "the rtt-20 sample aged out");
   assert.equal(c.medianRttMs, 50);
   assert.throws(() => c.addSample(10, 0, 5), RangeError);
-});
-
-test("backoff grows by the factor, is capped, and jitters within +-25%", () => {
-  const none = { random: () => 0.5 }; // the middle of the jitter range: no spread
-  assert.deepEqual([1, 2, 3, 4, 5, 6, 10, 100].map((a) => backoffDelay(a, none)), [500, 1000, 2000, 4000, 8000, 8000, 8000, 8000]);
-  assert.equal(backoffDelay(2, { random: () => 0 }), 750);
-  assert.equal(backoffDelay(2, { random: () => 1 }), 1250);
-  assert.equal(backoffDelay(9, { random: () => 1 }), 8000, "jitter never exceeds the cap");
-  assert.equal(backoffDelay(9, { random: () => 0 }), 6000);
-  assert.equal(backoffDelay(3, { initialDelayMs: 10, factor: 3, maxDelayMs: 50, jitter: 0 }), 50);
-  for (let i = 0; i < 200; i++) {
-    const d = backoffDelay(1);
-    assert.ok(d >= 375 && d <= 625, String(d));
-  }
 });
 
 test("the interpolation delay is two send intervals, at least 100 ms", () => {

@@ -1,8 +1,8 @@
 //! The web client and the dashboard in real headless Chromium (Debian's `chromium`, driven by
 //! npm `playwright-core`; the scripts `tests/js/browser.mjs` (the orb arena, the dashboard) and
 //! `tests/js/browser_blasters.mjs` (a round of blasters) do the checking), plus the web client's
-//! JavaScript unit tests under node's test runner and our Socket.IO module against this server
-//! from Node. Screenshots go to `artifacts/browser/` at the workspace root.
+//! JavaScript unit tests under node's test runner and its netcode modules on the official client
+//! against this server from Node. Screenshots go to `artifacts/browser/` at the workspace root.
 
 use std::path::{Path, PathBuf};
 
@@ -135,12 +135,12 @@ async fn the_web_client_modules_pass_their_unit_tests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_web_socket_io_module_plays_against_this_server_from_node() {
+async fn the_web_client_modules_play_against_this_server_from_node() {
     ensure_node_modules();
     let server = TestServer::start_default().await;
     let stdout = node(
-        &["assets/tests/live/socketio_live.mjs", &server.url],
-        "socketio live test",
+        &["assets/tests/live/netcode_live.mjs", &server.url],
+        "netcode live test",
     )
     .await;
     let summary: serde_json::Value =

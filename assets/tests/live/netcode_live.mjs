@@ -1,22 +1,24 @@
-// Live check of the web client's own Socket.IO stack (assets/js/socketio.js, snapshot.js,
-// netcode.js, games/orbs.js) against a running Tickstorm server, with the `ws` package standing in for the
-// browser's WebSocket. Not named *.test.mjs, so the unit test run leaves it out: it needs a server.
-// Usage: node assets/tests/live/socketio_live.mjs http://127.0.0.1:PORT
+// Live check of the web client's modules (connection.js's status and requests, snapshot
+// decoding, netcode.js, games/orbs.js) against a running Tickstorm server, on the official
+// socket.io-client: the npm package of server/tests/js (the Node build of the version vendored
+// under assets/vendor/, with the same options as js/connection.js). Not named *.test.mjs, so the
+// unit test run leaves it out: it needs a server.
+// Usage: node assets/tests/live/netcode_live.mjs http://127.0.0.1:PORT
 // Prints one JSON summary line and exits 0 when every check passed, 1 (with the reason) when not.
 import { createRequire } from "node:module";
 import { check, deadline, fail, sleep } from "../../../server/tests/js/harness.mjs";
-import { SocketClient } from "../../js/socketio.js";
+import { bytes, request, trackStatus } from "../../js/connection.js";
 import { decodeSnapshot, rules } from "../../js/games/orbs.js";
 import { ClockSync, Predictor, sanitizeMove, tickSeconds } from "../../js/netcode.js";
 
 const { stepPosition, velocityFor } = rules;
 
 const require = createRequire(new URL("../../../server/tests/js/package.json", import.meta.url));
-const WebSocket = require("ws");
+const { io } = require("socket.io-client");
 
 const url = process.argv[2];
 if (!url) {
-  console.error("usage: node assets/tests/live/socketio_live.mjs <http://127.0.0.1:port>");
+  console.error("usage: node assets/tests/live/netcode_live.mjs <http://127.0.0.1:port>");
   process.exit(2);
 }
 
@@ -32,13 +34,21 @@ const next = (client, name, ms = 5000) => new Promise((resolve, reject) => {
   };
   client.on(name, fn);
 });
-const client = (auth) => new SocketClient({ url, namespace: "/game", auth, WebSocket, initialDelayMs: 100, maxDelayMs: 1000 });
+// As openSocket (js/connection.js) opens it, with a faster reconnection; `status` as the page sees it.
+const client = (auth) => {
+  const socket = io(`${url}/game`, {
+    transports: ["polling", "websocket"], forceNew: true, autoConnect: false, auth,
+    reconnectionDelay: 100, reconnectionDelayMax: 1000, randomizationFactor: 0.25,
+  });
+  socket.status = null;
+  return trackStatus(socket, (status) => { socket.status = status; });
+};
 
 try {
   // 1. An invalid name is refused with a connect_error, and the client does not retry.
   const refused = client({ name: "   " });
   const attempts = [];
-  refused.on("reconnect_attempt", (n) => attempts.push(n));
+  refused.io.on("reconnect_attempt", (n) => attempts.push(n));
   refused.connect();
   const [refusal] = await next(refused, "connect_error");
   check(/name/.test(refusal.message), `connect_error does not mention the name: ${refusal.message}`);
@@ -47,16 +57,16 @@ try {
 
   // 2. Connect and quick-join.
   const s = client({ name: "live-js" });
-  s.on("error", (err) => fail(`client error: ${err.message}`));
   const snapshots = [];
-  s.on("snapshot", (bytes) => {
-    check(bytes instanceof Uint8Array, "snapshot attachment is not a Uint8Array");
-    snapshots.push({ size: bytes.length, snap: decodeSnapshot(bytes) });
+  s.on("snapshot", (attachment) => {
+    const data = bytes(attachment); // a Buffer here, an ArrayBuffer in browsers
+    snapshots.push({ size: data.length, snap: decodeSnapshot(data) });
   });
   s.connect();
   await next(s, "connect");
+  check(s.status === "connected", `status ${s.status} after connect`);
   const firstSid = s.id;
-  const join = await s.emitWithAck("room:join", {});
+  const join = await request(s, "room:join", {});
   check(join?.ok === true && Number.isInteger(join.player_id) && join.rejoin_token, `room:join failed: ${JSON.stringify(join)}`);
   const me = join.player_id;
   const tickRate = join.room.tick_rate;
@@ -68,7 +78,7 @@ try {
   const clock = new ClockSync();
   for (let i = 0; i < 5; i++) {
     const sent = Date.now();
-    const t = await s.emitWithAck("time", { client_time: sent });
+    const t = await request(s, "time", { client_time: sent });
     check(t?.ok === true && t.client_time === sent && Number.isFinite(t.server_time), `bad time ack: ${JSON.stringify(t)}`);
     clock.addSample(sent, t.server_time, Date.now());
   }
@@ -81,7 +91,7 @@ try {
   const acks = [];
   for (let seq = 1; seq <= N; seq++) {
     const move = moves[seq - 1];
-    acks.push(s.emitWithAck("input", { seq, move }));
+    acks.push(request(s, "input", { seq, move }));
     predictor.predict(seq, move);
     await sleep(1000 / tickRate);
   }
@@ -118,19 +128,27 @@ try {
   check(latest.lastInputSeq === N, `last_input_seq ${latest.lastInputSeq}, expected ${N}`);
   predictor.reconcile(latest.x, latest.y, latest.lastInputSeq);
   check(predictor.pendingCount === 0 && predictor.position.x === latest.x, "reconcile did not settle on the server");
-  await s.emitWithAck("input", { seq: N + 1, move: [0, 0] });
+  await request(s, "input", { seq: N + 1, move: [0, 0] });
+
+  // Polling first, then the upgrade: by now (inputs over several ticks) it has happened.
+  const firstTransport = s.io.engine.transport.name;
+  check(firstTransport === "websocket", `still on ${firstTransport}: no upgrade from polling`);
 
   // 6. Lose the connection: automatic reconnect, then room:rejoin keeps the seat.
   const dropped = Date.now();
   const disconnected = next(s, "disconnect");
   const reconnected = next(s, "connect");
-  s.dropTransport();
+  s.io.engine.close(); // what the page's dropConnection() does
   const [reason] = await disconnected;
-  check(reason === "transport close", `disconnect reason ${reason}`);
-  const [info] = await reconnected;
+  check(reason === "forced close", `disconnect reason ${reason}`);
+  check(s.status === "reconnecting", `status ${s.status} after the drop`);
+  await request(s, "time", { client_time: 0 }).then(
+    () => fail("a request while disconnected was sent"),
+    (err) => check(/disconnected/.test(err.message), `request while disconnected: ${err.message}`));
+  await reconnected;
   const reconnectMs = Date.now() - dropped;
-  check(info.reconnected === true && s.id && s.id !== firstSid, "reconnect did not open a new session");
-  const rejoin = await s.emitWithAck("room:rejoin", { token: join.rejoin_token });
+  check(s.id && s.id !== firstSid, "reconnect did not open a new session");
+  const rejoin = await request(s, "room:rejoin", { token: join.rejoin_token });
   check(rejoin?.ok === true && rejoin.player_id === me, `room:rejoin failed: ${JSON.stringify(rejoin)}`);
   check(rejoin.rejoin_token && rejoin.rejoin_token !== join.rejoin_token, "rejoin did not hand out a new token");
   const before = snapshots.length;
@@ -141,6 +159,7 @@ try {
   const bye = next(s, "disconnect");
   s.disconnect();
   check((await bye)[0] === "io client disconnect", "clean disconnect reason");
+  check(s.status === "disconnected", `status ${s.status} after disconnect()`);
 
   console.log(JSON.stringify({
     ok: true,
@@ -155,7 +174,7 @@ try {
     clock_offset_ms: Math.round(clock.offsetMs),
     median_rtt_ms: clock.medianRttMs,
     reconnect_ms: reconnectMs,
-    stats: s.stats,
+    transport: firstTransport,
   }));
   process.exit(0);
 } catch (err) {
