@@ -2,11 +2,13 @@
 //! npm `playwright-core`; the scripts `tests/js/browser.mjs` (the orb arena, the dashboard) and
 //! `tests/js/browser_blasters.mjs` (a round of blasters) do the checking), plus the web client's
 //! JavaScript unit tests under node's test runner and its netcode modules on the official client
-//! against this server from Node. Screenshots go to `artifacts/browser/` at the workspace root.
+//! against this server from Node. The browser test runs twice: on the default transports (it
+//! must upgrade to WebSocket) and on a server with `--transports polling` (it must play over
+//! long-polling alone). Screenshots go to `artifacts/browser/` at the workspace root.
 
 use std::path::{Path, PathBuf};
 
-use tickstorm_server::config::AdminToken;
+use tickstorm_server::config::{AdminToken, Transports};
 
 use crate::js_client::{ensure_node_modules, js_dir};
 use crate::support::TestServer;
@@ -38,16 +40,22 @@ async fn node(args: &[&str], what: &str) -> String {
     stdout
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_game_and_the_dashboard_work_in_headless_chromium() {
+/// `browser.mjs` against a server accepting `transports`; the page must end up on `expected`
+/// ("websocket": upgraded from polling; "polling": never anything else).
+async fn game_and_dashboard(transports: Transports, expected: &str) {
     assert!(
         Path::new(CHROMIUM).exists(),
         "browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium); .ci/run installs it"
     );
     ensure_node_modules();
     let token = "browser-test-token";
-    let server = TestServer::start(|c| c.admin_token = Some(AdminToken::new(token))).await;
-    let artifacts = workspace().join("artifacts/browser");
+    let server = TestServer::start(|c| {
+        c.admin_token = Some(AdminToken::new(token));
+        c.transports = transports;
+    })
+    .await;
+    // One folder per transport: the two tests may run at once.
+    let artifacts = workspace().join("artifacts/browser").join(expected);
     let script = js_dir().join("browser.mjs");
     let stdout = node(
         &[
@@ -55,20 +63,35 @@ async fn the_game_and_the_dashboard_work_in_headless_chromium() {
             &server.url,
             token,
             &artifacts.to_string_lossy(),
+            expected,
         ],
-        "browser test",
+        &format!("browser test ({expected})"),
     )
     .await;
     let summary: serde_json::Value =
         serde_json::from_str(stdout.trim().lines().last().unwrap_or_default())
             .expect("one JSON summary line");
     assert_eq!(summary["ok"], true, "{summary}");
+    assert_eq!(summary["transport"], expected, "{summary}");
     for shot in summary["screenshots"].as_array().expect("screenshot list") {
         let path = shot.as_str().expect("path");
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "screenshot {path} is {size} bytes");
     }
     server.stop().await.expect("clean shutdown");
+}
+
+/// The default server: the page starts on long-polling and upgrades to WebSocket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_game_and_the_dashboard_work_in_headless_chromium() {
+    game_and_dashboard(Transports::All, "websocket").await;
+}
+
+/// `--transports polling`, as behind a proxy that blocks WebSocket: the same page joins, plays
+/// (snapshots, acked inputs, movement), chats, rejoins after a drop, and the dashboard works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_game_and_the_dashboard_work_over_long_polling_in_headless_chromium() {
+    game_and_dashboard(Transports::Polling, "polling").await;
 }
 
 /// Two pages play one round of blasters: create with options from the lobby, join from the

@@ -1,7 +1,12 @@
 // End-to-end test of the web client and the dashboard in real headless Chromium (Debian's
 // /usr/bin/chromium, driven by playwright-core), against a running Tickstorm server.
 //
-//   node browser.mjs http://127.0.0.1:PORT ADMIN_TOKEN ARTIFACT_DIR
+//   node browser.mjs http://127.0.0.1:PORT ADMIN_TOKEN ARTIFACT_DIR [websocket|polling]
+//
+// The last argument is the Engine.IO transport the pages must end up on: "websocket" (the
+// default: they start on long-polling and upgrade) or "polling" (a server run with
+// `--transports polling`, as behind a proxy that blocks WebSocket: everything below must work
+// without ever upgrading).
 //
 // Two players open the game, quick join one room, see each other, move with the keyboard and
 // a touch drag, chat; one loses its connection and must come back to the same seat by itself;
@@ -13,14 +18,30 @@
 import { mkdirSync } from "node:fs";
 import { check, enterLobby, launchChromium, openPage as open, screenshots, state, until } from "./browser_support.mjs";
 
-const [url, adminToken, artifacts] = process.argv.slice(2);
-if (!url || !adminToken || !artifacts) {
-  console.error("usage: node browser.mjs URL ADMIN_TOKEN ARTIFACT_DIR");
+const [url, adminToken, artifacts, transport = "websocket"] = process.argv.slice(2);
+if (!url || !adminToken || !artifacts || !["websocket", "polling"].includes(transport)) {
+  console.error("usage: node browser.mjs URL ADMIN_TOKEN ARTIFACT_DIR [websocket|polling]");
   process.exit(2);
 }
 mkdirSync(artifacts, { recursive: true });
-const summary = { ok: false, screenshots: [] };
+const summary = { ok: false, transport: null, screenshots: [] };
 const problems = [];
+
+/**
+ * Console errors the pages ride out, as they would behind a proxy that blocks WebSocket:
+ * - polling only: the upgrade probe refused (socketioxide's open packet still offers
+ *   `upgrades: ["websocket"]` when WebSocket is off, unlike a stock server);
+ * - a long-polling request of a session that has ended (the refused dashboard login, ana's
+ *   dropped connection, bob's kick) answered 400 "Session ID unknown": the client does not
+ *   abort a poll in flight when its session closes. `live` maps each page to the Engine.IO
+ *   session it still uses; a 400 on that one is a failure.
+ * Anything else is a failure.
+ */
+function expected(problem, live) {
+  if (transport === "polling" && /WebSocket connection to 'ws:\/\/[^']*\/socket\.io\/\?EIO=4&transport=websocket&sid=[^']*' failed: Error during WebSocket handshake: Unexpected response code: 400/.test(problem)) return true;
+  const m = /^(\w+): console error: Failed to load resource: the server responded with a status of 400 \(Bad Request\) \(at http:\/\/[^ ]*\/socket\.io\/\?EIO=4&transport=polling&[^ ]*sid=([^&) ]+)\)$/.exec(problem);
+  return m !== null && m[1] in live && live[m[1]] !== m[2];
+}
 
 const browser = await launchChromium();
 const openPage = (label) => open(browser, label, problems);
@@ -70,6 +91,8 @@ try {
   const ana = await openPage("ana");
   const anaStart = await play(ana, "ana");
   check(anaStart.room && anaStart.playerId > 0, "ana has a seat");
+  // The upgrade happens in the background (polling carries the session until it is done).
+  await until(ana, (t) => window.tickstorm.state().transport === t, transport, `ana's connection on ${transport}`);
   await ana.waitForTimeout(300);
   const still = await state(ana);
   const px = await pixelAt(ana, still.me);
@@ -213,14 +236,37 @@ try {
 
   // --- the dashboard's buttons: kick bob, then close the room ------------------------
   await dash.click(`button[data-kick-player="${bobStart.playerId}"]`);
-  await until(bob, () => document.getElementById("screen-name").hidden === false, null, "bob's page to show he was removed");
+  // Over WebSocket bob gets the server's DISCONNECT and is shown the name screen. Over
+  // long-polling the server closes the Engine.IO session right behind that packet, and an input
+  // POST still in flight can come back 400 first: the client then takes it for a lost network,
+  // reconnects, and its room:rejoin is refused (the seat is gone). Either way the page must tell
+  // bob he is out of the room; which way it went is in the summary.
+  await until(bob, (polling) => document.getElementById("screen-name").hidden === false
+    || (polling && document.getElementById("screen-lobby").hidden === false
+      && document.getElementById("lobby-error").textContent.includes("Could not take your seat back")),
+  transport === "polling", "bob's page to show he was removed");
+  summary.kick = await bob.evaluate(() => (document.getElementById("screen-name").hidden === false ? "server disconnect" : "rejoin refused"));
   await until(ana, (id) => !window.tickstorm.state().players.some((p) => p.id === id), bobStart.playerId, "bob to leave ana's room");
   dash.once("dialog", (dialog) => dialog.accept());
   await dash.click(`button[data-close-room="${anaStart.room.id}"]`);
   await until(ana, () => document.getElementById("screen-lobby").hidden === false && window.tickstorm.state().room === null, null, "ana back in the lobby after the room closed");
   check((await ana.locator("#lobby-error").innerText()).includes("closed (admin)"), "ana is told why the room closed");
 
-  check(problems.length === 0, `no page errors: ${problems.join("; ")}`);
+  // Polling only: nothing ever upgraded, the rejoin included. Otherwise the rejoined
+  // connection upgraded again.
+  await until(ana, (t) => window.tickstorm.state().transport === t, transport, `ana's connection on ${transport} at the end`);
+  summary.transport = (await state(ana)).transport;
+  const live = {
+    ana: (await state(ana)).engineId,
+    bob: (await state(bob)).engineId,
+    dashboard: (await dash.evaluate(() => window.tickstormDashboard.engine()))?.id ?? null,
+  };
+  check(live.ana !== null && live.dashboard !== null && (live.bob === null) === (summary.kick === "server disconnect"),
+    `ana and the dashboard still connected, kicked bob only if he reconnected (${summary.kick}): ${JSON.stringify(live)}`);
+  check((await dash.evaluate(() => window.tickstormDashboard.engine().transport)) === transport, `the dashboard on ${transport}`);
+  const unexpected = problems.filter((p) => !expected(p, live));
+  check(unexpected.length === 0, `no page errors: ${unexpected.join("; ")}`);
+  summary.expectedConsoleErrors = problems.length - unexpected.length;
   summary.ok = true;
 } catch (err) {
   summary.error = err.message;

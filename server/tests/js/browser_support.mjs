@@ -20,7 +20,10 @@ export async function openPage(browser, label, problems) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   page.on("pageerror", (e) => problems.push(`${label}: page error: ${e.message}`));
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`${label}: console error: ${m.text()}`); });
+  page.on("console", (m) => {
+    // The location says which request failed ("Failed to load resource" does not name it).
+    if (m.type() === "error") problems.push(`${label}: console error: ${m.text()} (at ${m.location()?.url ?? "?"})`);
+  });
   return page;
 }
 
