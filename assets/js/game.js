@@ -14,6 +14,7 @@
 // the browser tests.
 
 import { bytes, openSocket, request as ackRequest } from "./connection.js";
+import { TypingBoard, TypingSchedule, parseChatInput } from "./chat.js";
 import { AckSchedule, SnapshotRing } from "./delta.js";
 import { ClockSync, Interpolator, Predictor, interpolationDelayMs } from "./netcode.js";
 import { ArenaRenderer } from "./render.js";
@@ -53,7 +54,11 @@ const state = {
   clock: new ClockSync(),
   reconnects: 0,
   rejoins: 0,
-  chat: [],
+  chat: [], // {player_id, name, text, whisper?: "from" | "to"}
+  notices: [], // {text, level} from the server's operators
+  online: null, // the lobby's last `lobby:online` ack
+  typingBoard: new TypingBoard(), // who else is typing
+  typingSchedule: new TypingSchedule(), // when this player says it is typing
   timers: [],
 };
 
@@ -129,19 +134,39 @@ async function start(name) {
   on("snapshot", onSnapshot);
   on("player:joined", ({ player_id, name: who }) => {
     const returning = state.away.delete(player_id);
+    state.typingBoard.forget(player_id);
     state.names.set(player_id, who);
     if (player_id !== state.playerId) systemMessage(returning ? `${who} is back` : `${who} joined`);
   });
   on("player:left", ({ player_id, reason }) => {
     const who = state.names.get(player_id) ?? `#${player_id}`;
+    state.typingBoard.forget(player_id);
+    renderTyping();
     if (reason === "disconnected") state.away.add(player_id);
     else state.names.delete(player_id);
     systemMessage(`${who} ${reason === "disconnected" ? "lost connection" : reason === "timeout" ? "timed out" : reason === "kicked" ? "was kicked" : "left"}`);
   });
   on("chat", (m) => {
-    state.chat.push(m);
-    if (state.chat.length > 100) state.chat.shift();
+    rememberChat(m);
+    state.typingBoard.forget(m.player_id);
+    renderTyping();
     ui.appendChat(m, m.player_id === state.playerId);
+  });
+  on("chat:whisper", (m) => {
+    rememberChat({ ...m, whisper: "from" });
+    state.typingBoard.forget(m.player_id);
+    renderTyping();
+    ui.appendChat({ ...m, whisper: "from" });
+  });
+  on("player:typing", ({ player_id, typing }) => {
+    state.typingBoard.heard(player_id, typing, Date.now());
+    renderTyping();
+  });
+  on("notice", ({ text, level }) => {
+    state.notices.push({ text, level });
+    if (state.notices.length > 20) state.notices.shift();
+    if (state.room) ui.appendChat({ notice: level, text });
+    else ui.showError("lobby-error", `Notice: ${text}`);
   });
   on("room:closed", ({ reason }) => {
     leaveRoomLocally();
@@ -196,6 +221,11 @@ async function refreshLobby() {
   if (state.room || !state.socket?.connected) return;
   const ack = await request("lobby:list", {});
   if (ack.ok) ui.renderRooms(ack.rooms, (roomId) => join({ room_id: roomId }), gameFor);
+  const online = await request("lobby:online", {});
+  if (online.ok) {
+    state.online = online;
+    ui.renderOnline(online);
+  }
 }
 
 /** The lobby's game selection (quick join, create), or the server's default game. */
@@ -278,6 +308,8 @@ function leaveRoomLocally() {
   state.layout = null;
   state.ring = null;
   state.names.clear();
+  state.typingBoard = new TypingBoard();
+  state.typingSchedule = new TypingSchedule();
   state.away.clear();
   ui.showRoom(null);
   ui.setHud(null);
@@ -375,6 +407,26 @@ async function ping() {
   ui.setPing(state.clock.medianRttMs);
 }
 
+function rememberChat(m) {
+  state.chat.push(m);
+  if (state.chat.length > 100) state.chat.shift();
+}
+
+/** Shows who else is typing now (a `true` expires by itself; see js/chat.js). */
+function renderTyping() {
+  const ids = state.room ? state.typingBoard.typing(Date.now()) : [];
+  ui.setTyping(ids.filter((id) => id !== state.playerId).map((id) => state.names.get(id) ?? `#${id}`));
+}
+setInterval(renderTyping, 1000);
+
+/** Says `chat:typing` when the box starts or stops holding a message (not a command). */
+function typingChanged(now = Date.now()) {
+  const value = document.getElementById("chat-input").value;
+  const typing = value.trim() !== "" && !value.trimStart().startsWith("/");
+  const due = state.typingSchedule.due(now, typing && state.room !== null);
+  if (due !== null && state.room) request("chat:typing", { typing: due });
+}
+
 function systemMessage(text) {
   ui.appendChat({ system: true, text });
 }
@@ -437,12 +489,22 @@ document.getElementById("leave").addEventListener("click", async () => {
 });
 ui.onSubmit("chat-form", async () => {
   const input = document.getElementById("chat-input");
-  const text = input.value.trim();
-  if (!text) return;
-  const ack = await request("chat", { text });
-  if (ack.ok) input.value = "";
-  else systemMessage(`Not sent: ${ack.error.message}`);
+  if (!input.value.trim()) return;
+  const said = parseChatInput(input.value, state.names);
+  if (said.kind === "error") return systemMessage(said.message);
+  const ack = said.kind === "whisper"
+    ? await request("chat:whisper", { to: said.to, text: said.text })
+    : await request("chat", { text: said.text });
+  if (!ack.ok) return systemMessage(`Not sent: ${ack.error.message}`);
+  input.value = "";
+  typingChanged();
+  if (said.kind === "whisper") {
+    const sent = { player_id: said.to, name: said.name, text: said.text, whisper: "to" };
+    rememberChat(sent);
+    ui.appendChat(sent);
+  }
 });
+document.getElementById("chat-input").addEventListener("input", () => typingChanged());
 controls.onChatKey(() => document.getElementById("chat-input").focus());
 
 window.tickstorm = {
@@ -463,7 +525,10 @@ window.tickstorm = {
     serverMe: state.latest?.players.find((p) => p.id === state.playerId) ?? null,
     players: (state.latest?.players ?? []).map((p) => ({ ...p, name: state.names.get(p.id) ?? null })),
     ...(state.latest && state.game ? state.game.debug(state.latest) : {}),
-    chat: state.chat.map((m) => ({ player_id: m.player_id, name: m.name, text: m.text })),
+    chat: state.chat.map((m) => ({ player_id: m.player_id, name: m.name, text: m.text, whisper: m.whisper ?? null })),
+    notices: [...state.notices],
+    online: state.online,
+    typing: state.typingBoard.typing(Date.now()),
     snapshots: state.snapshots,
     keyframes: state.keyframes,
     deltas: state.deltas,

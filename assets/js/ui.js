@@ -135,17 +135,42 @@ export function renderScoreboard(players, meId) {
   }));
 }
 
-export function clearChat() {
-  $("chat-log").replaceChildren();
+/** "ana is typing...", "ana and bob are typing...", or nothing. */
+export function setTyping(names) {
+  const text = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing...`
+    : `${names.slice(0, -1).join(", ")} and ${names.at(-1)} are typing...`;
+  $("typing").textContent = text;
 }
 
-/** `{player_id, name, text}` from the server, or `{system: true, text}` from the page. */
+/** The lobby's line on who is online (`lobby:online`'s ack). */
+export function renderOnline({ players, connections, games }) {
+  const perGame = Object.entries(games ?? {}).map(([game, n]) => `${game} ${n}`).join(", ");
+  $("online").textContent = `${connections} online, ${players} playing${perGame ? ` (${perGame})` : ""}`;
+}
+
+export function clearChat() {
+  $("chat-log").replaceChildren();
+  setTyping([]);
+}
+
+/**
+ * `{player_id, name, text}` from the server (`whisper: "from"` for one received, `"to"` for
+ * one sent, then `name` is the receiver's), `{system: true, text}` from the page, or
+ * `{notice: level, text}` from the server's operators.
+ */
 export function appendChat(message, fromMe = false) {
   const log = $("chat-log");
-  const item = message.system
-    ? el("li", { className: "system", textContent: message.text })
-    : el("li", {}, el("span", { className: "from", textContent: `${message.name}${fromMe ? " (you)" : ""}` }), message.text);
-  if (!message.system) item.querySelector(".from").style.color = playerColor(message.player_id);
+  let item;
+  if (message.notice) {
+    item = el("li", { className: `notice notice-${message.notice}`, textContent: `Notice: ${message.text}` });
+  } else if (message.system) {
+    item = el("li", { className: "system", textContent: message.text });
+  } else {
+    const from = message.whisper === "to" ? `to ${message.name}` : `${message.name}${fromMe ? " (you)" : ""}`;
+    const label = message.whisper ? `${from} (whisper)` : from;
+    item = el("li", { className: message.whisper ? "whisper" : "" }, el("span", { className: "from", textContent: label }), message.text);
+    item.querySelector(".from").style.color = playerColor(message.player_id);
+  }
   log.append(item);
   while (log.children.length > 100) log.firstChild.remove();
   log.scrollTop = log.scrollHeight;

@@ -173,6 +173,33 @@ try {
   await bob.keyboard.press("Enter");
   await until(ana, () => window.tickstorm.state().chat.some((m) => m.name === "bob" && m.text === "hello ana, nice orbs"), null, "bob's chat at ana");
   check((await ana.locator("#chat-log").innerText()).includes("hello ana, nice orbs"), "the chat shows in ana's panel");
+
+  // --- whispers, typing, notices, who is online -------------------------------------
+  const online = (await state(bob)).online;
+  check(online?.ok && online.players >= 1 && online.connections >= 2, `bob's lobby counted who is online: ${JSON.stringify(online)}`);
+  check((await bob.locator("#online").innerText()).includes("online"), "the lobby shows the online line");
+  await bob.fill("#chat-input", "/w ANA psst, behind you");
+  await bob.keyboard.press("Enter");
+  await until(ana, () => window.tickstorm.state().chat.some((m) => m.whisper === "from" && m.name === "bob" && m.text === "psst, behind you"), null, "bob's whisper at ana");
+  await until(bob, () => window.tickstorm.state().chat.some((m) => m.whisper === "to" && m.name === "ana"), null, "bob's own copy of his whisper");
+  check((await ana.locator("#chat-log").innerText()).includes("(whisper)"), "ana's panel marks the whisper");
+  await ana.click("#chat-input");
+  await ana.fill("#chat-input", "on my w");
+  await until(bob, (id) => window.tickstorm.state().typing.includes(id), anaStart.playerId, "bob to see ana typing");
+  await until(bob, () => document.getElementById("typing").textContent.includes("ana is typing"), null, "bob's panel to say ana is typing");
+  await ana.fill("#chat-input", "");
+  await until(bob, (id) => !window.tickstorm.state().typing.includes(id), anaStart.playerId, "ana's typing to end at bob");
+  await ana.keyboard.press("Escape");
+  const noticed = await fetch(`${url}/api/notice`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ text: "Server restarts in 5 minutes", level: "warning" }),
+  });
+  check(noticed.status === 200, `the HTTP API's notice: ${noticed.status} ${await noticed.text()}`);
+  for (const [page, who] of [[ana, "ana"], [bob, "bob"]]) {
+    await until(page, () => window.tickstorm.state().notices.some((n) => n.level === "warning" && n.text.startsWith("Server restarts")), null, `the notice at ${who}`);
+    check((await page.locator("#chat-log").innerText()).includes("Notice: Server restarts in 5 minutes"), `${who}'s panel shows the notice`);
+  }
   // The scoreboard is redrawn from snapshots; on a loaded machine it can lag the chat panel.
   await until(ana, () => document.querySelector("#scoreboard").innerText.includes("bob"), null, "bob on ana's scoreboard");
   await shot(ana, "game-ana");
