@@ -98,7 +98,7 @@ pub fn routes(dir: Option<PathBuf>) -> Router {
     with_asset_headers(router)
 }
 
-/// The vendored Socket.IO client at the paths of [`CLIENT_FILES`], embedded or from `dir`.
+/// The vendored Socket.IO client at the paths of `CLIENT_FILES`, embedded or from `dir`.
 ///
 /// These paths lie under the Engine.IO endpoint (`/socket.io/`), so the caller must route them
 /// *before* the Socket.IO layer, which would otherwise take every request under that path and
