@@ -260,6 +260,28 @@ fn notice(bytes: &Bytes) -> Result<Notice, ApiError> {
     })
 }
 
+/// Broadcasts `notice` to one room's members or to every `/game` connection, on every node.
+async fn send_notice(
+    state: &HttpState,
+    room_id: Option<&RoomId>,
+    notice: &Notice,
+) -> Result<(), GameError> {
+    let namespace = state
+        .io
+        .of(GAME_NAMESPACE)
+        .ok_or_else(|| GameError::Internal("no /game namespace".into()))?;
+    let sent = match room_id {
+        Some(room_id) => {
+            namespace
+                .to(room_id.clone())
+                .emit(events::NOTICE, notice)
+                .await
+        }
+        None => namespace.emit(events::NOTICE, notice).await,
+    };
+    sent.map_err(|e| GameError::Internal(format!("notice not sent: {e}")))
+}
+
 /// `POST /api/rooms/{id}/notice`: `notice {text, level}` to the room's members, on every node.
 pub async fn room_notice(
     State(state): State<HttpState>,
@@ -272,15 +294,7 @@ pub async fn room_notice(
     if !state.rooms.lobby().iter().any(|r| r.id == room_id) {
         return Err(GameError::RoomNotFound(room_id).into());
     }
-    let namespace = state
-        .io
-        .of(GAME_NAMESPACE)
-        .ok_or_else(|| GameError::Internal("no /game namespace".into()))?;
-    namespace
-        .to(room_id.clone())
-        .emit(events::NOTICE, &notice)
-        .await
-        .map_err(|e| GameError::Internal(format!("notice not sent: {e}")))?;
+    send_notice(&state, Some(&room_id), &notice).await?;
     tracing::info!(room = %room_id, level = ?notice.level, "notice sent to a room");
     ok(StatusCode::OK, json!({"ok": true}))
 }
@@ -293,14 +307,7 @@ pub async fn notice_all(
 ) -> ApiResult {
     authorize(&state, &headers)?;
     let notice = notice(&bytes)?;
-    let namespace = state
-        .io
-        .of(GAME_NAMESPACE)
-        .ok_or_else(|| GameError::Internal("no /game namespace".into()))?;
-    namespace
-        .emit(events::NOTICE, &notice)
-        .await
-        .map_err(|e| GameError::Internal(format!("notice not sent: {e}")))?;
+    send_notice(&state, None, &notice).await?;
     tracing::info!(level = ?notice.level, "notice sent to everyone");
     ok(StatusCode::OK, json!({"ok": true}))
 }
