@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tickstorm_shared::admin::RoomDetail;
 use tickstorm_shared::protocol::{
     CloseReason, CreateRoomRequest, GAME_NAMESPACE, Notice, NoticeLevel, events,
 };
@@ -171,6 +172,18 @@ fn local_room(state: &HttpState, room_id: &RoomId) -> Result<(), ApiError> {
     }
 }
 
+/// A room of this node with its members (421 for another node's room, 404 for none).
+async fn room_detail(state: &HttpState, room_id: RoomId) -> Result<RoomDetail, ApiError> {
+    local_room(state, &room_id)?;
+    Ok(state
+        .hub
+        .details()
+        .await?
+        .into_iter()
+        .find(|d| d.info.id == room_id)
+        .ok_or(GameError::RoomNotFound(room_id))?)
+}
+
 /// `POST /api/rooms`: body as `room:create`; 201 `{ok, room}`.
 pub async fn create_room(
     State(state): State<HttpState>,
@@ -191,14 +204,7 @@ pub async fn room_players(
     Path(room_id): Path<RoomId>,
 ) -> ApiResult {
     authorize(&state, &headers)?;
-    local_room(&state, &room_id)?;
-    let detail = state
-        .hub
-        .details()
-        .await?
-        .into_iter()
-        .find(|d| d.info.id == room_id)
-        .ok_or(GameError::RoomNotFound(room_id))?;
+    let detail = room_detail(&state, room_id).await?;
     ok(
         StatusCode::OK,
         json!({"ok": true, "room": detail.info, "players": detail.members}),
@@ -228,14 +234,8 @@ pub async fn kick(
     let player_id: PlayerId = player_id
         .parse()
         .map_err(|_| GameError::BadRequest(format!("player id {player_id:?} is not a number")))?;
-    local_room(&state, &room_id)?;
-    let seated = state
-        .hub
-        .details()
-        .await?
-        .iter()
-        .any(|d| d.info.id == room_id && d.members.iter().any(|m| m.player_id == player_id));
-    if !seated {
+    let detail = room_detail(&state, room_id.clone()).await?;
+    if !detail.members.iter().any(|m| m.player_id == player_id) {
         return Err(GameError::PlayerNotFound(player_id).into());
     }
     state.hub.kick(player_id).await?;

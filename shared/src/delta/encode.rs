@@ -216,24 +216,7 @@ impl DeltaEncoder {
         // The section's elements after the removed list: each row's key step, mask and values.
         let mut elements = 0u32;
         let mut previous_key = 0;
-        let (mut i, mut j) = (0, 0);
-        while i < base.len() || j < current.len() {
-            let base_id = base.ids.get(i).copied();
-            let current_id = current.ids.get(j).copied();
-            let id = match (base_id, current_id) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(a), None) => a,
-                (None, Some(b)) => b,
-                (None, None) => break,
-            };
-            let old = (base_id == Some(id)).then(|| {
-                i += 1;
-                base.row(i - 1)
-            });
-            let new = (current_id == Some(id)).then(|| {
-                j += 1;
-                current.row(j - 1)
-            });
+        for (id, old, new) in merged(base, current) {
             let (in_base, in_current) = visible(id);
             let old = old.filter(|_| in_base);
             let new = new.filter(|_| in_current);
@@ -292,23 +275,7 @@ impl EnvelopeChanges {
         self.removed.clear();
         self.rows.clear();
         self.shared.clear();
-        let (mut i, mut j) = (0, 0);
-        while i < base.len() || j < current.len() {
-            let (old_id, new_id) = (base.ids.get(i).copied(), current.ids.get(j).copied());
-            let id = match (old_id, new_id) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(a), None) => a,
-                (None, Some(b)) => b,
-                (None, None) => break,
-            };
-            let old = (old_id == Some(id)).then(|| {
-                i += 1;
-                base.row(i - 1)
-            });
-            let new = (new_id == Some(id)).then(|| {
-                j += 1;
-                current.row(j - 1)
-            });
+        for (id, old, new) in merged(base, current) {
             let q = |row: &[Field], f: usize| quantize(row[f], ENVELOPE_PRECISION[f]);
             let row = match (old, new) {
                 (Some(_), None) => {
@@ -386,6 +353,33 @@ impl EnvelopeChanges {
             }
         }
     }
+}
+
+/// The keys of two id-ordered tables in ascending order, each with its row in `base` and in
+/// `current` (either may be missing): the merge every section is written from.
+fn merged<'a>(
+    base: &'a Table,
+    current: &'a Table,
+) -> impl Iterator<Item = (u32, Option<&'a [Field]>, Option<&'a [Field]>)> + 'a {
+    let (mut i, mut j) = (0, 0);
+    std::iter::from_fn(move || {
+        let (base_id, current_id) = (base.ids.get(i).copied(), current.ids.get(j).copied());
+        let id = match (base_id, current_id) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) => a,
+            (None, Some(b)) => b,
+            (None, None) => return None,
+        };
+        let old = (base_id == Some(id)).then(|| {
+            i += 1;
+            base.row(i - 1)
+        });
+        let new = (current_id == Some(id)).then(|| {
+            j += 1;
+            current.row(j - 1)
+        });
+        Some((id, old, new))
+    })
 }
 
 /// `key step, mask, value...`, inline in its section (the mask says how many values follow, so a
