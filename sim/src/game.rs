@@ -33,6 +33,12 @@ pub trait Game: Send + Sync + 'static {
     /// letters, digits and `-`.
     fn name(&self) -> &'static str;
 
+    /// The game's version, written into recordings (a replay by another version warns: its
+    /// rules may differ). `env!("CARGO_PKG_VERSION")` is a good value.
+    fn version(&self) -> &'static str {
+        "unversioned"
+    }
+
     /// Registers the game's systems and replicated kinds.
     fn build(&self, game: &mut GameBuilder<'_, Self>)
     where
@@ -95,6 +101,11 @@ impl<G: Game> Due<'_, G> {
     /// The due rooms, read through `rooms` (rooms that no longer exist are skipped).
     pub fn rooms<'a>(&'a self, rooms: &'a Query<'_, '_, &Room>) -> impl Iterator<Item = &'a Room> {
         self.entities().filter_map(|e| rooms.get(e).ok())
+    }
+
+    /// The wall clock of this step, unix milliseconds (what the snapshots carry).
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.request.now_ms
     }
 
     /// Due rooms with their slot in this step's snapshot buffers (the framework's encoders).

@@ -132,6 +132,9 @@ impl<I: GameInput> InputQueue<I> {
 pub trait InputPort: Send + Sync + std::fmt::Debug + 'static {
     /// Decodes a MessagePack-encoded input (as forwarded between nodes), validates and queues it.
     fn submit_msgpack(&self, player: Entity, payload: &[u8]) -> Result<Accepted, InputError>;
+    /// Queues a recorded input (MessagePack) as it was applied: no validation, no seq check
+    /// (a replay gives each tick exactly the inputs the recording says it applied).
+    fn replay_msgpack(&self, player: Entity, payload: &[u8]) -> Result<(), InputError>;
     /// Forgets a player who left for good, so the queue does not grow with every visitor.
     fn forget(&self, player: Entity);
     /// The tick the next accepted input would apply to.
@@ -146,6 +149,13 @@ impl<I: GameInput> InputPort for InputQueue<I> {
     fn submit_msgpack(&self, player: Entity, payload: &[u8]) -> Result<Accepted, InputError> {
         let input: I = rmp_serde::from_slice(payload).map_err(|e| InputError(e.to_string()))?;
         self.submit_validated(player, input)
+    }
+
+    fn replay_msgpack(&self, player: Entity, payload: &[u8]) -> Result<(), InputError> {
+        let input: I = rmp_serde::from_slice(payload).map_err(|e| InputError(e.to_string()))?;
+        let seq = input.seq();
+        self.lock().pending.push(PendingInput { player, seq, input });
+        Ok(())
     }
 
     fn forget(&self, player: Entity) {

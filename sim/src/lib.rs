@@ -13,6 +13,7 @@
 
 mod game;
 mod input_queue;
+pub mod record;
 mod registry;
 mod replicate;
 mod room;

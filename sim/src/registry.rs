@@ -12,12 +12,14 @@ use crate::game::{
     Due, Game, GameBuilder, GameIndex, GameInput, KindLayout, PlayerInput, PlayerSetup, RoomSetup,
 };
 use crate::input_queue::{InputPort, InputQueue, PendingInput};
+use crate::record::RoomLog;
 use crate::room::{InRoom, Player, Room};
 use crate::world::{SimWorld, TickSet};
 
 /// A registered game as the framework drives it, without naming its types.
 pub(crate) trait ErasedGame: Send + Sync {
     fn name(&self) -> &'static str;
+    fn version(&self) -> &'static str;
     fn validate_options(
         &self,
         raw: Option<&serde_json::Value>,
@@ -39,6 +41,10 @@ pub(crate) struct Registered<G: Game>(pub(crate) Arc<G>);
 impl<G: Game> ErasedGame for Registered<G> {
     fn name(&self) -> &'static str {
         self.0.name()
+    }
+
+    fn version(&self) -> &'static str {
+        self.0.version()
     }
 
     fn validate_options(
@@ -122,14 +128,15 @@ impl<G: Game> ErasedGame for Registered<G> {
 struct RoomInputs<I: GameInput>(Arc<InputQueue<I>>);
 
 /// Delivers each due room's queued inputs to its players and advances the room's tick.
+/// A recorded room also gets the applied inputs and the tick in its log.
 fn deliver_inputs<G: Game>(
     due: Due<G>,
     mut drained: Local<Vec<PendingInput<G::Input>>>,
-    mut rooms: Query<(&mut Room, &RoomInputs<G::Input>)>,
+    mut rooms: Query<(&mut Room, &RoomInputs<G::Input>, Option<&mut RoomLog>)>,
     mut players: Query<(&mut Player, &mut PlayerInput<G::Input>, &InRoom)>,
 ) {
     for room_entity in due.entities() {
-        let Ok((mut room, inputs)) = rooms.get_mut(room_entity) else {
+        let Ok((mut room, inputs, mut log)) = rooms.get_mut(room_entity) else {
             continue;
         };
         room.tick = inputs.0.drain_into(&mut drained);
@@ -139,9 +146,15 @@ fn deliver_inputs<G: Game>(
                 continue;
             };
             if membership.room() == room_entity {
+                if let Some(log) = log.as_deref_mut() {
+                    log.input(player.id, &pending.input);
+                }
                 input.0 = pending.input;
                 player.last_input_seq = player.last_input_seq.max(pending.seq);
             }
+        }
+        if let Some(log) = log.as_deref_mut() {
+            log.tick(room.tick, due.now_ms());
         }
     }
 }

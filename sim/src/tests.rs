@@ -170,14 +170,14 @@ fn explode(due: Due<Faulty>, rooms: Query<&Room>, players: Query<&PlayerInput<Sp
     }
 }
 
-fn registry() -> GameRegistry {
+pub(crate) fn registry() -> GameRegistry {
     let mut registry = GameRegistry::new();
     registry.register(Sparks).expect("sparks");
     registry.register(Faulty).expect("faulty");
     registry
 }
 
-fn spec(game: usize, options: serde_json::Value) -> RoomSpec {
+pub(crate) fn spec(game: usize, options: serde_json::Value) -> RoomSpec {
     RoomSpec {
         id: format!("room-{game}"),
         game,
@@ -189,7 +189,7 @@ fn spec(game: usize, options: serde_json::Value) -> RoomSpec {
     }
 }
 
-fn send(port: &std::sync::Arc<dyn InputPort>, player: Entity, seq: u32, sparks: u8) {
+pub(crate) fn send(port: &std::sync::Arc<dyn InputPort>, player: Entity, seq: u32, sparks: u8) {
     let bytes = rmp_serde::to_vec_named(&SparkInput { seq, sparks }).expect("encode");
     port.submit_msgpack(player, &bytes).expect("valid input");
 }

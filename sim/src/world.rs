@@ -21,6 +21,7 @@ use tickstorm_shared::{PlayerId, RoomId, Tick};
 
 use crate::game::KindLayout;
 use crate::input_queue::InputPort;
+use crate::record::{FORMAT_NAME, FORMAT_VERSION, Header, RecordError, RecordSettings, RoomLog};
 use crate::registry::{ErasedGame, GameRegistry};
 use crate::replicate::{self, SnapshotBuffers};
 use crate::room::{InRoom, InjectedFault, Player, Room};
@@ -142,6 +143,8 @@ pub struct SimWorld {
     games: Vec<Installed>,
     /// Each due room's game during `step` (kept to reuse its allocation).
     game_of: Vec<Option<usize>>,
+    /// Rooms with a [`RoomLog`]: when none, a step looks for none.
+    recording: usize,
 }
 
 impl std::fmt::Debug for SimWorld {
@@ -187,6 +190,7 @@ impl SimWorld {
             schedule,
             games: Vec::new(),
             game_of: Vec::new(),
+            recording: 0,
         };
         for game in registry.erased() {
             let kinds = game.install(&mut sim);
@@ -260,6 +264,9 @@ impl SimWorld {
 
     /// Removes a room with all its entities; returns the player ids that were seated.
     pub fn despawn_room(&mut self, room: Entity) -> Vec<PlayerId> {
+        if self.world.get::<RoomLog>(room).is_some() {
+            self.recording -= 1;
+        }
         let Some(r) = self.world.get::<Room>(room) else {
             return Vec::new();
         };
@@ -300,6 +307,9 @@ impl SimWorld {
             .ok_or(SimError::UnknownGame(r.game))?
             .game
             .clone();
+        if let Some(mut log) = self.world.get_mut::<RoomLog>(room) {
+            log.join(id, &name);
+        }
         let player = Player {
             id,
             name,
@@ -323,6 +333,7 @@ impl SimWorld {
         let Some(room) = self.world.get::<InRoom>(player).map(|m| m.room()) else {
             return;
         };
+        self.log_seat(room, player, RoomLog::leave);
         if let Some(game) = self
             .world
             .get::<Room>(room)
@@ -340,6 +351,9 @@ impl SimWorld {
 
     /// Clears a player's input (its connection dropped: its seat stays, it does nothing).
     pub fn halt_player(&mut self, player: Entity) {
+        if let Some(room) = self.world.get::<InRoom>(player).map(|m| m.room()) {
+            self.log_seat(room, player, RoomLog::halt);
+        }
         let Some(game) = self
             .world
             .get::<InRoom>(player)
@@ -376,7 +390,104 @@ impl SimWorld {
             }
         }
         self.schedule.run(&mut self.world);
+        if self.recording > 0 {
+            self.log_snapshots();
+        }
         &self.world.resource::<StepOutput>().snapshots
+    }
+
+    /// Gives each recorded room's log the snapshot its tick encoded.
+    fn log_snapshots(&mut self) {
+        self.world
+            .resource_scope(|world, output: Mut<StepOutput>| {
+                for (room, snapshot) in &output.snapshots {
+                    let Some(tick) = world.get::<Room>(*room).map(|r| r.tick) else {
+                        continue;
+                    };
+                    if let Some(mut log) = world.get_mut::<RoomLog>(*room) {
+                        log.snapshot(tick, snapshot);
+                    }
+                }
+            });
+    }
+
+    /// Writes a seat event of `player` into its room's log, if the room is recorded.
+    fn log_seat(&mut self, room: Entity, player: Entity, write: fn(&mut RoomLog, PlayerId)) {
+        if self.recording == 0 {
+            return;
+        }
+        let Some(id) = self.world.get::<Player>(player).map(|p| p.id) else {
+            return;
+        };
+        if let Some(mut log) = self.world.get_mut::<RoomLog>(room) {
+            write(&mut log, id);
+        }
+    }
+
+    /// Starts recording a room that was just made (no tick run, nobody seated: a recording is
+    /// only replayable from its room's start). Returns the recording's header; the entries then
+    /// come from [`take_recording`](Self::take_recording).
+    pub fn start_recording(
+        &mut self,
+        room: Entity,
+        spec: &RoomSpec,
+        settings: RecordSettings,
+        started_unix_ms: u64,
+    ) -> Result<Header, RecordError> {
+        let r = self.world.get::<Room>(room).ok_or(RecordError::NoRoom)?;
+        if r.tick > 0 || !r.players.is_empty() {
+            return Err(RecordError::NotAtStart);
+        }
+        if self.world.get::<RoomLog>(room).is_some() {
+            return Err(RecordError::AlreadyRecording);
+        }
+        let game = self.games.get(spec.game).ok_or(RecordError::NoRoom)?;
+        let header = Header {
+            format: FORMAT_NAME.to_owned(),
+            version: FORMAT_VERSION,
+            segment: 0,
+            framework_version: env!("CARGO_PKG_VERSION").to_owned(),
+            game: game.game.name().to_owned(),
+            game_version: game.game.version().to_owned(),
+            room_id: spec.id.to_string(),
+            seed: spec.seed,
+            options: spec.options.clone(),
+            max_players: spec.max_players,
+            tick_rate: spec.tick_rate,
+            send_rate: r.send_rate,
+            hash_every: settings.hash_every.max(1),
+            keyframe_every: settings.keyframe_every.max(1),
+            started_unix_ms,
+        };
+        self.world
+            .entity_mut(room)
+            .insert(RoomLog::new(settings, started_unix_ms));
+        self.recording += 1;
+        Ok(header)
+    }
+
+    /// The entries a recorded room wrote since the last call, and whether its recording has
+    /// ended (then it is no longer recorded); `None` when the room is not recorded.
+    pub fn take_recording(&mut self, room: Entity) -> Option<(Vec<u8>, bool)> {
+        let mut log = self.world.get_mut::<RoomLog>(room)?;
+        let taken = log.take();
+        if taken.1 {
+            self.world.entity_mut(room).remove::<RoomLog>();
+            self.recording -= 1;
+        }
+        Some(taken)
+    }
+
+    /// Ends a room's recording with `reason` (`closed`, `stopped`, ...): returns its last
+    /// entries (the final snapshot and the `End` entry); `None` when it is not recorded.
+    pub fn end_recording(&mut self, room: Entity, reason: &str) -> Option<Vec<u8>> {
+        self.world.get_mut::<RoomLog>(room)?.end(reason);
+        self.take_recording(room).map(|(bytes, _)| bytes)
+    }
+
+    /// Whether a room is being recorded.
+    pub fn is_recording(&self, room: Entity) -> bool {
+        self.world.get::<RoomLog>(room).is_some()
     }
 
     /// Like [`SimWorld::step`], but a room whose systems panic does not take the others down.
@@ -391,6 +502,13 @@ impl SimWorld {
                 snapshots,
                 failed: Vec::new(),
             };
+        }
+        // The shared run stopped part-way: the rooms it had reached advanced in a way no replay
+        // can follow, so their recordings end here.
+        for &room in due {
+            if let Some(mut log) = self.world.get_mut::<RoomLog>(room) {
+                log.end("fault: a step panicked; the room's state from here is not replayable");
+            }
         }
         let mut outcome = StepOutcome::default();
         for &room in due {

@@ -250,11 +250,21 @@ async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
     let report = swarm::run(config).await.expect("swarm runs");
     assert!(report.errors.is_empty(), "errors: {:?}", report.errors);
     assert_eq!(report.bots_connected_peak, 36);
-    assert_eq!(
-        report.snapshots.missed, 0,
-        "delivery {}",
-        report.snapshots.ratio
-    );
+    if report.snapshots.missed > 0 {
+        // Say which path shed them: Redis' pub/sub (behind or down) or a connection's queue.
+        let mut drops = Vec::new();
+        for node in &nodes {
+            drops.push((
+                node.id.clone(),
+                node.metric("tickstorm_redis_dropped_messages_total").await,
+                node.metric("tickstorm_packets_dropped_total").await,
+            ));
+        }
+        panic!(
+            "{} snapshots missed, delivery {}; (node, redis dropped, packets dropped): {drops:?}",
+            report.snapshots.missed, report.snapshots.ratio
+        );
+    }
     assert!(
         report.snapshots.expected > 36 * 60,
         "{:?}",
