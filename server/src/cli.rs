@@ -20,6 +20,9 @@ use crate::{Config, Games};
 /// ```
 pub fn main(games: Games) -> anyhow::Result<()> {
     let config = Config::parse();
+    if let Some(crate::config::Command::Replay(args)) = &config.command {
+        std::process::exit(crate::replay_cmd::run(args, games.registry()));
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

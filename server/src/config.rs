@@ -35,6 +35,10 @@ pub enum Transports {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tickstorm-server", version, about, long_about = None)]
 pub struct Config {
+    /// A tool instead of the server (`replay`); none: serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on. Binds loopback only by default; use 0.0.0.0:3000 to accept remote players.
     #[arg(long, env = "TICKSTORM_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -146,6 +150,37 @@ pub struct Config {
     /// room created gets the same orbs and spawn points on every run.
     #[arg(long, env = "TICKSTORM_SEED")]
     pub seed: Option<u64>,
+
+    /// Record rooms into this directory (created if needed): each room's seed, options, seats
+    /// and applied inputs, so `tickstorm-server replay FILE` re-simulates it byte for byte.
+    /// Off when absent. See docs/operations.md, "Record and replay".
+    #[arg(long, env = "TICKSTORM_RECORD_DIR", help_heading = "Recording")]
+    pub record_dir: Option<std::path::PathBuf>,
+
+    /// Which rooms `--record-dir` records: `all` new rooms, or only those `requested` through
+    /// the HTTP API (`POST /api/rooms {"record": true}`).
+    #[arg(long, env = "TICKSTORM_RECORD", value_enum, default_value_t = RecordRooms::All, help_heading = "Recording")]
+    pub record: RecordRooms,
+
+    /// Size of one recording file (MiB); a longer recording continues in the next segment
+    /// (`ROOM-START.1.tsrec`, ...).
+    #[arg(long, env = "TICKSTORM_RECORD_SEGMENT_MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Recording")]
+    pub record_segment_mib: u64,
+
+    /// Most a room's recording may take on disk (MiB, all segments); at the limit the recording
+    /// ends (the room plays on).
+    #[arg(long, env = "TICKSTORM_RECORD_MAX_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Recording")]
+    pub record_max_mib: u64,
+
+    /// Record the hash of every n-th snapshot (1: every tick, so a replay names the exact tick
+    /// where it first differs).
+    #[arg(long, env = "TICKSTORM_RECORD_HASH_EVERY", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Recording")]
+    pub record_hash_every: u32,
+
+    /// Seconds between whole snapshots in a recording (a replay that differs shows the two
+    /// states at the first one after the difference; the last snapshot is always recorded).
+    #[arg(long, env = "TICKSTORM_RECORD_KEYFRAME_SECS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Recording")]
+    pub record_keyframe_secs: u32,
 
     /// Inputs a connection may send per tick of its room (2 = twice the tick rate, with one
     /// second of burst). More are answered `rate_limited`.
@@ -360,7 +395,38 @@ fn parse_view_radius(text: &str) -> Result<f32, String> {
     }
 }
 
+/// What `tickstorm-server` does besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Re-simulate a recorded room (`--record-dir`) and check it against its recording: prints
+    /// "identical", or the first tick that differs with both states side by side. Exit status 0
+    /// identical, 1 different, 2 not replayable.
+    Replay(crate::replay_cmd::ReplayArgs),
+}
+
+/// Which rooms are recorded (`--record`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordRooms {
+    /// Every new room.
+    All,
+    /// Only rooms created with `record: true` (HTTP API).
+    Requested,
+}
+
 impl Config {
+    /// The recorder's settings, when `--record-dir` is set.
+    pub fn recorder(&self) -> Option<crate::recorder::RecorderSettings> {
+        let dir = self.record_dir.clone()?;
+        Some(crate::recorder::RecorderSettings {
+            dir,
+            record_all: self.record == RecordRooms::All,
+            segment_bytes: self.record_segment_mib << 20,
+            max_bytes: self.record_max_mib << 20,
+            hash_every: self.record_hash_every,
+            keyframe_secs: self.record_keyframe_secs,
+        })
+    }
+
     /// The per-connection rate limits.
     pub fn rate_limits(&self) -> RateLimitConfig {
         RateLimitConfig {

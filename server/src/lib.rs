@@ -11,6 +11,8 @@ pub mod error;
 pub mod games;
 pub mod metrics;
 pub mod net;
+pub mod recorder;
+pub mod replay_cmd;
 pub mod room;
 pub mod session;
 
@@ -138,8 +140,19 @@ pub async fn start_games(
     // Everything below runs until `stop`. It is `shutdown` itself on a single node; a node of
     // a cluster drains first (see `drain_then_stop`).
     let stop = CancellationToken::new();
+    let mut driver_settings = room::DriverSettings::from_config(&config, games.registry().clone());
+    let recorder_thread = match config.recorder() {
+        None => None,
+        Some(settings) => {
+            let dir = settings.dir.clone();
+            let (recorder, thread) = recorder::Recorder::start(settings, metrics.recording.clone())
+                .with_context(|| format!("cannot write recordings into {}", dir.display()))?;
+            driver_settings.recorder = Some(Arc::new(recorder));
+            Some(thread)
+        }
+    };
     room::spawn_driver(
-        room::DriverSettings::from_config(&config, games.registry().clone()),
+        driver_settings,
         inbox,
         cluster::sink::NetSink::new(io.clone(), cluster.clone(), metrics.clone()),
         metrics.clone(),
@@ -176,6 +189,8 @@ pub async fn start_games(
         io: io.clone(),
         admin_token: config.admin_token.clone(),
         api_limit: net::api::ApiLimit::default(),
+        record_dir: config.record_dir.clone(),
+        registry: games.registry().clone(),
     };
     // The Socket.IO layer wraps the whole router exactly once. Each `Layer::layer` call of
     // socketioxide builds its own Engine.IO engine with its own session table, and
@@ -225,6 +240,10 @@ pub async fn start_games(
             // The driver tells every room `room:closed {reason: shutdown}`; once it is done,
             // close the sessions so the HTTP server can finish.
             tracker.wait().await;
+            // The driver ended every recording; the writer finishes its queue and exits.
+            if let Some(thread) = recorder_thread {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
             // Requests already being handled get their answers (the driver is gone, so they
             // finish at once, most with `server_full: shutting down`) before connections close.
             // Each request holds its token from the moment it is dispatched (`InFlightToken`);

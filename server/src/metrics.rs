@@ -89,6 +89,8 @@ pub struct ServerMetrics {
     pub room_faults: Counter,
     /// The Redis connection's state and traffic (scale-out; stays 0 on a single node).
     pub redis: crate::cluster::bus::BusMetrics,
+    /// The recorder's (`--record-dir`; stays 0 without it).
+    pub recording: crate::recorder::RecorderMetrics,
     /// Requests sent to other nodes (scale-out).
     pub node_requests: Counter,
     /// Requests to other nodes that got no answer in time.
@@ -140,6 +142,7 @@ impl ServerMetrics {
             chat_messages: Counter::default(),
             room_faults: Counter::default(),
             redis: crate::cluster::bus::BusMetrics::default(),
+            recording: crate::recorder::RecorderMetrics::default(),
             node_requests: Counter::default(),
             node_request_timeouts: Counter::default(),
             nodes_lost: Counter::default(),
@@ -192,6 +195,21 @@ impl ServerMetrics {
             m.connect_timeouts.clone(),
         );
         r.register("rooms", "Open rooms", m.rooms.clone());
+        r.register(
+            "recordings_active",
+            "Room recordings being written (--record-dir)",
+            m.recording.active.clone(),
+        );
+        r.register(
+            "recording_bytes",
+            "Bytes written to room recordings",
+            m.recording.bytes.clone(),
+        );
+        r.register(
+            "recording_errors",
+            "Room recordings ended by an I/O error, a writer behind, or their size limit",
+            m.recording.errors.clone(),
+        );
         r.register(
             "redis_up",
             "1 while Redis answers (scale-out), else 0",

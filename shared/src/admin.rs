@@ -16,6 +16,9 @@ pub mod events {
     pub const ROOM_CLOSE: &str = "room:close";
     /// client -> server: remove a player from its room and close its connection.
     pub const PLAYER_KICK: &str = "player:kick";
+    /// client -> server: stop a room's recording (`record: false`), or ask for its name
+    /// (`true`; refused for a room not recorded from its start).
+    pub const ROOM_RECORD: &str = "room:record";
     /// server -> client, every second: the last second's metrics.
     pub const METRICS: &str = "metrics";
 }
@@ -32,6 +35,24 @@ pub struct AdminAuth {
 pub struct CloseRoomRequest {
     /// The room to close.
     pub room_id: RoomId,
+}
+
+/// `room:record` payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordRequest {
+    /// The room.
+    pub room_id: RoomId,
+    /// `false` ends its recording; `true` answers its name.
+    pub record: bool,
+}
+
+/// `room:record` ack: the recording's name (`null`: the room had none).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordAck {
+    /// Always `true` (failures are error acks).
+    pub ok: bool,
+    /// The recording's name (its files are `NAME.N.tsrec` in `--record-dir`).
+    pub recording: Option<String>,
 }
 
 /// `player:kick` payload.
@@ -62,4 +83,7 @@ pub struct RoomDetail {
     pub info: RoomInfo,
     /// Members in join order.
     pub members: Vec<MemberInfo>,
+    /// The name of the room's recording while it is recorded (`--record-dir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
 }

@@ -196,6 +196,11 @@ pub struct CreateRoomRequest {
     /// sees everything when absent.
     #[serde(default)]
     pub view_radius: Option<f32>,
+    /// Whether the room is recorded (`--record-dir`); the server's `--record` when absent.
+    /// Only the HTTP API may set it (`room:create` refuses it: recordings use the server's
+    /// disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
 }
 
 /// `room:join` payload; no `room_id` means quick match.

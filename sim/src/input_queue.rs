@@ -154,7 +154,9 @@ impl<I: GameInput> InputPort for InputQueue<I> {
     fn replay_msgpack(&self, player: Entity, payload: &[u8]) -> Result<(), InputError> {
         let input: I = rmp_serde::from_slice(payload).map_err(|e| InputError(e.to_string()))?;
         let seq = input.seq();
-        self.lock().pending.push(PendingInput { player, seq, input });
+        self.lock()
+            .pending
+            .push(PendingInput { player, seq, input });
         Ok(())
     }
 

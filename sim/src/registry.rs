@@ -128,11 +128,14 @@ impl<G: Game> ErasedGame for Registered<G> {
 struct RoomInputs<I: GameInput>(Arc<InputQueue<I>>);
 
 /// Delivers each due room's queued inputs to its players and advances the room's tick.
+/// A due room as input delivery sees it: its queue, and its log when it is recorded.
+type DeliveryRoom<'a, I> = (&'a mut Room, &'a RoomInputs<I>, Option<&'a mut RoomLog>);
+
 /// A recorded room also gets the applied inputs and the tick in its log.
 fn deliver_inputs<G: Game>(
     due: Due<G>,
     mut drained: Local<Vec<PendingInput<G::Input>>>,
-    mut rooms: Query<(&mut Room, &RoomInputs<G::Input>, Option<&mut RoomLog>)>,
+    mut rooms: Query<DeliveryRoom<G::Input>>,
     mut players: Query<(&mut Player, &mut PlayerInput<G::Input>, &InRoom)>,
 ) {
     for room_entity in due.entities() {
@@ -214,6 +217,14 @@ impl GameRegistry {
     /// The default game's name, if any game is registered.
     pub fn default_name(&self) -> Option<&'static str> {
         self.games.first().map(|g| g.name())
+    }
+
+    /// A game's version ([`Game::version`]), by name.
+    pub fn version_of(&self, name: &str) -> Option<&'static str> {
+        self.games
+            .iter()
+            .find(|g| g.name() == name)
+            .map(|g| g.version())
     }
 
     /// A game's index, by name.

@@ -398,17 +398,16 @@ impl SimWorld {
 
     /// Gives each recorded room's log the snapshot its tick encoded.
     fn log_snapshots(&mut self) {
-        self.world
-            .resource_scope(|world, output: Mut<StepOutput>| {
-                for (room, snapshot) in &output.snapshots {
-                    let Some(tick) = world.get::<Room>(*room).map(|r| r.tick) else {
-                        continue;
-                    };
-                    if let Some(mut log) = world.get_mut::<RoomLog>(*room) {
-                        log.snapshot(tick, snapshot);
-                    }
+        self.world.resource_scope(|world, output: Mut<StepOutput>| {
+            for (room, snapshot) in &output.snapshots {
+                let Some(tick) = world.get::<Room>(*room).map(|r| r.tick) else {
+                    continue;
+                };
+                if let Some(mut log) = world.get_mut::<RoomLog>(*room) {
+                    log.snapshot(tick, snapshot);
                 }
-            });
+            }
+        });
     }
 
     /// Writes a seat event of `player` into its room's log, if the room is recorded.

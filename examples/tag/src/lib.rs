@@ -70,6 +70,10 @@ impl Game for Tag {
         "tag"
     }
 
+    fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
     fn build(&self, game: &mut GameBuilder<'_, Self>) {
         game.replicate::<Runner>().add_systems(run_and_tag);
     }

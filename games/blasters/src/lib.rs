@@ -68,6 +68,10 @@ impl Game for Blasters {
         NAME
     }
 
+    fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
     fn build(&self, game: &mut GameBuilder<'_, Self>) {
         game.replicate::<Fighter>()
             .replicate::<Bolt>()

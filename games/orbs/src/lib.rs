@@ -47,6 +47,10 @@ impl Game for OrbArena {
         NAME
     }
 
+    fn version(&self) -> &'static str {
+        env!("CARGO_PKG_VERSION")
+    }
+
     fn build(&self, game: &mut GameBuilder<'_, Self>) {
         game.world().init_resource::<Scratch>();
         game.replicate::<Avatar>().replicate::<Orb>().add_systems(

@@ -16,7 +16,8 @@ use socketioxide::extract::{State, TryData};
 use super::{Ack, GameSocket as SocketRef, Io};
 use subtle::ConstantTimeEq;
 use tickstorm_shared::admin::{
-    ADMIN_NAMESPACE, AdminAuth, CloseRoomRequest, KickRequest, RoomDetail, events,
+    ADMIN_NAMESPACE, AdminAuth, CloseRoomRequest, KickRequest, RecordAck, RecordRequest,
+    RoomDetail, events,
 };
 use tickstorm_shared::protocol::{CloseReason, OkAck};
 use tokio_util::sync::CancellationToken;
@@ -112,6 +113,7 @@ pub async fn authenticate(
     socket.on(events::STATS, stats);
     socket.on(events::ROOM_CLOSE, room_close);
     socket.on(events::PLAYER_KICK, player_kick);
+    socket.on(events::ROOM_RECORD, room_record);
     // Counted for as long as the socket lives (see `GaugeGuard`).
     socket
         .extensions
@@ -177,6 +179,21 @@ async fn player_kick(ack: Ack, State(hub): State<RoomHub>, TryData(data): TryDat
         hub.kick(request.player_id).await?;
         tracing::info!(player = request.player_id, "player kicked by admin");
         Ok(OkAck::OK)
+    };
+    send_ack(ack, result.await);
+}
+
+async fn room_record(ack: Ack, State(hub): State<RoomHub>, TryData(data): TryData<RecordRequest>) {
+    let result = async {
+        let request = data.map_err(|e| payload::malformed(events::ROOM_RECORD, e))?;
+        let recording = hub.record(request.room_id.clone(), request.record).await?;
+        if !request.record {
+            tracing::info!(room = %request.room_id, ?recording, "recording stopped by admin");
+        }
+        Ok(RecordAck {
+            ok: true,
+            recording,
+        })
     };
     send_ack(ack, result.await);
 }

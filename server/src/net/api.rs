@@ -64,7 +64,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -95,10 +95,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;
 
 /// The rate limit, then the token.
-fn authorize(state: &HttpState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(state: &HttpState, headers: &HeaderMap) -> Result<(), ApiError> {
     if !state.api_limit.allow() {
         return Err(GameError::RateLimited("HTTP API").into());
     }
@@ -136,12 +136,12 @@ fn body<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-fn ok(status: StatusCode, body: impl Serialize) -> ApiResult {
+pub(super) fn ok(status: StatusCode, body: impl Serialize) -> ApiResult {
     Ok((status, Json(body)).into_response())
 }
 
 /// Whether this node runs `room_id`; for a room of another node, the 421 that says which.
-fn local_room(state: &HttpState, room_id: &RoomId) -> Result<(), ApiError> {
+pub(super) fn local_room(state: &HttpState, room_id: &RoomId) -> Result<(), ApiError> {
     if state
         .hub
         .directory()

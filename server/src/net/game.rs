@@ -193,6 +193,12 @@ async fn room_create(
         let request = data
             .map_err(|e| payload::malformed(events::ROOM_CREATE, e))?
             .unwrap_or_default();
+        if request.record.is_some() {
+            return Err(GameError::BadRequest(
+                "record is for the HTTP API (POST /api/rooms): recordings use the server's disk"
+                    .into(),
+            ));
+        }
         let room = rooms.create(payload::create_room(request)?).await?;
         Ok(CreateRoomAck { ok: true, room })
     };

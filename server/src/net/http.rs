@@ -17,7 +17,7 @@ use tickstorm_shared::RoomInfo;
 use tower_http::compression::CompressionLayer;
 
 use super::api::{self, ApiLimit};
-use super::{Io, assets};
+use super::{Io, assets, recordings};
 use crate::cluster::Cluster;
 use crate::cluster::directory::NodeRecord;
 use crate::cluster::router::RoomRouter;
@@ -47,6 +47,10 @@ pub struct HttpState {
     pub admin_token: Option<AdminToken>,
     /// The HTTP API's rate limit.
     pub api_limit: ApiLimit,
+    /// Where recordings are (`--record-dir`).
+    pub record_dir: Option<PathBuf>,
+    /// The games, to replay recordings.
+    pub registry: tickstorm_sim::GameRegistry,
 }
 
 /// `GET /healthz` body.
@@ -72,6 +76,12 @@ pub fn routes(state: HttpState, assets_dir: Option<PathBuf>) -> Router {
         )
         .route("/api/rooms/{id}/players/{player_id}", delete(api::kick))
         .route("/api/rooms/{id}/notice", post(api::room_notice))
+        .route(
+            "/api/rooms/{id}/recording",
+            post(recordings::start).delete(recordings::stop),
+        )
+        .route("/api/recordings", get(recordings::list))
+        .route("/api/recordings/{name}", get(recordings::replayed))
         .route("/api/notice", post(api::notice_all))
         .route("/api/cluster", get(cluster))
         .route("/metrics", get(metrics))

@@ -15,6 +15,7 @@ pub mod listener;
 pub mod payload;
 pub mod player_token;
 pub mod rate_limit;
+pub mod recordings;
 pub mod request_head;
 pub mod serve;
 pub mod social;

@@ -85,6 +85,16 @@ pub enum RoomCmd {
         /// Where the answer goes.
         reply: Reply<RoomInfo>,
     },
+    /// Stop a room's recording (`record: false`), or ask for it (`true`); answers the
+    /// recording's name.
+    Record {
+        /// The room.
+        room_id: RoomId,
+        /// Whether it should be recorded.
+        record: bool,
+        /// Where the answer goes.
+        reply: Reply<Option<String>>,
+    },
     /// Seat a new player in `room_id`, or quick match when `None`.
     Join {
         /// The room, or quick match.
@@ -250,6 +260,17 @@ impl RoomHub {
         self.ask(|reply| RoomCmd::Close {
             room_id,
             reason,
+            reply,
+        })
+        .await
+    }
+
+    /// Stops a room's recording (`record: false`) or asks which it has (`true`); see
+    /// `RoomCmd::Record`.
+    pub async fn record(&self, room_id: RoomId, record: bool) -> Result<Option<String>, GameError> {
+        self.ask(|reply| RoomCmd::Record {
+            room_id,
+            record,
             reply,
         })
         .await

@@ -68,7 +68,7 @@ impl RoomLog {
     }
 
     fn writer(&mut self) -> Option<EntryWriter<'_>> {
-        (!self.ended).then(|| EntryWriter(&mut self.pending))
+        (!self.ended).then_some(EntryWriter(&mut self.pending))
     }
 
     pub(crate) fn join(&mut self, player_id: PlayerId, name: &str) {

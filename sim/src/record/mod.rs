@@ -12,8 +12,8 @@ mod files;
 mod format;
 mod replay;
 
-pub(crate) use capture::RoomLog;
 pub use capture::RecordSettings;
+pub(crate) use capture::RoomLog;
 pub use files::{load_segments, segment_path};
 pub use format::{
     EXTENSION, Entry, EntryReader, FORMAT_NAME, FORMAT_VERSION, FormatError, Header, end_entry,

@@ -141,9 +141,8 @@ impl Replay {
             header.get_or_insert(this);
             readers.push(EntryReader::new(bytes, start));
         }
-        let header = header.ok_or_else(|| {
-            FormatError::NotARecording("no segment to read".to_owned())
-        })?;
+        let header =
+            header.ok_or_else(|| FormatError::NotARecording("no segment to read".to_owned()))?;
         let mut sim = SimWorld::new(registry);
         let game = sim
             .game_index(&header.game)
@@ -339,9 +338,10 @@ impl Replay {
                 .filter(|(t, _)| *t == tick)
                 .map(|(_, bytes)| bytes.clone());
             let (identical, recorded) = match &entry {
-                Entry::Hash { tick: t, hash } if *t == tick => {
-                    (ours.as_ref().is_some_and(|o| snapshot_hash(o) == *hash), None)
-                }
+                Entry::Hash { tick: t, hash } if *t == tick => (
+                    ours.as_ref().is_some_and(|o| snapshot_hash(o) == *hash),
+                    None,
+                ),
                 Entry::Keyframe { tick: t, snapshot } if *t == tick => {
                     (ours.as_ref() == Some(snapshot), Some(snapshot.clone()))
                 }
@@ -380,8 +380,7 @@ impl Replay {
     /// that shows it (`stop_at_difference`).
     pub fn run(&mut self, stop_at_difference: bool) -> Result<(), ReplayError> {
         while self.next_tick()?.is_some() {
-            if stop_at_difference && self.difference.as_ref().is_some_and(|d| d.states.is_some())
-            {
+            if stop_at_difference && self.difference.as_ref().is_some_and(|d| d.states.is_some()) {
                 break;
             }
         }

@@ -158,8 +158,7 @@ fn a_changed_input_is_found_at_the_tick_it_applied_and_shown_at_the_next_keyfram
     assert_eq!(tick, 51);
     assert_ne!(recorded, replayed);
     assert_eq!(
-        recorded,
-        session.snapshots[50].1,
+        recorded, session.snapshots[50].1,
         "the recorded keyframe is what the server sent"
     );
 }
@@ -206,7 +205,10 @@ fn segments_continue_one_another_and_foreign_ones_are_refused() {
         vec![Bytes::from(first), Bytes::from(foreign.to_bytes())],
     )
     .expect_err("refused");
-    assert!(matches!(error, ReplayError::Segments { index: 1, .. }), "{error}");
+    assert!(
+        matches!(error, ReplayError::Segments { index: 1, .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -232,7 +234,10 @@ fn a_recording_starts_only_with_its_room_and_not_twice() {
 fn not_a_recording_is_refused_with_what_it_is() {
     let error = Replay::new(&registry(), vec![Bytes::from_static(b"\x93\x01\x02\x03")])
         .expect_err("refused");
-    assert!(error.to_string().contains("not a Tickstorm recording"), "{error}");
+    assert!(
+        error.to_string().contains("not a Tickstorm recording"),
+        "{error}"
+    );
     let session = record_session(RecordSettings::default());
     let (header, start) = read_header(&session.recording).expect("header");
     let mut wrong_game = Header {
@@ -242,7 +247,10 @@ fn not_a_recording_is_refused_with_what_it_is() {
     .to_bytes();
     wrong_game.extend_from_slice(&session.recording[start..]);
     let error = Replay::new(&registry(), vec![Bytes::from(wrong_game)]).expect_err("refused");
-    assert!(matches!(error, ReplayError::UnknownGame(ref g) if g == "chess"), "{error}");
+    assert!(
+        matches!(error, ReplayError::UnknownGame(ref g) if g == "chess"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -10,6 +10,7 @@
 //! create, quick match, close, drain, the lobby), [`seats`] (join, rejoin, disconnect, leave,
 //! tokens), [`schedule`] (ticks and timers).
 
+mod recording;
 mod schedule;
 mod seats;
 mod table;
@@ -57,6 +58,8 @@ pub struct DriverSettings {
     pub seed: u64,
     /// The games rooms can play (the first is the default).
     pub games: GameRegistry,
+    /// Where recordings go (`--record-dir`); `None`: rooms are not recorded.
+    pub recorder: Option<Arc<crate::recorder::Recorder>>,
 }
 
 impl DriverSettings {
@@ -72,6 +75,7 @@ impl DriverSettings {
             room_idle_timeout: config.room_idle_timeout,
             seed: config.seed.unwrap_or_else(rand::random),
             games,
+            recorder: None,
         }
     }
 }
@@ -120,6 +124,8 @@ struct RoomState {
     players: Vec<PlayerId>,
     /// Members with a live connection (the snapshot's recipients), for the byte counters.
     online: usize,
+    /// The room's recording, while it is recorded.
+    recording: Option<crate::recorder::Recording>,
     empty_since: Option<Instant>,
 }
 
@@ -257,6 +263,13 @@ impl<S: RoomSink> Driver<S> {
                     self.create_room(request)
                         .map(|(id, _)| self.rooms[&id].info(&id, &self.sim)),
                 );
+            }
+            RoomCmd::Record {
+                room_id,
+                record,
+                reply,
+            } => {
+                let _ = reply.send(self.set_recording(&room_id, record));
             }
             RoomCmd::Join {
                 room_id,

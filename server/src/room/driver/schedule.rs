@@ -115,6 +115,7 @@ impl<S: RoomSink> Driver<S> {
                     .await;
             }
         }
+        self.write_recordings();
         for entity in outcome.failed {
             let Some(room_id) = self.room_ids.get(&entity).cloned() else {
                 continue;

@@ -50,6 +50,7 @@ impl<S: RoomSink> Driver<S> {
             )));
         }
         let view_radius = request.view_radius.or(self.settings.default_view_radius);
+        let record = self.wants_recording(request.record)?;
         let id = loop {
             let candidate = ids::room_id();
             if !self.rooms.contains_key(&candidate) {
@@ -72,7 +73,7 @@ impl<S: RoomSink> Driver<S> {
             seed: room_seed(self.settings.seed, self.rooms_created),
             options,
         };
-        let (entity, inputs) = self.sim.spawn_room(spec).map_err(|e| match e {
+        let (entity, inputs) = self.sim.spawn_room(spec.clone()).map_err(|e| match e {
             SimError::UnknownGame(_) => GameError::GameNotFound(game.1.to_owned()),
             other => {
                 tracing::error!(room = %id, game = game.1, error = %other, "the game could not set up a room");
@@ -105,9 +106,13 @@ impl<S: RoomSink> Driver<S> {
                 inputs,
                 players: Vec::new(),
                 online: 0,
+                recording: None,
                 empty_since: Some(now),
             },
         );
+        if record {
+            self.start_recording(&id, entity, &spec);
+        }
         self.directory_dirty = true;
         tracing::info!(room = %id, game = game.1, tick_rate, max_players, "room created");
         Ok((id, entity))
@@ -159,6 +164,7 @@ impl<S: RoomSink> Driver<S> {
     }
 
     pub(super) async fn close_room(&mut self, room_id: &RoomId, reason: CloseReason) {
+        self.end_recording(room_id, &format!("closed: {reason:?}").to_lowercase());
         let Some(room) = self.rooms.remove(room_id) else {
             return;
         };
@@ -209,6 +215,7 @@ impl<S: RoomSink> Driver<S> {
             .into_iter()
             .map(|(id, room)| RoomDetail {
                 info: room.info(id, &self.sim),
+                recording: room.recording.as_ref().map(|r| r.name.clone()),
                 members: self
                     .seated(room)
                     .map(|(player_id, record, player)| MemberInfo {
