@@ -162,15 +162,15 @@ pub struct Config {
     #[arg(long, env = "TICKSTORM_RECORD", value_enum, default_value_t = RecordRooms::All, help_heading = "Recording")]
     pub record: RecordRooms,
 
-    /// Size of one recording file (MiB); a longer recording continues in the next segment
-    /// (`ROOM-START.1.tsrec`, ...).
-    #[arg(long, env = "TICKSTORM_RECORD_SEGMENT_MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Recording")]
-    pub record_segment_mib: u64,
+    /// Size of one recording file (`16MiB`, `512KiB`, bytes without a unit); a longer recording
+    /// continues in the next segment (`ROOM-START.1.tsrec`, ...).
+    #[arg(long, env = "TICKSTORM_RECORD_SEGMENT_SIZE", default_value = "16MiB", value_parser = parse_size, help_heading = "Recording")]
+    pub record_segment_size: u64,
 
-    /// Most a room's recording may take on disk (MiB, all segments); at the limit the recording
-    /// ends (the room plays on).
-    #[arg(long, env = "TICKSTORM_RECORD_MAX_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Recording")]
-    pub record_max_mib: u64,
+    /// Most a room's recording may take on disk (all segments); at the limit the recording ends
+    /// (the room plays on).
+    #[arg(long, env = "TICKSTORM_RECORD_MAX_SIZE", default_value = "256MiB", value_parser = parse_size, help_heading = "Recording")]
+    pub record_max_size: u64,
 
     /// Record the hash of every n-th snapshot (1: every tick, so a replay names the exact tick
     /// where it first differs).
@@ -395,6 +395,26 @@ fn parse_view_radius(text: &str) -> Result<f32, String> {
     }
 }
 
+/// A size: a positive number of bytes, or with a unit `KiB`, `MiB` or `GiB` (`16MiB`).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        other => return Err(format!("unknown unit {other:?}: use KiB, MiB or GiB")),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 16MiB"))?;
+    n.checked_shl(shift)
+        .filter(|v| *v > 0 && v >> shift == n)
+        .ok_or_else(|| format!("{s:?} must be positive and at most 2^64 bytes"))
+}
+
 /// What `tickstorm-server` does besides serving.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Command {
@@ -420,8 +440,8 @@ impl Config {
         Some(crate::recorder::RecorderSettings {
             dir,
             record_all: self.record == RecordRooms::All,
-            segment_bytes: self.record_segment_mib << 20,
-            max_bytes: self.record_max_mib << 20,
+            segment_bytes: self.record_segment_size,
+            max_bytes: self.record_max_size,
             hash_every: self.record_hash_every,
             keyframe_secs: self.record_keyframe_secs,
         })
@@ -482,6 +502,15 @@ mod tests {
     #[test]
     fn out_of_range_values_are_refused() {
         assert!(Config::try_parse_from(["t", "--tick-rate", "0"]).is_err());
+        let c = Config::try_parse_from(["t", "--record-segment-size", "64KiB"]).expect("valid");
+        assert_eq!(c.record_segment_size, 65_536);
+        assert_eq!(c.record_max_size, 256 << 20);
+        for bad in ["0", "12MB", "-1MiB", "MiB", "99999999999999999999GiB"] {
+            assert!(
+                Config::try_parse_from(["t", "--record-max-size", bad]).is_err(),
+                "{bad}"
+            );
+        }
         assert!(Config::try_parse_from(["t", "--max-players", "257"]).is_err());
         assert!(Config::try_parse_from(["t", "--send-rate", "0"]).is_err());
         for bad in ["example.com", "ftp://x", "https://x/path", "https://"] {

@@ -4,8 +4,8 @@
 //! ([`SimWorld::take_recording`](tickstorm_sim::SimWorld::take_recording)) and hands them here
 //! without waiting ([`Recorder::write`]). One writer thread owns the files: it appends, flushes
 //! whenever its queue runs dry (so a crash loses at most what was in flight), starts a new
-//! segment file when one reaches `--record-segment-mib`, and ends a recording that reaches
-//! `--record-max-mib`. A full disk or any I/O error ends that recording alone, with an error in
+//! segment file when one reaches `--record-segment-size`, and ends a recording that reaches
+//! `--record-max-size`. A full disk or any I/O error ends that recording alone, with an error in
 //! the log and in `tickstorm_recording_errors_total`; the room plays on. So does a writer that
 //! falls behind by more than its queue: a recording with a gap could not be replayed, so it ends.
 
@@ -287,7 +287,7 @@ impl Writer {
                     }
                     Ok(Appended::LimitReached(n)) => {
                         self.metrics.bytes.inc_by(n);
-                        tracing::warn!(recording = %open.stem.display(), max_mib = self.settings.max_bytes >> 20, "the recording reached its size limit and ends here (the room plays on)");
+                        tracing::warn!(recording = %open.stem.display(), max_bytes = self.settings.max_bytes, "the recording reached its size limit and ends here (the room plays on)");
                         self.metrics.errors.inc();
                         self.close(id, Some("size limit"));
                     }

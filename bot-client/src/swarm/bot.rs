@@ -44,7 +44,7 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// How long a stopping bot waits for the snapshot of the last tick an ack proved: normally a
 /// few milliseconds behind the ack, but an overloaded server can be seconds late. Only a bot
 /// whose stream has really stopped waits all of it.
-const SETTLE: Duration = Duration::from_secs(10);
+const SETTLE: Duration = Duration::from_secs(2);
 
 /// An ack on its way back, tagged with what it answers.
 type PendingAck =

@@ -118,7 +118,7 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<Listed>> {
             bytes: segments.iter().map(|(_, b)| b.len() as u64).sum(),
         });
     }
-    listed.sort_by(|a, b| b.started_unix_ms.cmp(&a.started_unix_ms));
+    listed.sort_by_key(|l| std::cmp::Reverse(l.started_unix_ms));
     Ok(listed)
 }
 
@@ -215,7 +215,7 @@ fn replay_window(
         .into_iter()
         .map(|(_, bytes)| bytes)
         .collect();
-    let (total_ticks, players) = scan(&segments).map_err(|e| unreadable(&e))?;
+    let (total_ticks, players, end_reason) = scan(&segments).map_err(|e| unreadable(&e))?;
     let mut replay = Replay::new(registry, segments).map_err(|e| unreadable(&e))?;
     let mut snapshots = Vec::new();
     while let Some(ticked) = replay.next_tick().map_err(|e| unreadable(&e))? {
@@ -237,17 +237,22 @@ fn replay_window(
         from,
         players: players.into_iter().collect(),
         snapshots,
-        end_reason: replay.end_reason().map(str::to_owned),
+        end_reason,
         truncated: replay.truncated(),
         first_difference: replay.difference().map(|d| d.tick),
     };
     rmp_serde::to_vec_named(&body).map_err(|e| GameError::Internal(e.to_string()).into())
 }
 
-/// The number of ticks and every seated player's name, read without simulating.
-fn scan(segments: &[Bytes]) -> Result<(u64, BTreeMap<u32, String>), Box<dyn std::error::Error>> {
+/// What a recording holds, read without simulating.
+type Scanned = (u64, BTreeMap<u32, String>, Option<String>);
+
+/// The number of ticks, every seated player's name and why the recording ended, read without
+/// simulating.
+fn scan(segments: &[Bytes]) -> Result<Scanned, Box<dyn std::error::Error>> {
     let mut ticks = 0;
     let mut players = BTreeMap::new();
+    let mut end = None;
     for bytes in segments {
         let (_, start) = read_header(bytes)?;
         let mut reader = EntryReader::new(bytes.clone(), start);
@@ -257,9 +262,10 @@ fn scan(segments: &[Bytes]) -> Result<(u64, BTreeMap<u32, String>), Box<dyn std:
                 Entry::Join { player_id, name } => {
                     players.insert(player_id, name);
                 }
+                Entry::End { reason } => end = Some(reason),
                 _ => {}
             }
         }
     }
-    Ok((ticks, players))
+    Ok((ticks, players, end))
 }

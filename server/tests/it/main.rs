@@ -24,6 +24,7 @@ mod lifecycle;
 mod limits;
 mod nginx;
 mod procs;
+mod recording;
 mod shutdown;
 mod slow_consumer;
 mod slowloris;

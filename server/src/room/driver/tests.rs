@@ -131,6 +131,7 @@ impl Harness {
             room_idle_timeout: IDLE,
             seed: 7,
             games: crate::Games::default().registry().clone(),
+            recorder: None,
         };
         let (shutdown, tracker) = (CancellationToken::new(), TaskTracker::new());
         let metrics = Arc::new(ServerMetrics::new());
