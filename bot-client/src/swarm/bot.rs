@@ -182,6 +182,10 @@ impl Bot {
             schedule_start + Duration::from_millis(500),
             Duration::from_secs(1),
         );
+        // A person chats at most once a second, and so does the server's chat limit (a burst of
+        // 3): a bot that fell behind must not make up for lost lines all at once, as the input
+        // schedule above does (on purpose, for its latencies), or it is answered `rate_limited`.
+        chat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut reconnect_at = self.next_reconnect(flaky);
         let mut pending: FuturesUnordered<PendingAck> = FuturesUnordered::new();
         let stop = self.shared.stop.clone();
@@ -600,6 +604,15 @@ impl Bot {
                 return;
             }
         };
+        // A tick the join already covered, heard before the seat existed: a connection through
+        // another node is in the room's broadcast before the owner seats it (so no
+        // `player:joined` falls in between), and hears whatever the room broadcast meanwhile,
+        // but not the ticks that went only to seated members as their own deltas. Not owed to
+        // this seat, so not counted and not where its count starts (the join's tick is); still
+        // applied, since the server sent that state and may encode against it.
+        if state.tick <= seat.joined_tick {
+            return;
+        }
         let brain::Envelope { tick, applied } =
             brain::read_state(state, seat.player_id, self.brain.as_mut());
         let (expected, interarrival) = match (self.last_tick, self.last_snapshot_at) {
@@ -609,7 +622,11 @@ impl Bot {
                 Some(now - at),
             ),
             (Some(_), _) => (0, None), // duplicate or reordered: not a new tick
-            (None, _) => (1, None),
+            // Every tick after the join is owed, the first one included.
+            (None, _) => (
+                seat.cadence.sends_between(seat.joined_tick, tick).max(1),
+                None,
+            ),
         };
         if expected == 0 {
             return;
