@@ -57,6 +57,8 @@ const state = {
   replay: null, // the open recording (see openRecording)
 };
 
+let shownControls = ""; // what the controls show now, so a frame that changes nothing leaves the DOM alone
+
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   Object.assign(node, props);
@@ -209,6 +211,7 @@ function openRecording(name) {
   history.replaceState(null, "", `${location.pathname}${location.search}#${encodeURIComponent(name)}`);
   $("player-error").textContent = "";
   $("speed").value = "1";
+  shownControls = ""; // the controls show this recording from the first frame
   renderInfo(replay);
   renderWarnings(replay);
   ui.banner(`Loading ${name}…`);
@@ -315,6 +318,15 @@ function setPlaying(replay, playing) {
 function advance(replay, ticks) {
   const total = replay.meta.total;
   let target = Math.min(replay.head + ticks, total);
+  const refused = replay.cache.error(target);
+  if (refused && !refused.retryable) {
+    // A window the server cannot replay: stop in it, where the banner says why.
+    replay.head = target;
+    replay.playing = false;
+    replay.buffering = false;
+    replay.clock.reset();
+    return;
+  }
   replay.buffering = replay.cache.status(target) !== "ready";
   if (replay.buffering) {
     target = Math.max(replay.head, Math.min(target, windowStart(target, windowTicks) - 1));
@@ -380,7 +392,7 @@ function bannerFor(replay) {
 }
 
 function drawReplay(replay, now) {
-  const shownNow = replay.game ? replay.cache.snapshotAt(replay.head) : null;
+  const shownNow = replay.game && !replay.failure ? replay.cache.snapshotAt(replay.head) : null;
   if (shownNow) {
     try {
       replay.shown = decoded(replay, shownNow);
@@ -408,7 +420,6 @@ function drawReplay(replay, now) {
   if ($("banner").textContent !== (message ?? "") || $("banner").hidden !== !message) ui.banner(message);
 }
 
-let shownControls = "";
 function renderControls(replay) {
   const meta = replay.meta;
   const total = meta?.total ?? 0;
@@ -490,7 +501,9 @@ $("step-forward").addEventListener("click", () => step(1));
 $("scrub").addEventListener("input", (event) => state.replay && seek(state.replay, Number(event.target.value)));
 $("jump-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  if (state.replay) seek(state.replay, Number($("tick-input").value));
+  const typed = $("tick-input").value.trim();
+  if (state.replay && typed !== "") seek(state.replay, Number(typed));
+  shownControls = ""; // an empty box shows the head's tick again
 });
 $("speed").addEventListener("change", (event) => {
   const replay = state.replay;
@@ -499,9 +512,9 @@ $("speed").addEventListener("change", (event) => {
   replay.clock.speed = replay.speed;
 });
 document.addEventListener("keydown", (event) => {
-  // Only when no control has the keyboard: a focused button or input handles its own keys.
-  if (state.view !== "player" || !state.replay || event.target !== document.body) return;
-  if (event.key === " ") setPlaying(state.replay, !state.replay.playing);
+  // Not while typing or choosing; a focused button clicks itself on Space.
+  if (state.view !== "player" || !state.replay || event.target.closest?.("input, select, textarea")) return;
+  if (event.key === " " && !event.target.closest?.("button")) setPlaying(state.replay, !state.replay.playing);
   else if (event.key === "ArrowLeft") step(-1);
   else if (event.key === "ArrowRight") step(1);
   else return;
