@@ -13,9 +13,9 @@ use tickstorm_server::config::{AdminToken, Transports};
 use crate::js_client::{ensure_node_modules, js_dir};
 use crate::support::TestServer;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn workspace() -> PathBuf {
+pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the server crate sits in the workspace")
@@ -23,7 +23,7 @@ fn workspace() -> PathBuf {
 }
 
 /// Runs `node` with `args`, prints its output and returns stdout; fails the test on a non-zero exit.
-async fn node(args: &[&str], what: &str) -> String {
+pub(crate) async fn node(args: &[&str], what: &str) -> String {
     let output = tokio::process::Command::new("node")
         .args(args)
         .current_dir(workspace())

@@ -25,6 +25,7 @@ mod limits;
 mod nginx;
 mod procs;
 mod recording;
+mod replay_viewer;
 mod shutdown;
 mod slow_consumer;
 mod slowloris;
