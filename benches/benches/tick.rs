@@ -14,7 +14,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use glam::Vec2;
 use tickstorm_benches::{
     BenchRoom, blasters_world, empty_room, feed_blaster_inputs, feed_inputs, orb_world, populate,
-    populate_blasters,
+    populate_blasters, populate_recorded,
 };
 use tickstorm_sim::{Entity, SimWorld};
 
@@ -35,6 +35,34 @@ fn tick_rooms(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The rooms of `tick_rooms/1000`, each recorded as `--record-dir` records it, the entries taken
+/// after every step as the driver takes them (the writer thread's work is not in it): the tick
+/// thread's cost of recording.
+fn tick_recorded_rooms(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sim/tick_rooms_recorded");
+    let n = 1000u64;
+    let mut sim = orb_world();
+    let rooms: Vec<BenchRoom> = (0..n).map(|i| populate_recorded(&mut sim, i)).collect();
+    let due: Vec<_> = rooms.iter().map(|r| r.entity).collect();
+    let mut seq = 0;
+    let mut written = 0usize;
+    group.throughput(Throughput::Elements(n));
+    group.bench_function(BenchmarkId::from_parameter(n), |b| {
+        b.iter(|| {
+            seq += 1;
+            feed_inputs(&rooms, seq);
+            sim.step(&due, 1_790_000_000_000);
+            for &room in &due {
+                if let Some((bytes, _)) = sim.take_recording(room) {
+                    written += bytes.len();
+                }
+            }
+        })
+    });
+    group.finish();
+    std::hint::black_box(written);
 }
 
 fn tick_blasters_rooms(c: &mut Criterion) {
@@ -167,6 +195,7 @@ criterion_group!(
     benches,
     movement,
     tick_rooms,
+    tick_recorded_rooms,
     tick_blasters_rooms,
     schedule_per_room,
     room_ops

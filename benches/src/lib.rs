@@ -67,6 +67,20 @@ pub fn populate(sim: &mut SimWorld, index: u64) -> BenchRoom {
     seat_players(sim, entity, queue, index)
 }
 
+/// Spawns a room of [`PLAYERS_PER_ROOM`] players that is recorded from its start (the default
+/// capture settings of `--record-dir`: a hash of every snapshot, a keyframe every 300 ticks).
+pub fn populate_recorded(sim: &mut SimWorld, index: u64) -> BenchRoom {
+    let (entity, queue) = empty_room(sim, index, PLAYERS_PER_ROOM);
+    sim.start_recording(
+        entity,
+        &room_spec(index, PLAYERS_PER_ROOM),
+        tickstorm_sim::record::RecordSettings::default(),
+        1_790_000_000_000,
+    )
+    .expect("a new room can be recorded");
+    seat_players(sim, entity, queue, index)
+}
+
 /// Seats [`PLAYERS_PER_ROOM`] players in room `entity` (player ids `index * 100 + p`).
 fn seat_players<I>(
     sim: &mut SimWorld,

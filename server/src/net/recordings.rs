@@ -23,7 +23,7 @@ use tickstorm_shared::RoomId;
 use tickstorm_shared::protocol::KindInfo;
 use tickstorm_sim::GameRegistry;
 use tickstorm_sim::record::{
-    EXTENSION, Entry, EntryReader, Header, Replay, load_segments, read_header,
+    EXTENSION, Entry, EntryReader, Header, Replay, load_segments, read_header, segment_path,
 };
 
 use super::api::{ApiError, ApiResult, authorize, local_room, ok};
@@ -101,12 +101,17 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<Listed>> {
         else {
             continue;
         };
-        let Ok(segments) = load_segments(&path) else {
-            continue;
-        };
-        let Some(Ok((header, _))) = segments.first().map(|(_, b)| read_header(b)) else {
+        // The header is all a listing needs: read the first kilobytes, not whole segments.
+        let Some(header) = read_first_header(&path) else {
             continue; // not a recording (or not yet a whole header)
         };
+        let stem = dir.join(name);
+        let mut segments = 0;
+        let mut bytes = 0;
+        while let Ok(meta) = std::fs::metadata(segment_path(&stem, segments)) {
+            segments += 1;
+            bytes += meta.len();
+        }
         listed.push(Listed {
             name: name.to_owned(),
             room_id: header.room_id,
@@ -114,12 +119,25 @@ fn list_dir(dir: &Path) -> std::io::Result<Vec<Listed>> {
             game_version: header.game_version,
             started_unix_ms: header.started_unix_ms,
             tick_rate: header.tick_rate,
-            segments: segments.len(),
-            bytes: segments.iter().map(|(_, b)| b.len() as u64).sum(),
+            segments: segments as usize,
+            bytes,
         });
     }
     listed.sort_by_key(|l| std::cmp::Reverse(l.started_unix_ms));
     Ok(listed)
+}
+
+/// A segment's header, from the start of its file (a header is well under 64 KiB; the game's
+/// options are the only part of it that can grow).
+fn read_first_header(path: &Path) -> Option<Header> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .ok()?;
+    read_header(&head).ok().map(|(header, _)| header)
 }
 
 /// The window of `GET /api/recordings/{name}`.
@@ -172,7 +190,7 @@ pub async fn replayed(
     {
         return Err(GameError::BadRequest(format!("{name:?} is not a recording's name")).into());
     }
-    if !tickstorm_sim::record::segment_path(&dir.join(&name), 0).is_file() {
+    if !segment_path(&dir.join(&name), 0).is_file() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -215,7 +233,7 @@ fn replay_window(
         .into_iter()
         .map(|(_, bytes)| bytes)
         .collect();
-    let (total_ticks, players, end_reason) = scan(&segments).map_err(|e| unreadable(&e))?;
+    let scanned = scan(&segments).map_err(|e| unreadable(&e))?;
     let mut replay = Replay::new(registry, segments).map_err(|e| unreadable(&e))?;
     let mut snapshots = Vec::new();
     while let Some(ticked) = replay.next_tick().map_err(|e| unreadable(&e))? {
@@ -233,39 +251,44 @@ fn replay_window(
         name,
         header: replay.header().clone(),
         kinds: replay.kinds().iter().map(|k| k.info()).collect(),
-        total_ticks,
+        total_ticks: scanned.ticks,
         from,
-        players: players.into_iter().collect(),
+        players: scanned.players.into_iter().collect(),
         snapshots,
-        end_reason,
-        truncated: replay.truncated(),
+        end_reason: scanned.end_reason,
+        truncated: scanned.truncated,
         first_difference: replay.difference().map(|d| d.tick),
     };
     rmp_serde::to_vec_named(&body).map_err(|e| GameError::Internal(e.to_string()).into())
 }
 
-/// What a recording holds, read without simulating.
-type Scanned = (u64, BTreeMap<u32, String>, Option<String>);
+/// What a whole recording holds, read without simulating.
+#[derive(Debug, Default)]
+struct Scanned {
+    ticks: u64,
+    /// Every seated player's name.
+    players: BTreeMap<u32, String>,
+    end_reason: Option<String>,
+    /// The last segment ends inside an entry.
+    truncated: bool,
+}
 
-/// The number of ticks, every seated player's name and why the recording ended, read without
-/// simulating.
 fn scan(segments: &[Bytes]) -> Result<Scanned, Box<dyn std::error::Error>> {
-    let mut ticks = 0;
-    let mut players = BTreeMap::new();
-    let mut end = None;
+    let mut scanned = Scanned::default();
     for bytes in segments {
         let (_, start) = read_header(bytes)?;
         let mut reader = EntryReader::new(bytes.clone(), start);
         while let Some(entry) = reader.next()? {
             match entry {
-                Entry::Tick { .. } => ticks += 1,
+                Entry::Tick { .. } => scanned.ticks += 1,
                 Entry::Join { player_id, name } => {
-                    players.insert(player_id, name);
+                    scanned.players.insert(player_id, name);
                 }
-                Entry::End { reason } => end = Some(reason),
+                Entry::End { reason } => scanned.end_reason = Some(reason),
                 _ => {}
             }
         }
+        scanned.truncated = reader.truncated();
     }
-    Ok((ticks, players, end))
+    Ok(scanned)
 }

@@ -385,24 +385,37 @@ async fn recordings_start_with_their_room_and_are_stopped_listed_and_replayed_ov
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["recordings"][0]["name"], name.as_str(), "{listed}");
     assert_eq!(listed["recordings"][0]["game"], "orbs", "{listed}");
-    let window = send(
-        &url,
-        "GET",
-        &format!("/api/recordings/{name}?from=5&count=10"),
-        &[("Authorization", &format!("Bearer {TOKEN}"))],
-        "",
-    )
-    .await;
-    assert_eq!(window.status, 200, "{}", window.text());
-    assert_eq!(window.header("content-type"), Some("application/msgpack"));
-    let body: rmpv::Value = rmp_serde::from_slice(&window.body).expect("msgpack");
-    let field = |key: &str| {
+    fn member(body: &rmpv::Value, key: &str) -> rmpv::Value {
         body.as_map()
             .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some(key)))
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("{key} in {body}"))
+    }
+    // The writer writes every half second: the recording's end reaches the file within that.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let body = loop {
+        let window = send(
+            &url,
+            "GET",
+            &format!("/api/recordings/{name}?from=5&count=10"),
+            &[("Authorization", &format!("Bearer {TOKEN}"))],
+            "",
+        )
+        .await;
+        assert_eq!(window.status, 200, "{}", window.text());
+        assert_eq!(window.header("content-type"), Some("application/msgpack"));
+        let body: rmpv::Value = rmp_serde::from_slice(&window.body).expect("msgpack");
+        if member(&body, "end_reason").as_str() == Some("stopped") {
+            break body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the recording's end never reached its file: {}",
+            member(&body, "end_reason")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(field("end_reason").as_str(), Some("stopped"));
+    let field = |key: &str| member(&body, key);
     let total = field("total_ticks").as_u64().expect("total_ticks");
     assert!(total >= 20, "{total} ticks");
     assert!(field("first_difference").is_nil());

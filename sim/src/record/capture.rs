@@ -37,6 +37,8 @@ pub(crate) struct RoomLog {
     pending: Vec<u8>,
     /// One tick's inputs, before its entry header can be written.
     inputs: Vec<u8>,
+    /// One input being serialized (reused: no allocation per input).
+    scratch: Vec<u8>,
     input_count: u32,
     /// Wall clock of the previous tick (the room's start before the first).
     last_ms: u64,
@@ -58,6 +60,7 @@ impl RoomLog {
             },
             pending: Vec::with_capacity(1024),
             inputs: Vec::new(),
+            scratch: Vec::new(),
             input_count: 0,
             last_ms: started_ms,
             since_hash: 0,
@@ -94,9 +97,10 @@ impl RoomLog {
         if self.ended {
             return;
         }
-        match rmp_serde::to_vec_named(input) {
-            Ok(bytes) => {
-                EntryWriter::input(&mut self.inputs, player_id, &bytes);
+        self.scratch.clear();
+        match rmp_serde::encode::write_named(&mut self.scratch, input) {
+            Ok(()) => {
+                EntryWriter::input(&mut self.inputs, player_id, &self.scratch);
                 self.input_count += 1;
             }
             // A game input that serde cannot write cannot be replayed: say so once, in the log.
@@ -153,6 +157,9 @@ impl RoomLog {
 
     /// The entries written since the last call, and whether the recording has ended.
     pub(crate) fn take(&mut self) -> (Vec<u8>, bool) {
-        (std::mem::take(&mut self.pending), self.ended)
+        // The next step writes about as much: size the new buffer for it (one allocation, not
+        // a growing series).
+        let next = Vec::with_capacity(self.pending.len().max(64));
+        (std::mem::replace(&mut self.pending, next), self.ended)
     }
 }
