@@ -46,10 +46,7 @@ pub async fn start(
     headers: HeaderMap,
     UrlPath(room_id): UrlPath<RoomId>,
 ) -> ApiResult {
-    authorize(&state, &headers)?;
-    local_room(&state, &room_id)?;
-    let name = state.hub.record(room_id, true).await?;
-    ok(StatusCode::OK, json!({"ok": true, "recording": name}))
+    set(&state, &headers, room_id, true).await
 }
 
 /// `DELETE /api/rooms/{id}/recording`.
@@ -58,10 +55,17 @@ pub async fn stop(
     headers: HeaderMap,
     UrlPath(room_id): UrlPath<RoomId>,
 ) -> ApiResult {
-    authorize(&state, &headers)?;
-    local_room(&state, &room_id)?;
-    let name = state.hub.record(room_id.clone(), false).await?;
-    tracing::info!(room = %room_id, recording = ?name, "recording stopped through the HTTP API");
+    set(&state, &headers, room_id, false).await
+}
+
+/// Both: `{ok, recording: name or null}`.
+async fn set(state: &HttpState, headers: &HeaderMap, room_id: RoomId, record: bool) -> ApiResult {
+    authorize(state, headers)?;
+    local_room(state, &room_id)?;
+    let name = state.hub.record(room_id.clone(), record).await?;
+    if !record {
+        tracing::info!(room = %room_id, recording = ?name, "recording stopped through the HTTP API");
+    }
     ok(StatusCode::OK, json!({"ok": true, "recording": name}))
 }
 

@@ -19,30 +19,9 @@ use tickstorm_sim::record::{Entry, EntryReader, Replay, load_segments, read_head
 
 use crate::admin::admin;
 use crate::http::{get, send};
-use crate::support::{TestClient, TestServer, eventually};
+use crate::support::{TempDir, TestClient, TestServer, eventually};
 
 const TOKEN: &str = "recording-test-token";
-
-/// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("tickstorm-{label}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// The first segment of every recording in `dir`.
 fn recordings(dir: &Path) -> Vec<PathBuf> {

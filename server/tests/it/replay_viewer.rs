@@ -9,7 +9,7 @@
 //! recording the server cannot replay. Screenshots go to `artifacts/browser/replay/`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,7 +23,7 @@ use tickstorm_sim::record::{Entry, EntryReader, Header, read_header, segment_pat
 use crate::browser::{CHROMIUM, node, workspace};
 use crate::http::{get, send};
 use crate::js_client::{ensure_node_modules, js_dir};
-use crate::support::TestServer;
+use crate::support::{TempDir, TestServer};
 
 const TOKEN: &str = "replay-viewer-test-token";
 const BOTS: usize = 4;
@@ -32,28 +32,6 @@ const BOTS: usize = 4;
 /// every disc. (Bots that head for the same orb can meet and then move as one, so a game may
 /// have no such tick; then the script checks the discs it can see.)
 const APART: f32 = 100.0;
-
-/// A directory of its own under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let dir =
-            std::env::temp_dir().join(format!("tickstorm-{what}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        Self(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// `Authorization: Bearer TOKEN`.
 fn bearer() -> String {

@@ -299,3 +299,26 @@ pub async fn open_raw_ws(url: &str) -> (RawWebSocket, serde_json::Value) {
         serde_json::from_str(open.strip_prefix('0').expect("type 0 (open)")).expect("json");
     (ws, handshake)
 }
+
+/// A directory of its own under the system's temp dir, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// A new, empty directory whose name starts with `tickstorm-{what}-`.
+    pub fn new(what: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir =
+            std::env::temp_dir().join(format!("tickstorm-{what}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create a temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

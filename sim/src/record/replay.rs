@@ -277,6 +277,13 @@ impl Replay {
                     ms_since_previous,
                     inputs,
                 } => return self.step(tick, ms_since_previous, &inputs).map(Some),
+                // A check of the last tick after seat entries: the final keyframe, written when
+                // the recording ends, after the players who left at the end.
+                Entry::Hash { tick, .. } | Entry::Keyframe { tick, .. }
+                    if self.stats.ticks > 0 && tick == self.tick =>
+                {
+                    self.compare(tick, entry);
+                }
                 Entry::Hash { tick, .. } | Entry::Keyframe { tick, .. } => {
                     return Err(self.inconsistent(format!(
                         "a check of tick {tick} that does not follow its tick"
@@ -328,52 +335,57 @@ impl Replay {
 
     /// Reads the hash and keyframe entries that follow the tick and compares them.
     fn check(&mut self, tick: Tick) -> Result<(), ReplayError> {
-        loop {
-            let Some(entry) = self.read()? else {
-                return Ok(());
-            };
-            let ours = self
-                .last_snapshot
-                .as_ref()
-                .filter(|(t, _)| *t == tick)
-                .map(|(_, bytes)| bytes.clone());
-            let (identical, recorded) = match &entry {
-                Entry::Hash { tick: t, hash } if *t == tick => (
-                    ours.as_ref().is_some_and(|o| snapshot_hash(o) == *hash),
-                    None,
-                ),
-                Entry::Keyframe { tick: t, snapshot } if *t == tick => {
-                    (ours.as_ref() == Some(snapshot), Some(snapshot.clone()))
+        while let Some(entry) = self.read()? {
+            if let Some(other) = self.compare(tick, entry) {
+                self.lookahead = Some(other);
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares a hash or keyframe entry of `tick` with the replayed snapshot of `tick`;
+    /// hands back any other entry.
+    fn compare(&mut self, tick: Tick, entry: Entry) -> Option<Entry> {
+        let ours = self
+            .last_snapshot
+            .as_ref()
+            .filter(|(t, _)| *t == tick)
+            .map(|(_, bytes)| bytes.clone());
+        let (identical, recorded) = match entry {
+            Entry::Hash { tick: t, hash } if t == tick => (
+                ours.as_ref().is_some_and(|o| snapshot_hash(o) == hash),
+                None,
+            ),
+            Entry::Keyframe { tick: t, snapshot } if t == tick => {
+                (ours.as_ref() == Some(&snapshot), Some(snapshot))
+            }
+            other => return Some(other),
+        };
+        match (&mut self.difference, identical) {
+            (None, true) => {
+                self.last_identical = Some(tick);
+                match recorded {
+                    Some(_) => self.stats.keyframes_identical += 1,
+                    None => self.stats.hashes_identical += 1,
                 }
-                _ => {
-                    self.lookahead = Some(entry);
-                    return Ok(());
-                }
-            };
-            match (&mut self.difference, identical) {
-                (None, true) => {
-                    self.last_identical = Some(tick);
-                    match recorded {
-                        Some(_) => self.stats.keyframes_identical += 1,
-                        None => self.stats.hashes_identical += 1,
-                    }
-                }
-                (None, false) => {
-                    self.difference = Some(Difference {
-                        tick,
-                        last_identical: self.last_identical,
-                        states: recorded.map(|r| (tick, r, ours.unwrap_or_default())),
-                    });
-                }
-                (Some(difference), _) => {
-                    if difference.states.is_none()
-                        && let Some(recorded) = recorded
-                    {
-                        difference.states = Some((tick, recorded, ours.unwrap_or_default()));
-                    }
+            }
+            (None, false) => {
+                self.difference = Some(Difference {
+                    tick,
+                    last_identical: self.last_identical,
+                    states: recorded.map(|r| (tick, r, ours.unwrap_or_default())),
+                });
+            }
+            (Some(difference), _) => {
+                if difference.states.is_none()
+                    && let Some(recorded) = recorded
+                {
+                    difference.states = Some((tick, recorded, ours.unwrap_or_default()));
                 }
             }
         }
+        None
     }
 
     /// Replays to the end of the recording, or, once a difference is found, to the keyframe

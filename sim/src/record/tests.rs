@@ -281,3 +281,72 @@ fn a_fault_ends_the_recording_of_every_room_in_the_failed_step() {
         replay.end_reason()
     );
 }
+
+#[test]
+fn the_last_keyframe_after_the_players_who_left_at_the_end_is_still_checked() {
+    // Players who leave after the last tick of a room that then closes (the swarm leaves, the
+    // server stops) come before the last keyframe, which is written when the recording ends.
+    let mut sim = SimWorld::new(&registry());
+    let room_spec = spec(0, registry().validate_options(0, None).expect("valid"));
+    let (room, port) = sim.spawn_room(room_spec.clone()).expect("room");
+    let settings = RecordSettings {
+        hash_every: 1,
+        keyframe_every: 100,
+    };
+    let mut recording = sim
+        .start_recording(room, &room_spec, settings, 0)
+        .expect("starts")
+        .to_bytes();
+    let ana = sim.spawn_player(room, 1, "ana".into()).expect("seat");
+    let bob = sim.spawn_player(room, 2, "bob".into()).expect("seat");
+    for tick in 1..=10u32 {
+        send(&port, ana, tick, 1);
+        sim.step(&[room], u64::from(tick) * 33);
+    }
+    sim.despawn_player(ana);
+    sim.despawn_player(bob);
+    recording.extend_from_slice(&sim.take_recording(room).expect("recorded").0);
+    recording.extend_from_slice(
+        &sim.end_recording(room, "closed: shutdown")
+            .expect("recorded"),
+    );
+    let tail: Vec<_> = entries(&recording).into_iter().rev().take(4).collect();
+    assert!(
+        matches!(
+            tail.as_slice(),
+            [
+                Entry::End { .. },
+                Entry::Keyframe { tick: 10, .. },
+                Entry::Leave { .. },
+                Entry::Leave { .. }
+            ]
+        ),
+        "{tail:?}"
+    );
+
+    let mut replay = replay(vec![recording.clone()]);
+    replay.run(false).expect("follows");
+    assert_eq!(replay.difference(), None);
+    assert_eq!(replay.end_reason(), Some("closed: shutdown"));
+    assert_eq!(replay.stats().keyframes_identical, 2, "ticks 1 and 10");
+
+    // Such a keyframe that differs is a difference; a check of an older tick is out of place.
+    let mut changed = entries(&recording);
+    let last = changed.len() - 2;
+    let Entry::Keyframe { snapshot, .. } = &mut changed[last] else {
+        panic!("the last keyframe");
+    };
+    let mut altered = snapshot.to_vec();
+    *altered.last_mut().expect("bytes") ^= 1;
+    *snapshot = Bytes::from(altered);
+    let mut replay = self::replay(vec![rewrite(&recording, &changed)]);
+    replay.run(false).expect("follows");
+    assert_eq!(replay.difference().map(|d| d.tick), Some(10));
+    let Entry::Keyframe { tick, .. } = &mut changed[last] else {
+        panic!("the last keyframe");
+    };
+    *tick = 9;
+    let mut replay = self::replay(vec![rewrite(&recording, &changed)]);
+    let error = replay.run(false).expect_err("out of place");
+    assert!(error.to_string().contains("a check of tick 9"), "{error}");
+}
