@@ -6,7 +6,6 @@
 //! takes its own).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,10 +35,6 @@ pub struct Lobby {
     rooms: Mutex<Rooms>,
     opened: AtomicU64,
     next_player_id: AtomicU32,
-    /// Random numbers: `random` keyed (randomly per process) hashes of `nonce`, which never
-    /// repeats.
-    random: RandomState,
-    nonce: AtomicU64,
 }
 
 /// A new seat, for the handler to finish (`player:joined`, the ack).
@@ -59,15 +54,7 @@ impl Lobby {
             rooms: Mutex::default(),
             opened: AtomicU64::new(0),
             next_player_id: AtomicU32::new(1),
-            random: RandomState::new(),
-            nonce: AtomicU64::new(0),
         }
-    }
-
-    /// A random number.
-    fn random(&self) -> u64 {
-        self.random
-            .hash_one(self.nonce.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Opens a room and starts its task. The lobby's lock is held by the caller (`rooms`).
@@ -80,16 +67,16 @@ impl Lobby {
         tick_rate: u32,
     ) -> Arc<Room> {
         let ordinal = self.opened.fetch_add(1, Ordering::Relaxed);
-        let mut id = base36(self.random(), 8);
+        let mut id = base36(rand::random::<u64>(), 8);
         while rooms.by_id.contains_key(&id) {
-            id = base36(self.random(), 8);
+            id = base36(rand::random::<u64>(), 8);
         }
         let room = Arc::new(Room {
             id: id.clone(),
             name: name.unwrap_or_else(|| format!("Room {}", ordinal + 1)),
             max_players,
             tick_rate,
-            state: Mutex::new(RoomState::new(self.random())),
+            state: Mutex::new(RoomState::new(rand::random::<u64>())),
         });
         rooms.list.push(room.clone());
         rooms.by_id.insert(id, room.clone());
@@ -181,7 +168,12 @@ impl Lobby {
 
     /// A rejoin token: `{room_id}.{32 hex digits}`.
     fn token(&self, room: &Room) -> String {
-        format!("{}.{:016x}{:016x}", room.id, self.random(), self.random())
+        format!(
+            "{}.{:016x}{:016x}",
+            room.id,
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        )
     }
 
     fn ack(&self, room: &Room, state: &RoomState, player_id: u32, token: String) -> JoinAck {

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use socketioxide::SocketIo;
 use socketioxide::socket::Sid;
 use tickstorm_shared::protocol::{
@@ -128,7 +130,7 @@ pub struct RoomState {
     pub players: Vec<Player>,
     orbs: Vec<Orb>,
     next_net_id: u32,
-    rng: u64,
+    rng: ChaCha8Rng,
     /// Closed rooms take no one and their task has ended.
     pub closed: bool,
     /// Since when no seat is taken.
@@ -143,7 +145,7 @@ impl RoomState {
             players: Vec::new(),
             orbs: Vec::new(),
             next_net_id: 1,
-            rng: seed | 1,
+            rng: ChaCha8Rng::seed_from_u64(seed),
             closed: false,
             empty_since: Some(Instant::now()),
         };
@@ -161,12 +163,9 @@ impl RoomState {
         id
     }
 
-    /// xorshift64*: a uniform number in `0..1`.
+    /// A uniform number in `0..1`.
     fn random(&mut self) -> f32 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40) as f32 / (1u64 << 24) as f32
+        self.rng.random()
     }
 
     fn random_spot(&mut self, margin: f32) -> [f32; 2] {
