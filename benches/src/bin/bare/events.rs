@@ -49,6 +49,17 @@ fn not_in_room() -> ErrorAck {
     ErrorAck::new(ErrorCode::NotInRoom, "join a room first")
 }
 
+/// Refuses a request that names a game other than the one this server plays.
+fn only_our_game(game: Option<&str>) -> Result<(), ErrorAck> {
+    match game {
+        Some(game) if game != room::GAME => Err(ErrorAck::new(
+            ErrorCode::GameNotFound,
+            format!("this server only hosts {}", room::GAME),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Sends the ack, `{ok: true, ...}` or `{ok: false, error}`.
 fn reply<T: Serialize>(ack: AckSender, result: Result<T, ErrorAck>) {
     let _ = match result {
@@ -94,16 +105,7 @@ async fn room_create(
         let request = data
             .map_err(|e| bad_request("room:create", e))?
             .unwrap_or_default();
-        if request
-            .game
-            .as_deref()
-            .is_some_and(|game| game != room::GAME)
-        {
-            return Err(ErrorAck::new(
-                ErrorCode::GameNotFound,
-                format!("this server only hosts {}", room::GAME),
-            ));
-        }
+        only_our_game(request.game.as_deref())?;
         let max_players = request.max_players.unwrap_or(lobby.room_size);
         let tick_rate = request.tick_rate.unwrap_or(lobby.tick_rate);
         if !(1..=limits::MAX_PLAYERS_CAP).contains(&max_players)
@@ -160,16 +162,7 @@ async fn room_join(
         let request = data
             .map_err(|e| bad_request("room:join", e))?
             .unwrap_or_default();
-        if request
-            .game
-            .as_deref()
-            .is_some_and(|game| game != room::GAME)
-        {
-            return Err(ErrorAck::new(
-                ErrorCode::GameNotFound,
-                format!("this server only hosts {}", room::GAME),
-            ));
-        }
+        only_our_game(request.game.as_deref())?;
         let mut seat = lock(&session.seat);
         if seat.is_some() {
             return Err(ErrorAck::new(
