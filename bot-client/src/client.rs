@@ -68,10 +68,21 @@ impl Client {
     pub async fn connect(
         config: ClientConfig,
     ) -> Result<(Client, UnboundedReceiver<Event>), ClientError> {
-        let limit = config.connect_timeout;
-        tokio::time::timeout(limit, handshake(config))
-            .await
-            .map_err(|_| ClientError::ConnectTimeout(limit))?
+        let opened = open(config).await?;
+        let (shared, events) = connection::spawn(
+            (opened.sink, opened.source),
+            opened.nsp,
+            opened.parser,
+            opened.heartbeat,
+            opened.counters,
+        );
+        let client = Client {
+            inner: Arc::new(Inner {
+                shared,
+                sid: opened.sid,
+            }),
+        };
+        Ok((client, events))
     }
 
     /// The Socket.IO session id the server gave this namespace connection.
@@ -96,7 +107,7 @@ impl Client {
         data: &T,
     ) -> Result<(), ClientError> {
         let shared = &self.inner.shared;
-        shared.send(encode_event(shared, event, data, None)?)
+        shared.send(encode_event(&shared.nsp, shared.parser, event, data, None)?)
     }
 
     /// Emits `event` with any number of arguments (zero included).
@@ -118,7 +129,13 @@ impl Client {
     ) -> Result<Value, ClientError> {
         let shared = &self.inner.shared;
         let pending = shared.register_ack()?;
-        shared.send(encode_event(shared, event, data, Some(pending.id))?)?;
+        shared.send(encode_event(
+            &shared.nsp,
+            shared.parser,
+            event,
+            data,
+            Some(pending.id),
+        )?)?;
         let args = pending.wait(timeout).await?;
         Ok(args.into_iter().next().unwrap_or(Value::Nil))
     }
@@ -181,15 +198,16 @@ impl Client {
 }
 
 /// Encodes an EVENT with one typed argument, straight to MessagePack when possible.
-fn encode_event<T: serde::Serialize + ?Sized>(
-    shared: &Shared,
+pub(crate) fn encode_event<T: serde::Serialize + ?Sized>(
+    nsp: &str,
+    parser: ParserKind,
     name: &str,
     data: &T,
     id: Option<u64>,
 ) -> Result<Frames, ClientError> {
-    match shared.parser {
+    match parser {
         ParserKind::MsgPack => {
-            let bytes = msgpack::encode_event(&shared.nsp, name, data, id)?;
+            let bytes = msgpack::encode_event(nsp, name, data, id)?;
             Ok(Frames::One(Message::Binary(bytes.into())))
         }
         ParserKind::Common => {
@@ -198,14 +216,32 @@ fn encode_event<T: serde::Serialize + ?Sized>(
                 args: vec![socketio::to_value(data)?],
                 id,
             };
-            socketio::encode(ParserKind::Common, Packet::new(&shared.nsp, kind))
+            socketio::encode(ParserKind::Common, Packet::new(nsp, kind))
         }
     }
 }
 
-async fn handshake(
-    config: ClientConfig,
-) -> Result<(Client, UnboundedReceiver<Event>), ClientError> {
+/// A transport that finished the handshake: namespace connected, no task started yet.
+pub(crate) struct Opened {
+    pub sink: FrameSink,
+    pub source: FrameSource,
+    pub sid: String,
+    pub nsp: String,
+    pub parser: ParserKind,
+    /// The Engine.IO heartbeat window: no ping for this long means the server is gone.
+    pub heartbeat: Duration,
+    pub counters: Arc<ByteCounters>,
+}
+
+/// Runs the whole handshake within [`ClientConfig::connect_timeout`].
+pub(crate) async fn open(config: ClientConfig) -> Result<Opened, ClientError> {
+    let limit = config.connect_timeout;
+    tokio::time::timeout(limit, handshake(config))
+        .await
+        .map_err(|_| ClientError::ConnectTimeout(limit))?
+}
+
+async fn handshake(config: ClientConfig) -> Result<Opened, ClientError> {
     let mut endpoint = Endpoint::parse(&config.url)?;
     endpoint.local_ip = config.local_ip;
     let nsp = config.wire_namespace();
@@ -228,17 +264,15 @@ async fn handshake(
         }
     };
     tracing::debug!(eio_sid = %open.sid, %sid, %nsp, transport = ?config.transport, "connected");
-    let (shared, events) = connection::spawn(
-        (sink, source),
+    Ok(Opened {
+        sink,
+        source,
+        sid,
         nsp,
-        config.parser,
-        open.heartbeat_window(),
+        parser: config.parser,
+        heartbeat: open.heartbeat_window(),
         counters,
-    );
-    let client = Client {
-        inner: Arc::new(Inner { shared, sid }),
-    };
-    Ok((client, events))
+    })
 }
 
 /// Reads until the server answers our CONNECT; returns the namespace sid.

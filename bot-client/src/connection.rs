@@ -274,49 +274,18 @@ impl Reader {
     }
 
     fn on_message(&mut self, msg: Message) -> Step {
-        let decoded = match msg {
-            Message::Text(text) => match engineio::decode(&text) {
-                Ok(EioPacket::Ping(payload)) => {
-                    let pong = if payload.is_empty() {
-                        Utf8Bytes::from_static("3")
-                    } else {
-                        engineio::pong(payload).into()
-                    };
-                    let _ = self
-                        .shared
-                        .out
-                        .send(Outgoing::Frames(Frames::One(Message::Text(pong))));
-                    return Step::Ping;
-                }
-                Ok(EioPacket::Message(payload)) => self.decoder.text(payload),
-                Ok(EioPacket::Close) => return Step::Stop("server sent Engine.IO close"),
-                Ok(
-                    EioPacket::Open(_) | EioPacket::Pong(_) | EioPacket::Upgrade | EioPacket::Noop,
-                ) => {
-                    return Step::Continue;
-                }
-                Err(err) => Err(err),
-            },
-            Message::Binary(bytes) => self.decoder.binary(bytes),
-            Message::Close(_) => return Step::Stop("WebSocket closed by the server"),
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Step::Continue,
-        };
-        match decoded {
-            Ok(Some(packet)) => self.on_packet(packet),
-            Ok(None) => Step::Continue,
-            Err(err) => {
-                // One bad packet is not worth the connection; the error says what to fix.
-                tracing::warn!(%err, "dropping undecodable packet");
-                Step::Continue
+        match interpret(&mut self.decoder, &self.shared.nsp, msg) {
+            Incoming::Packet(packet) => self.on_packet(packet),
+            Incoming::Ping(pong) => {
+                let _ = self.shared.out.send(Outgoing::Frames(Frames::One(pong)));
+                Step::Ping
             }
+            Incoming::Nothing => Step::Continue,
+            Incoming::Stop(reason) => Step::Stop(reason),
         }
     }
 
     fn on_packet(&mut self, packet: Packet) -> Step {
-        if packet.nsp != self.shared.nsp {
-            tracing::debug!(nsp = %packet.nsp, "packet for another namespace ignored");
-            return Step::Continue;
-        }
         match packet.kind {
             PacketKind::Event { name, args, id } => {
                 // A dropped receiver only means nobody listens; acks must keep working.
@@ -336,6 +305,58 @@ impl Reader {
                 tracing::debug!("late CONNECT/CONNECT_ERROR ignored");
                 Step::Continue
             }
+        }
+    }
+}
+
+/// What one incoming frame means to a connection on namespace `nsp`.
+pub(crate) enum Incoming {
+    /// A whole packet for our namespace.
+    Packet(Packet),
+    /// A server ping: send this pong, and push the heartbeat deadline.
+    Ping(Message),
+    /// Nothing to act on (a control frame, an attachment still pending, a bad packet dropped,
+    /// another namespace's packet).
+    Nothing,
+    /// The connection is over, and why.
+    Stop(&'static str),
+}
+
+/// Decodes one frame: the Engine.IO and Socket.IO handling every connection shares, whoever
+/// drives it (the reader task here, or a [`Session`](crate::Session)'s owner).
+pub(crate) fn interpret(decoder: &mut Decoder, nsp: &str, msg: Message) -> Incoming {
+    let decoded = match msg {
+        Message::Text(text) => match engineio::decode(&text) {
+            Ok(EioPacket::Ping(payload)) => {
+                let pong = if payload.is_empty() {
+                    Utf8Bytes::from_static("3")
+                } else {
+                    engineio::pong(payload).into()
+                };
+                return Incoming::Ping(Message::Text(pong));
+            }
+            Ok(EioPacket::Message(payload)) => decoder.text(payload),
+            Ok(EioPacket::Close) => return Incoming::Stop("server sent Engine.IO close"),
+            Ok(EioPacket::Open(_) | EioPacket::Pong(_) | EioPacket::Upgrade | EioPacket::Noop) => {
+                return Incoming::Nothing;
+            }
+            Err(err) => Err(err),
+        },
+        Message::Binary(bytes) => decoder.binary(bytes),
+        Message::Close(_) => return Incoming::Stop("WebSocket closed by the server"),
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Incoming::Nothing,
+    };
+    match decoded {
+        Ok(Some(packet)) if packet.nsp == nsp => Incoming::Packet(packet),
+        Ok(Some(packet)) => {
+            tracing::debug!(nsp = %packet.nsp, "packet for another namespace ignored");
+            Incoming::Nothing
+        }
+        Ok(None) => Incoming::Nothing,
+        Err(err) => {
+            // One bad packet is not worth the connection; the error says what to fix.
+            tracing::warn!(%err, "dropping undecodable packet");
+            Incoming::Nothing
         }
     }
 }

@@ -16,7 +16,8 @@
 //! Module map: `config` (settings, URL), `engineio` (Engine.IO framing), `socketio` (packets and
 //! the two parsers), `transport` (frame source/sink over either transport, byte counters),
 //! `polling` (long-polling: HTTP/1.1 connection, payload codec), `client` (handshake and public
-//! API), `connection` (reader/writer tasks), `error`.
+//! API), `connection` (reader/writer tasks), `session` ([`Session`]: the same connection driven by
+//! its owner's task, no tasks or channels of its own; what the swarm's bots use), `error`.
 
 mod client;
 mod config;
@@ -24,6 +25,7 @@ mod connection;
 mod engineio;
 mod error;
 mod polling;
+mod session;
 mod socketio;
 mod transport;
 
@@ -32,6 +34,7 @@ pub mod swarm;
 pub use client::Client;
 pub use config::{ClientConfig, ParserKind, TransportKind};
 pub use error::ClientError;
+pub use session::{Session, SessionEvent};
 pub use rmpv;
 
 /// A server-sent event on the client's namespace.

@@ -128,16 +128,23 @@ impl FrameSource {
     pub(crate) async fn next(&mut self) -> Option<Result<Message, ClientError>> {
         match self {
             FrameSource::WebSocket(stream, counters) => {
-                let frame = stream.next().await?;
-                // Data messages only, as documented on `Client::bytes_received`.
-                if let Ok(msg @ (Message::Text(_) | Message::Binary(_))) = &frame {
-                    counters.add_received(msg.len());
-                }
-                Some(frame.map_err(ClientError::from))
+                Some(counted(counters, stream.next().await?))
             }
             FrameSource::Polling(source) => source.next().await,
         }
     }
+}
+
+/// Counts a frame read from a WebSocket: data messages only, as documented on
+/// `Client::bytes_received`.
+pub(crate) fn counted(
+    counters: &ByteCounters,
+    frame: Result<Message, tokio_tungstenite::tungstenite::Error>,
+) -> Result<Message, ClientError> {
+    if let Ok(msg @ (Message::Text(_) | Message::Binary(_))) = &frame {
+        counters.add_received(msg.len());
+    }
+    frame.map_err(ClientError::from)
 }
 
 impl FrameSink {

@@ -13,21 +13,16 @@
 //! silently sending less (no coordinated omission).
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rmpv::Value;
 use serde_json::json;
 use tickstorm_shared::delta::KindCoding;
 use tickstorm_shared::protocol::{KindInfo, delta_layout, events};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::SwarmShared;
@@ -36,7 +31,7 @@ use super::cadence::Cadence;
 use super::config::{Scenario, SnapshotMode};
 use super::feed::{self, Format, Received, SnapshotFeed};
 use super::metrics::{Latency, Window};
-use crate::{Client, ClientConfig, ClientError, Event};
+use crate::{ClientConfig, ClientError, Event, Session, SessionEvent};
 
 /// How long a stopping bot waits for the acks of inputs it already sent.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -46,19 +41,23 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// whose stream has really stopped waits all of it.
 const SETTLE: Duration = Duration::from_secs(2);
 
-/// An ack on its way back, tagged with what it answers.
-type PendingAck =
-    Pin<Box<dyn Future<Output = (AckKind, Instant, Result<Value, ClientError>)> + Send>>;
-
-#[derive(Debug, Clone, Copy)]
+/// What an awaited ack answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AckKind {
-    /// An input of connection `generation`.
-    Input {
-        generation: u32,
-    },
-    Chat {
-        generation: u32,
-    },
+    Input,
+    Chat,
+}
+
+/// An emit of the current connection whose ack has not come yet.
+#[derive(Debug)]
+struct PendingAck {
+    /// The id [`Session::emit_with_ack`] gave it.
+    id: u64,
+    kind: AckKind,
+    /// Where its latency counts from: the input's intended send time, the chat line's send time.
+    since: Instant,
+    /// No ack by then: counted as `ack_timeout`.
+    expires: Instant,
 }
 
 /// What an input ack said: `Ok((stale, tick))` or `Err(code)`.
@@ -83,8 +82,9 @@ fn ack_outcome(value: &Value) -> Result<(bool, Option<u64>), String> {
 
 /// A bot's connection and seat.
 struct Seat {
-    client: Client,
-    events: UnboundedReceiver<Event>,
+    session: Session,
+    /// Events that came while the bot waited for the join's ack, handled first.
+    early: Vec<Event>,
     player_id: u32,
     rejoin_token: String,
     /// The room's latest completed tick when the join (or rejoin) was answered: every later tick
@@ -116,8 +116,10 @@ pub(super) struct Bot {
     /// Plays that game: reads the tables, builds the inputs.
     brain: Box<dyn Brain>,
     rng: ChaCha8Rng,
-    /// Bumped on every reconnect, so acks of a dropped connection are not counted as errors.
-    generation: u32,
+    /// The acks this connection still owes, oldest (and first to expire) first: ids only grow
+    /// and every emit has the same timeout. Emptied, uncounted, when the connection is replaced:
+    /// its loss was counted once, as `disconnected`.
+    acks: VecDeque<PendingAck>,
     seq: u32,
     /// Inputs sent and not yet seen applied in a snapshot: `(seq, intended send time)`.
     unapplied: VecDeque<(u32, Instant)>,
@@ -149,7 +151,7 @@ impl Bot {
             cohort,
             brain,
             rng,
-            generation: 0,
+            acks: VecDeque::new(),
             seq: 0,
             unapplied: VecDeque::new(),
             last_tick: None,
@@ -187,26 +189,28 @@ impl Bot {
         // schedule above does (on purpose, for its latencies), or it is answered `rate_limited`.
         chat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut reconnect_at = self.next_reconnect(flaky);
-        let mut pending: FuturesUnordered<PendingAck> = FuturesUnordered::new();
         let stop = self.shared.stop.clone();
         loop {
+            // What came before the seat was taken (new after every reconnect).
+            for event in std::mem::take(&mut seat.early) {
+                self.on_event(&mut seat, event);
+            }
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = inputs.tick() => {
                     let intended = schedule_start + period.mul_f64(f64::from(self.seq));
-                    if let Some(ack) = self.send_input(&seat, intended) {
-                        pending.push(ack);
-                    }
+                    // Acks expire on the input schedule's clock: a tenth of a second is fine
+                    // resolution for a timeout of seconds, and costs no timer of its own.
+                    self.expire_acks();
+                    self.send_input(&mut seat, intended);
                 }
                 _ = chat.tick(), if self.shared.config.scenario == Scenario::Chat => {
-                    pending.push(self.send_chat(&seat));
+                    self.send_chat(&mut seat);
                 }
-                Some((kind, intended, result)) = pending.next(), if !pending.is_empty() => {
-                    self.on_ack(kind, intended, result);
-                }
-                event = seat.events.recv() => match event {
-                    Some(event) => self.on_event(&mut seat, event),
-                    None => {
+                event = seat.session.next() => match event {
+                    SessionEvent::Event(event) => self.on_event(&mut seat, event),
+                    SessionEvent::Ack { id, args } => self.on_ack(id, args),
+                    SessionEvent::Closed(_) => {
                         self.record(|w| w.error("disconnected"));
                         match self.reconnect(&seat).await {
                             Some(new_seat) => seat = new_seat,
@@ -215,7 +219,7 @@ impl Bot {
                     }
                 },
                 _ = tokio::time::sleep_until(reconnect_at), if flaky => {
-                    seat.client.close().await;
+                    seat.session.close().await;
                     match self.reconnect(&seat).await {
                         Some(new_seat) => seat = new_seat,
                         None => break,
@@ -230,24 +234,26 @@ impl Bot {
         // proves.
         let grace = tokio::time::sleep(STOP_GRACE);
         tokio::pin!(grace);
-        while !pending.is_empty() {
+        while !self.acks.is_empty() {
             tokio::select! {
-                Some((kind, intended, result)) = pending.next() => {
-                    self.on_ack(kind, intended, result);
-                }
-                Some(event) = seat.events.recv() => self.on_event(&mut seat, event),
+                event = seat.session.next() => match event {
+                    SessionEvent::Event(event) => self.on_event(&mut seat, event),
+                    SessionEvent::Ack { id, args } => self.on_ack(id, args),
+                    SessionEvent::Closed(_) => break,
+                },
                 _ = &mut grace => break,
             }
         }
+        self.expire_acks();
         self.settle(&mut seat).await;
-        self.count_bytes(&seat.client);
+        self.count_bytes(&seat.session);
         let play = self.brain.play();
         self.record(|w| {
             for (name, n) in play {
                 *w.play.entry(name).or_default() += n;
             }
         });
-        seat.client.close().await;
+        seat.session.close().await;
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -263,9 +269,10 @@ impl Bot {
                 .sends_between(self.last_tick.unwrap_or(seat.joined_tick), owed_up_to)
                 > 0
             {
-                match seat.events.recv().await {
-                    Some(event) => self.on_event(seat, event),
-                    None => break,
+                match seat.session.next().await {
+                    SessionEvent::Event(event) => self.on_event(seat, event),
+                    SessionEvent::Ack { id, args } => self.on_ack(id, args),
+                    SessionEvent::Closed(_) => break,
                 }
             }
         })
@@ -279,17 +286,19 @@ impl Bot {
 
     /// Connects and holds the connection until the swarm stops, answering pings only.
     async fn idle(mut self) {
-        let Some((client, mut events)) = self.connect().await else {
+        let Some(mut session) = self.connect().await else {
             return;
         };
         self.shared.connected.fetch_add(1, Ordering::Relaxed);
         let stop = self.shared.stop.clone();
         tokio::select! {
             _ = stop.cancelled() => {}
-            _ = async { while events.recv().await.is_some() {} } => self.record(|w| w.error("disconnected")),
+            _ = async { while !matches!(session.next().await, SessionEvent::Closed(_)) {} } => {
+                self.record(|w| w.error("disconnected"));
+            }
         }
-        self.count_bytes(&client);
-        client.close().await;
+        self.count_bytes(&session);
+        session.close().await;
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
     }
 
@@ -303,7 +312,7 @@ impl Bot {
         Instant::now() + every.mul_f64(jitter)
     }
 
-    async fn connect(&self) -> Option<(Client, UnboundedReceiver<Event>)> {
+    async fn connect(&self) -> Option<Session> {
         let config = &self.shared.config;
         let (url, local_ip) = config.endpoint_for(self.index);
         let client_config = ClientConfig::new(url, "/game")
@@ -312,10 +321,10 @@ impl Bot {
             .with_parser(config.client_parser())
             .with_transport(config.client_transport());
         let started = Instant::now();
-        match Client::connect(client_config).await {
-            Ok(connected) => {
+        match Session::connect(client_config).await {
+            Ok(session) => {
                 self.record(|w| w.record(Latency::Connect, started.elapsed()));
-                Some(connected)
+                Some(session)
             }
             Err(e) => {
                 tracing::debug!(bot = self.index, error = %e, "connect failed");
@@ -326,8 +335,9 @@ impl Bot {
     }
 
     async fn take_seat(&mut self) -> Option<Seat> {
-        let (client, events) = self.connect().await?;
+        let mut session = self.connect().await?;
         self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        let mut early = Vec::new();
         let started = Instant::now();
         let config = &self.shared.config;
         let game = config.game_request(self.game);
@@ -337,7 +347,8 @@ impl Bot {
                     Some(game) => json!({ "game": game }),
                     None => json!({}),
                 };
-                self.ask(&client, events::ROOM_JOIN, join).await
+                self.ask(&mut session, &mut early, events::ROOM_JOIN, join)
+                    .await
             }
             size => {
                 let group = &self.shared.rooms[self.index / size];
@@ -352,7 +363,10 @@ impl Bot {
                             }
                         }
                         let created = match &self.shared.config.rooms_on {
-                            None => self.ask(&client, events::ROOM_CREATE, create).await?,
+                            None => {
+                                self.ask(&mut session, &mut early, events::ROOM_CREATE, create)
+                                    .await?
+                            }
                             Some(url) => self.create_on(url, create).await?,
                         };
                         created["room"]["id"]
@@ -363,7 +377,8 @@ impl Bot {
                     .await;
                 match room_id {
                     Ok(room_id) => {
-                        self.ask(&client, events::ROOM_JOIN, json!({ "room_id": room_id }))
+                        let join = json!({ "room_id": room_id });
+                        self.ask(&mut session, &mut early, events::ROOM_JOIN, join)
                             .await
                     }
                     Err(code) => Err(code.clone()),
@@ -381,8 +396,8 @@ impl Bot {
                 match (player_id, rejoin_token, layout_of(&ack)) {
                     (Some(player_id), Some(rejoin_token), Some(layout)) => Some(Seat {
                         joined_tick,
-                        client,
-                        events,
+                        session,
+                        early,
                         player_id,
                         rejoin_token,
                         cadence: Cadence::of_room(&ack["room"]),
@@ -396,27 +411,38 @@ impl Bot {
             }
             Err(code) => {
                 self.record(|w| w.error(&code));
-                client.close().await;
+                session.close().await;
                 self.shared.connected.fetch_sub(1, Ordering::Relaxed);
                 None
             }
         }
     }
 
-    /// Emits with an ack and returns the ack as JSON, or the error code.
+    /// Emits with an ack and returns the ack as JSON, or the error code. Events that come
+    /// meanwhile are kept in `early`, in order.
     async fn ask(
         &self,
-        client: &Client,
+        session: &mut Session,
+        early: &mut Vec<Event>,
         event: &str,
         payload: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
-        let value = client
-            .emit_with_ack(event, &payload, self.shared.config.ack_timeout)
-            .await
-            .map_err(|e| match e {
-                ClientError::AckTimeout => "ack_timeout".to_owned(),
-                _ => "disconnected".to_owned(),
-            })?;
+        let asked = session
+            .emit_with_ack(event, &payload)
+            .map_err(|_| "disconnected".to_owned())?;
+        let answer = tokio::time::timeout(self.shared.config.ack_timeout, async {
+            loop {
+                match session.next().await {
+                    SessionEvent::Ack { id, args } if id == asked => return Ok(args),
+                    SessionEvent::Ack { .. } => {}
+                    SessionEvent::Event(event) => early.push(event),
+                    SessionEvent::Closed(_) => return Err("disconnected".to_owned()),
+                }
+            }
+        })
+        .await
+        .map_err(|_| "ack_timeout".to_owned())??;
+        let value = answer.into_iter().next().unwrap_or(Value::Nil);
         let ack: serde_json::Value =
             crate::decode_value(value).map_err(|_| "malformed_ack".to_owned())?;
         if ack["ok"] == true {
@@ -438,20 +464,22 @@ impl Bot {
         let config = ClientConfig::new(url, "/game")
             .with_auth(json!({ "name": format!("roommaker{}", self.index) }))
             .with_parser(self.shared.config.client_parser());
-        let (client, _events) = Client::connect(config).await.map_err(|e| {
+        let mut session = Session::connect(config).await.map_err(|e| {
             tracing::debug!(bot = self.index, error = %e, "rooms-on connect failed");
             "connect_failed".to_owned()
         })?;
-        let created = self.ask(&client, events::ROOM_CREATE, create).await;
-        client.close().await;
+        let created = self
+            .ask(&mut session, &mut Vec::new(), events::ROOM_CREATE, create)
+            .await;
+        session.close().await;
         created
     }
 
     /// Drops the connection state, reconnects and takes the seat back with `room:rejoin`.
     async fn reconnect(&mut self, old: &Seat) -> Option<Seat> {
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
-        self.count_bytes(&old.client);
-        self.generation += 1;
+        self.count_bytes(&old.session);
+        self.acks.clear();
         self.unapplied.clear();
         self.last_tick = None;
         // Only the ticks of one connection are owed to it: a deliberate reconnect ends a stream
@@ -462,15 +490,13 @@ impl Bot {
         if self.shared.stop.is_cancelled() {
             return None;
         }
-        let (client, events) = self.connect().await?;
+        let mut session = self.connect().await?;
         self.shared.connected.fetch_add(1, Ordering::Relaxed);
+        let mut early = Vec::new();
         let started = Instant::now();
+        let rejoin = json!({ "token": old.rejoin_token });
         match self
-            .ask(
-                &client,
-                events::ROOM_REJOIN,
-                json!({ "token": old.rejoin_token }),
-            )
+            .ask(&mut session, &mut early, events::ROOM_REJOIN, rejoin)
             .await
         {
             Ok(ack) => {
@@ -480,14 +506,14 @@ impl Bot {
                 });
                 let Some(layout) = layout_of(&ack) else {
                     self.record(|w| w.error("rejoin_malformed_ack"));
-                    client.close().await;
+                    session.close().await;
                     self.shared.connected.fetch_sub(1, Ordering::Relaxed);
                     return None;
                 };
                 let token = ack["rejoin_token"].as_str().unwrap_or_default().to_owned();
                 Some(Seat {
-                    client,
-                    events,
+                    session,
+                    early,
                     player_id: old.player_id,
                     rejoin_token: token,
                     joined_tick: ack["tick"].as_u64().unwrap_or_default(),
@@ -497,14 +523,39 @@ impl Bot {
             }
             Err(code) => {
                 self.record(|w| w.error(&format!("rejoin_{code}")));
-                client.close().await;
+                session.close().await;
                 self.shared.connected.fetch_sub(1, Ordering::Relaxed);
                 None
             }
         }
     }
 
-    fn send_input(&mut self, seat: &Seat, intended: Instant) -> Option<PendingAck> {
+    /// Queues an emit that wants an ack and notes it in the ack table.
+    fn ask_later<T: serde::Serialize + ?Sized>(
+        &mut self,
+        seat: &mut Seat,
+        event: &str,
+        payload: &T,
+        kind: AckKind,
+        since: Instant,
+    ) {
+        match seat.session.emit_with_ack(event, payload) {
+            Ok(id) => self.acks.push_back(PendingAck {
+                id,
+                kind,
+                since,
+                expires: Instant::now() + self.shared.config.ack_timeout,
+            }),
+            // Closed: the session says so at its next poll, which counts the disconnect once.
+            Err(ClientError::Closed) => {}
+            Err(e) => {
+                tracing::debug!(bot = self.index, error = %e, "emit failed");
+                self.record(|w| w.error("emit_failed"));
+            }
+        }
+    }
+
+    fn send_input(&mut self, seat: &mut Seat, intended: Instant) {
         self.seq += 1;
         let seq = self.seq;
         let mut payload = self.brain.input(seq, &mut self.rng);
@@ -512,70 +563,53 @@ impl Bot {
         seat.feed.say_baseline(&mut payload);
         self.unapplied.push_back((seq, intended));
         self.record(|w| w.inputs += 1);
-        let client = seat.client.clone();
-        let timeout = self.shared.config.ack_timeout;
-        let kind = AckKind::Input {
-            generation: self.generation,
-        };
-        Some(Box::pin(async move {
-            (
-                kind,
-                intended,
-                client.emit_with_ack(events::INPUT, &payload, timeout).await,
-            )
-        }))
+        self.ask_later(seat, events::INPUT, &payload, AckKind::Input, intended);
     }
 
-    fn send_chat(&mut self, seat: &Seat) -> PendingAck {
-        let client = seat.client.clone();
-        let timeout = self.shared.config.ack_timeout;
-        let kind = AckKind::Chat {
-            generation: self.generation,
-        };
+    fn send_chat(&mut self, seat: &mut Seat) {
         let text = format!("gg from bot{} ({})", self.index, self.rng.next_u32() % 1000);
         self.record(|w| w.chat_sent += 1);
-        let sent = Instant::now();
-        Box::pin(async move {
-            (
-                kind,
-                sent,
-                client
-                    .emit_with_ack(events::CHAT, &json!({ "text": text }), timeout)
-                    .await,
-            )
-        })
+        let line = json!({ "text": text });
+        self.ask_later(seat, events::CHAT, &line, AckKind::Chat, Instant::now());
     }
 
-    fn on_ack(&mut self, kind: AckKind, intended: Instant, result: Result<Value, ClientError>) {
-        let (generation, latency) = match kind {
-            AckKind::Input { generation } => (generation, Latency::Ack),
-            AckKind::Chat { generation } => (generation, Latency::ChatAck),
+    /// Counts the acks whose time ran out, oldest first.
+    fn expire_acks(&mut self) {
+        let now = Instant::now();
+        while self.acks.front().is_some_and(|ack| ack.expires <= now) {
+            self.acks.pop_front();
+            self.record(|w| w.error("ack_timeout"));
+        }
+    }
+
+    fn on_ack(&mut self, id: u64, args: Vec<Value>) {
+        // Usually the oldest; an ack for an id not in the table came after its timeout.
+        let Some(at) = self.acks.iter().position(|ack| ack.id == id) else {
+            return;
         };
-        let elapsed = intended.elapsed();
-        match result {
-            Ok(value) => match ack_outcome(&value) {
-                Ok((stale, tick)) => {
-                    let input = matches!(kind, AckKind::Input { .. });
-                    if input
-                        && generation == self.generation
-                        && let Some(tick) = tick
-                    {
-                        self.proven_tick = self.proven_tick.max(tick.saturating_sub(1));
-                    }
-                    self.record(|w| {
-                        w.record(latency, elapsed);
-                        if input {
-                            w.acks += 1;
-                            w.stale += u64::from(stale);
-                        }
-                    });
+        let Some(PendingAck { kind, since, .. }) = self.acks.remove(at) else {
+            return;
+        };
+        let elapsed = since.elapsed();
+        let latency = match kind {
+            AckKind::Input => Latency::Ack,
+            AckKind::Chat => Latency::ChatAck,
+        };
+        match ack_outcome(args.first().unwrap_or(&Value::Nil)) {
+            Ok((stale, tick)) => {
+                let input = kind == AckKind::Input;
+                if input && let Some(tick) = tick {
+                    self.proven_tick = self.proven_tick.max(tick.saturating_sub(1));
                 }
-                Err(code) => self.record(|w| w.error(&code)),
-            },
-            // A dropped connection fails its pending acks; the drop itself was already counted.
-            Err(_) if generation != self.generation => {}
-            Err(ClientError::AckTimeout) => self.record(|w| w.error("ack_timeout")),
-            Err(_) => self.record(|w| w.error("ack_lost")),
+                self.record(|w| {
+                    w.record(latency, elapsed);
+                    if input {
+                        w.acks += 1;
+                        w.stale += u64::from(stale);
+                    }
+                });
+            }
+            Err(code) => self.record(|w| w.error(&code)),
         }
     }
 
@@ -661,13 +695,13 @@ impl Bot {
             }
         });
         if tick % 32 == 0 {
-            self.count_bytes(&seat.client);
+            self.count_bytes(&seat.session);
         }
     }
 
     /// Adds the connection's byte counters since the last call to the recorder.
-    fn count_bytes(&mut self, client: &Client) {
-        let (sent, received) = (client.bytes_sent(), client.bytes_received());
+    fn count_bytes(&mut self, session: &Session) {
+        let (sent, received) = (session.bytes_sent(), session.bytes_received());
         let (out, inn) = (
             sent.saturating_sub(self.bytes_seen.0),
             received.saturating_sub(self.bytes_seen.1),
