@@ -11,9 +11,9 @@
 //! [`Session::emit_with_ack`] returned, for the owner to match against its own table (and time
 //! out on its own clock).
 //!
-//! Over WebSocket the session polls the socket's two halves directly. Over long-polling, whose
-//! reads and writes are HTTP requests in flight, it keeps each request as one boxed future and
-//! polls it the same way.
+//! Over WebSocket the session polls the socket directly, unsplit (one owner needs no lock between
+//! a read half and a write half). Over long-polling, whose reads and writes are HTTP requests in
+//! flight, it keeps each request as one boxed future and polls it the same way.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -25,14 +25,15 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use rmpv::Value;
 use tokio::time::{Instant, Sleep};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use crate::client::{self, encode_event};
 use crate::config::{ClientConfig, ParserKind};
 use crate::connection::{Incoming, interpret};
-use crate::error::ClientError;
+use crate::error::{ClientError, protocol};
 use crate::socketio::{self, Decoder, Frames, Packet, PacketKind};
-use crate::transport::{ByteCounters, FrameSink, FrameSource, counted};
+use crate::engineio;
+use crate::transport::{ByteCounters, FrameSink, FrameSource, Ws, counted};
 use crate::Event;
 
 /// How long [`Session::close`] waits for the goodbye to be written.
@@ -84,16 +85,9 @@ pub struct Session {
     sid: String,
     nsp: String,
     parser: ParserKind,
-    /// `None` while a long-poll GET owns it ([`Session::reading`]).
-    source: Option<FrameSource>,
-    reading: Option<Reading>,
-    /// `None` while a POST owns it ([`Session::writing`]).
-    sink: Option<FrameSink>,
-    writing: Option<Writing>,
+    io: Io,
     /// Frames encoded and not yet handed to the transport, in order.
     outbox: VecDeque<Message>,
-    /// Frames handed to the WebSocket and not flushed yet.
-    unflushed: bool,
     decoder: Decoder,
     heartbeat: Duration,
     /// No ping by then: the server is gone. Boxed because a `Sleep` cannot move once polled.
@@ -101,6 +95,32 @@ pub struct Session {
     next_ack: u64,
     ended: Option<&'static str>,
     counters: Arc<ByteCounters>,
+}
+
+/// The transport, as the session drives it.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "the WebSocket is the common case and inline saves a pointer chase per frame; the \
+              rare polling variant is the boxed one"
+)]
+enum Io {
+    WebSocket {
+        ws: Ws,
+        /// Frames handed to the socket and not flushed yet.
+        unflushed: bool,
+    },
+    /// Boxed: the swarm's usual transport is WebSocket.
+    Polling(Box<PollingIo>),
+}
+
+/// Long-polling's two HTTP connections, each owned by its request while one is in flight.
+struct PollingIo {
+    /// `None` while a long-poll GET owns it (`reading`).
+    source: Option<FrameSource>,
+    reading: Option<Reading>,
+    /// `None` while a POST owns it (`writing`).
+    sink: Option<FrameSink>,
+    writing: Option<Writing>,
 }
 
 impl std::fmt::Debug for Session {
@@ -118,16 +138,26 @@ impl Session {
     /// timeout), without starting any task.
     pub async fn connect(config: ClientConfig) -> Result<Session, ClientError> {
         let opened = client::open(config).await?;
+        let io = match (opened.sink, opened.source) {
+            (FrameSink::WebSocket(sink, _), FrameSource::WebSocket(stream, _)) => Io::WebSocket {
+                ws: stream
+                    .reunite(sink)
+                    .map_err(|_| protocol("WebSocket halves of two sockets"))?,
+                unflushed: false,
+            },
+            (sink, source) => Io::Polling(Box::new(PollingIo {
+                source: Some(source),
+                reading: None,
+                sink: Some(sink),
+                writing: None,
+            })),
+        };
         Ok(Session {
             sid: opened.sid,
             nsp: opened.nsp,
             parser: opened.parser,
-            source: Some(opened.source),
-            reading: None,
-            sink: Some(opened.sink),
-            writing: None,
+            io,
             outbox: VecDeque::new(),
-            unflushed: false,
             decoder: Decoder::new(opened.parser),
             heartbeat: opened.heartbeat,
             deadline: Box::pin(tokio::time::sleep(opened.heartbeat)),
@@ -254,63 +284,72 @@ impl Session {
     /// Hands the outbox to the transport: over WebSocket every frame, then one flush; over
     /// long-polling one POST at a time with everything queued when it starts.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
-        loop {
-            if let Some(writing) = &mut self.writing {
-                let (sink, result) = ready!(writing.as_mut().poll(cx));
-                self.writing = None;
-                self.sink = Some(sink);
-                result?;
+        let outbox = &mut self.outbox;
+        match &mut self.io {
+            Io::WebSocket { ws, unflushed } => {
+                while !outbox.is_empty() {
+                    ready!(ws.poll_ready_unpin(cx))?;
+                    let Some(frame) = outbox.pop_front() else {
+                        break;
+                    };
+                    self.counters.add_sent(frame.len());
+                    ws.start_send_unpin(frame)?;
+                    *unflushed = true;
+                }
+                if *unflushed {
+                    ready!(ws.poll_flush_unpin(cx))?;
+                    *unflushed = false;
+                }
+                Poll::Ready(Ok(()))
             }
-            match &mut self.sink {
-                Some(FrameSink::WebSocket(ws, counters)) => {
-                    while !self.outbox.is_empty() {
-                        ready!(ws.poll_ready_unpin(cx))?;
-                        let Some(frame) = self.outbox.pop_front() else {
-                            break;
-                        };
-                        counters.add_sent(frame.len());
-                        ws.start_send_unpin(frame)?;
-                        self.unflushed = true;
-                    }
-                    if self.unflushed {
-                        ready!(ws.poll_flush_unpin(cx))?;
-                        self.unflushed = false;
-                    }
+            Io::Polling(polling) => loop {
+                let PollingIo { sink, writing, .. } = &mut **polling;
+                if let Some(post) = writing {
+                    let (done, result) = ready!(post.as_mut().poll(cx));
+                    *writing = None;
+                    *sink = Some(done);
+                    result?;
+                }
+                if outbox.is_empty() {
                     return Poll::Ready(Ok(()));
                 }
-                Some(FrameSink::Polling(_)) if !self.outbox.is_empty() => {
-                    let Some(mut sink) = self.sink.take() else {
-                        unreachable!("matched Some just above")
-                    };
-                    let mut batch: Vec<Message> = self.outbox.drain(..).collect();
-                    self.writing = Some(Box::pin(async move {
-                        let result = sink.write(&mut batch, false).await;
-                        (sink, result)
-                    }));
-                }
-                Some(FrameSink::Polling(_)) | None => return Poll::Ready(Ok(())),
-            }
+                let Some(mut owned) = sink.take() else {
+                    return Poll::Ready(Err(ClientError::Closed));
+                };
+                let mut batch: Vec<Message> = outbox.drain(..).collect();
+                *writing = Some(Box::pin(async move {
+                    let result = owned.write(&mut batch, false).await;
+                    (owned, result)
+                }));
+            },
         }
     }
 
     /// The next incoming frame; `None` once the transport ended.
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, ClientError>>> {
-        if let Some(FrameSource::WebSocket(ws, counters)) = &mut self.source {
-            let frame = ready!(ws.poll_next_unpin(cx));
-            return Poll::Ready(frame.map(|frame| counted(counters, frame)));
+        match &mut self.io {
+            Io::WebSocket { ws, .. } => {
+                let frame = ready!(ws.poll_next_unpin(cx));
+                Poll::Ready(frame.map(|frame| counted(&self.counters, frame)))
+            }
+            Io::Polling(polling) => {
+                let PollingIo {
+                    source, reading, ..
+                } = &mut **polling;
+                let get = match (reading.as_mut(), source.take()) {
+                    (Some(get), _) => get,
+                    (None, Some(mut owned)) => reading.insert(Box::pin(async move {
+                        let frame = owned.next().await;
+                        (owned, frame)
+                    })),
+                    (None, None) => return Poll::Ready(None),
+                };
+                let (owned, frame) = ready!(get.as_mut().poll(cx));
+                *reading = None;
+                *source = Some(owned);
+                Poll::Ready(frame)
+            }
         }
-        let reading = match (&mut self.reading, self.source.take()) {
-            (Some(reading), _) => reading,
-            (None, Some(mut source)) => self.reading.insert(Box::pin(async move {
-                let frame = source.next().await;
-                (source, frame)
-            })),
-            (None, None) => return Poll::Ready(None),
-        };
-        let (source, frame) = ready!(reading.as_mut().poll(cx));
-        self.reading = None;
-        self.source = Some(source);
-        Poll::Ready(frame)
     }
 
     /// Leaves the namespace, sends the Engine.IO close and shuts the transport, after writing
@@ -324,15 +363,14 @@ impl Session {
             let _ = self.queue(frames);
         }
         self.ended = Some("closed by the client");
+        let goodbye = Message::Text(Utf8Bytes::from_static(engineio::CLOSE));
+        self.outbox.push_back(goodbye);
         let _ = tokio::time::timeout(CLOSE_WAIT, async {
-            // Let a POST in flight finish first: at most one at a time.
-            if let Some(writing) = self.writing.take() {
-                let (sink, _) = writing.await;
-                self.sink = Some(sink);
-            }
-            if let Some(sink) = &mut self.sink {
-                let mut frames: Vec<Message> = self.outbox.drain(..).collect();
-                let _ = sink.write(&mut frames, true).await;
+            // Best effort all along: the server may be gone already.
+            // Over long-polling the close packet in the last POST is all there is to it.
+            let _ = poll_fn(|cx| self.poll_write(cx)).await;
+            if let Io::WebSocket { ws, .. } = &mut self.io {
+                let _ = SinkExt::close(ws).await;
             }
         })
         .await;

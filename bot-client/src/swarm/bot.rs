@@ -190,13 +190,17 @@ impl Bot {
         chat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut reconnect_at = self.next_reconnect(flaky);
         let stop = self.shared.stop.clone();
+        // One waiter for the whole game: a new one per turn of the loop would register with
+        // (and leave) the token's waiter list at every message.
+        let stopped = stop.cancelled();
+        tokio::pin!(stopped);
         loop {
             // What came before the seat was taken (new after every reconnect).
             for event in std::mem::take(&mut seat.early) {
                 self.on_event(&mut seat, event);
             }
             tokio::select! {
-                _ = stop.cancelled() => break,
+                () = &mut stopped => break,
                 _ = inputs.tick() => {
                     let intended = schedule_start + period.mul_f64(f64::from(self.seq));
                     // Acks expire on the input schedule's clock: a tenth of a second is fine
