@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -92,6 +92,8 @@ pub struct Session {
     heartbeat: Duration,
     /// No ping by then: the server is gone. Boxed because a `Sleep` cannot move once polled.
     deadline: Pin<Box<Sleep>>,
+    /// The waker the deadline's timer holds (see [`Session::heartbeat_expired`]).
+    armed_for: Option<Waker>,
     next_ack: u64,
     ended: Option<&'static str>,
     counters: Arc<ByteCounters>,
@@ -161,6 +163,7 @@ impl Session {
             decoder: Decoder::new(opened.parser),
             heartbeat: opened.heartbeat,
             deadline: Box::pin(tokio::time::sleep(opened.heartbeat)),
+            armed_for: None,
             next_ack: 0,
             ended: None,
             counters: opened.counters,
@@ -228,7 +231,7 @@ impl Session {
             tracing::debug!(%err, "transport write failed");
             return Poll::Ready(self.end("write error"));
         }
-        if self.deadline.as_mut().poll(cx).is_ready() {
+        if self.heartbeat_expired(cx) {
             return Poll::Ready(self.end("no ping within pingInterval + pingTimeout"));
         }
         loop {
@@ -249,6 +252,8 @@ impl Session {
                 Incoming::Ping(pong) => {
                     let next_deadline = Instant::now() + self.heartbeat;
                     self.deadline.as_mut().reset(next_deadline);
+                    self.armed_for = None;
+                    self.heartbeat_expired(cx);
                     self.outbox.push_back(pong);
                     // Registers the waker if the socket is full; an error shows at the next call.
                     let _ = self.poll_write(cx);
@@ -257,6 +262,22 @@ impl Session {
                 Incoming::Stop(reason) => return Poll::Ready(self.end(reason)),
             }
         }
+    }
+
+    /// Whether the heartbeat deadline has passed. The timer is polled (and given this task's
+    /// waker) once per reset or per new owner task only; it keeps that waker until it fires, so
+    /// the other polls, one per message, just compare the clock.
+    fn heartbeat_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        if self
+            .armed_for
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return Instant::now() >= self.deadline.deadline();
+        }
+        let expired = self.deadline.as_mut().poll(cx).is_ready();
+        self.armed_for = Some(cx.waker().clone());
+        expired
     }
 
     fn on_packet(&mut self, packet: Packet) -> Option<SessionEvent> {

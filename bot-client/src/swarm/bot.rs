@@ -200,6 +200,9 @@ impl Bot {
                 self.on_event(&mut seat, event);
             }
             tokio::select! {
+                // In this order, not a random one per turn: no branch can starve another here
+                // (the session yields between messages), and picking costs a random number.
+                biased;
                 () = &mut stopped => break,
                 _ = inputs.tick() => {
                     let intended = schedule_start + period.mul_f64(f64::from(self.seq));

@@ -189,6 +189,7 @@ impl ClientState {
                 &base.tables[kind],
                 &self.section,
                 &coding.precision,
+                &mut self.scratch,
                 &mut work.tables[kind],
             )
             .map_err(|e| invalid(format!("kind {kind}: {e}")))?;
@@ -350,11 +351,12 @@ fn apply_change(
 }
 
 /// `out` = `base` with the section applied: removed rows dropped, changes applied, new rows
-/// inserted in id order.
+/// inserted in id order. `row` is scratch space, kept by the caller so a merge allocates nothing.
 fn merge(
     base: &Table,
     section: &Section,
     precision: &[f64],
+    row: &mut Vec<Field>,
     out: &mut Table,
 ) -> Result<(), SnapshotDecodeError> {
     let width = precision.len();
@@ -366,11 +368,12 @@ fn merge(
     }
     check_removed(&section.removed, base)?;
     out.clear(width);
-    let mut row = vec![Field::Nil; width];
+    row.clear();
+    row.resize(width, Field::Nil);
     let mut rows = section.rows.iter().peekable();
     let mut push_new = |out: &mut Table, key: u32, mask: u64, start: usize| {
-        apply_appearing(&mut row, mask, &section.values[start..], precision)?;
-        out.push(key, &row);
+        apply_appearing(row, mask, &section.values[start..], precision)?;
+        out.push(key, row);
         Ok::<(), SnapshotDecodeError>(())
     };
     for (i, &id) in base.ids.iter().enumerate() {
