@@ -34,8 +34,8 @@ pub mod swarm;
 pub use client::Client;
 pub use config::{ClientConfig, ParserKind, TransportKind};
 pub use error::ClientError;
-pub use session::{Session, SessionEvent};
 pub use rmpv;
+pub use session::{Session, SessionEvent};
 
 /// A server-sent event on the client's namespace.
 #[derive(Debug, Clone, PartialEq)]

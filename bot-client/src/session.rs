@@ -27,21 +27,22 @@ use rmpv::Value;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use crate::Event;
 use crate::client::{self, encode_event};
 use crate::config::{ClientConfig, ParserKind};
 use crate::connection::{Incoming, interpret};
+use crate::engineio;
 use crate::error::{ClientError, protocol};
 use crate::socketio::{self, Decoder, Frames, Packet, PacketKind};
-use crate::engineio;
 use crate::transport::{ByteCounters, FrameSink, FrameSource, Ws, counted};
-use crate::Event;
 
 /// How long [`Session::close`] waits for the goodbye to be written.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 /// A long-poll GET in flight, owning the source until it answers.
-type Reading =
-    Pin<Box<dyn Future<Output = (FrameSource, Option<Result<Message, ClientError>>)> + Send + Sync>>;
+type Reading = Pin<
+    Box<dyn Future<Output = (FrameSource, Option<Result<Message, ClientError>>)> + Send + Sync>,
+>;
 
 /// A POST in flight, owning the sink until it is answered.
 type Writing = Pin<Box<dyn Future<Output = (FrameSink, Result<(), ClientError>)> + Send + Sync>>;

@@ -565,12 +565,12 @@ impl Bot {
     fn send_input(&mut self, seat: &mut Seat, intended: Instant) {
         self.seq += 1;
         let seq = self.seq;
-        let mut payload = self.brain.input(seq, &mut self.rng);
+        let mut input = self.brain.input(seq, &mut self.rng);
         // In delta mode: the server then sends deltas against that tick (keyframes after a 0).
-        seat.feed.say_baseline(&mut payload);
+        input.baseline = seat.feed.baseline();
         self.unapplied.push_back((seq, intended));
         self.record(|w| w.inputs += 1);
-        self.ask_later(seat, events::INPUT, &payload, AckKind::Input, intended);
+        self.ask_later(seat, events::INPUT, &input, AckKind::Input, intended);
     }
 
     fn send_chat(&mut self, seat: &mut Seat) {

@@ -60,14 +60,6 @@ impl SnapshotFeed {
         }
     }
 
-    /// Adds the `baseline` to an input payload (a framework field next to the game's own,
-    /// docs/protocol.md) when the feed says one; a payload that is not an object is left alone.
-    pub(crate) fn say_baseline(&self, input: &mut serde_json::Value) {
-        if let (Some(baseline), Some(fields)) = (self.baseline(), input.as_object_mut()) {
-            fields.insert("baseline".into(), baseline.into());
-        }
-    }
-
     /// Applies one `snapshot` payload. A payload that fails to apply changes no held state and
     /// puts the feed in recovery (baseline 0 until a keyframe).
     pub(crate) fn apply(&mut self, bytes: &[u8]) -> Result<Received<'_>, SnapshotDecodeError> {
@@ -204,22 +196,6 @@ mod tests {
         assert_eq!(got.player(1).map(|p| p.last_input_seq), Some(9));
         assert_eq!(got.position(&layout(), 10), Some((9.0, 0.5)));
         assert_eq!(got.server_time_ms, 1_000 + 9 * 33);
-    }
-
-    #[test]
-    fn inputs_carry_the_baseline_next_to_the_games_fields() {
-        let mut feed = SnapshotFeed::new(SnapshotMode::Deltas, layout());
-        applied(&mut feed, &keyframe(5));
-        let mut input = serde_json::json!({ "seq": 3, "move": [1.0, 0.0] });
-        feed.say_baseline(&mut input);
-        assert_eq!(
-            input,
-            serde_json::json!({ "seq": 3, "move": [1.0, 0.0], "baseline": 5 })
-        );
-        let stock = SnapshotFeed::new(SnapshotMode::Keyframes, layout());
-        let mut input = serde_json::json!({ "seq": 4 });
-        stock.say_baseline(&mut input);
-        assert_eq!(input, serde_json::json!({ "seq": 4 }), "no baseline field");
     }
 
     #[test]

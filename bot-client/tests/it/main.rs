@@ -3,11 +3,12 @@
 //!
 //! One test binary (see ARCHITECTURE.md) with a module per concern: `server` builds the server,
 //! `exchange` covers connect, acks, binary data and byte counters, `lifecycle` covers heartbeat and
-//! closing.
+//! closing, `session` the same for [`Session`](tickstorm_bot_client::Session), `swarm` the bots.
 
 mod exchange;
 mod lifecycle;
 mod server;
+mod session;
 mod swarm;
 
 /// Expands each listed `async fn name(setup: Setup)` into one `#[tokio::test]` per parser and

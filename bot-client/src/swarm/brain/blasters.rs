@@ -17,10 +17,9 @@ use std::f32::consts::{PI, TAU};
 use glam::Vec2;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
 use tickstorm_shared::Field;
 
-use super::{Brain, position};
+use super::{Brain, GameInput, Input, position};
 
 // The game's rules the brain plays by (games/blasters/src/rules.rs; a test checks they agree).
 // Copied, not imported: the bot client stays free of the simulation's dependencies.
@@ -255,7 +254,7 @@ impl Brain for Blasters {
         self.fire = self.phase == Some(PLAYING);
     }
 
-    fn input(&mut self, seq: u32, rng: &mut ChaCha8Rng) -> serde_json::Value {
+    fn input(&mut self, seq: u32, rng: &mut ChaCha8Rng) -> Input {
         // Now and then switch strafing sides, so duels do not settle into circles.
         if rng.random::<f32>() < 0.03 {
             self.strafe = -self.strafe;
@@ -272,12 +271,15 @@ impl Brain for Blasters {
             self.moving = self.wander;
             self.aim = wrap_angle(self.wander.to_angle());
         }
-        json!({
-            "seq": seq,
-            "move": [self.moving.x, self.moving.y],
-            "aim": self.aim,
-            "fire": self.fire,
-        })
+        Input {
+            seq,
+            baseline: None,
+            game: GameInput::Blasters {
+                movement: self.moving,
+                aim: self.aim,
+                fire: self.fire,
+            },
+        }
     }
 
     fn play(&self) -> Vec<(&'static str, u64)> {
@@ -376,7 +378,7 @@ mod tests {
         let (_, _, fire) = read(&mut brain, &snapshot(1_066, &[me, far, dead], &[], 2));
         assert!(!fire, "holds fire once the round is over");
 
-        let input = brain.input(9, &mut ChaCha8Rng::seed_from_u64(3));
+        let input = super::super::as_json(brain.input(9, &mut ChaCha8Rng::seed_from_u64(3)));
         assert_eq!(input["seq"], 9);
         assert_eq!(input["fire"], false);
         assert!(input["aim"].as_f64().is_some_and(f64::is_finite), "{input}");
@@ -447,7 +449,7 @@ mod tests {
         read(&mut brain, &lonely);
         let mut directions = Vec::new();
         for seq in 1..=60 {
-            let input = brain.input(seq, &mut rng);
+            let input = super::super::as_json(brain.input(seq, &mut rng));
             assert_eq!(input["fire"], false, "nobody to shoot at");
             let (x, y) = (
                 input["move"][0].as_f64().expect("a number"),
@@ -464,7 +466,7 @@ mod tests {
             &snapshot(1_033, &[(50, 20.0, 20.0, 100, 0, 0)], &[], 1),
         );
         brain.wander = Vec2::new(-1.0, 0.0);
-        let input = brain.input(61, &mut rng);
+        let input = super::super::as_json(brain.input(61, &mut rng));
         assert!(
             input["move"][0].as_f64().expect("a number") > 0.0
                 && input["move"][1].as_f64().expect("a number") > 0.0,

@@ -11,15 +11,17 @@
 //! [`ClientState`](tickstorm_shared::delta::ClientState) and the resulting state is walked with
 //! [`State::visit`], which hands out rows exactly as `scan_snapshot` does for a keyframe. Why a
 //! trait object with a row callback: the walk stays one allocation-free pass, and one virtual
-//! call per row is noise next to applying the snapshot. Inputs stay `serde_json` values sent
-//! through the client's usual `emit_with_ack` encoding path, so a brain cannot change how inputs
-//! travel.
+//! call per row is noise next to applying the snapshot. An input is an [`Input`]: the framework's
+//! fields and the brain's [`GameInput`], serialized straight into the wire format by the session's
+//! usual emit path (no JSON tree on the way), so a brain cannot change how inputs travel.
 
 mod blasters;
 mod orbs;
 
+use glam::Vec2;
 use rand_chacha::ChaCha8Rng;
 use tickstorm_shared::delta::State;
+use tickstorm_shared::protocol::Tick;
 use tickstorm_shared::{Field, PlayerEntry, PlayerId, SnapshotVisitor};
 
 pub use blasters::Blasters;
@@ -43,13 +45,78 @@ pub trait Brain: Send + Sync {
     /// The snapshot was read whole: decide what to do next.
     fn end(&mut self);
 
-    /// The payload of the input numbered `seq`; `rng` is the bot's own seeded generator.
-    fn input(&mut self, seq: u32, rng: &mut ChaCha8Rng) -> serde_json::Value;
+    /// The input numbered `seq` (without a baseline: the bot's feed adds it); `rng` is the bot's
+    /// own seeded generator.
+    fn input(&mut self, seq: u32, rng: &mut ChaCha8Rng) -> Input;
 
     /// What the brain saw of the game so far (counts named by the brain, summed over bots in the
     /// report): evidence that the bots really played, not only that the server answered.
     fn play(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
+    }
+}
+
+/// One `input` event's payload: the framework's fields (docs/protocol.md) next to the game's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Input {
+    /// The input's number, increasing per seat.
+    pub seq: u32,
+    /// The tick of the newest state the bot holds, when it asks for deltas.
+    pub baseline: Option<Tick>,
+    /// What the brain decided.
+    pub game: GameInput,
+}
+
+/// The game's own fields of an input, one variant per game the swarm plays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GameInput {
+    /// The orb arena: `move`, a direction.
+    Orbs {
+        /// The direction to move in (unit length, or zero).
+        movement: Vec2,
+    },
+    /// Blasters: `move`, `aim` (radians) and `fire`.
+    Blasters {
+        /// The direction to move in (unit length, or zero).
+        movement: Vec2,
+        /// Where the blaster points, in radians.
+        aim: f32,
+        /// Whether to fire.
+        fire: bool,
+    },
+}
+
+impl serde::Serialize for Input {
+    /// A map of `seq`, `baseline` (when set) and the game's fields, as the game's `Deserialize`
+    /// reads it; written field by field rather than through a derived `flatten`, which would
+    /// buffer the map of unknown length.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let game_fields = match self.game {
+            GameInput::Orbs { .. } => 1,
+            GameInput::Blasters { .. } => 3,
+        };
+        let len = 1 + usize::from(self.baseline.is_some()) + game_fields;
+        let mut map = serializer.serialize_map(Some(len))?;
+        map.serialize_entry("seq", &self.seq)?;
+        if let Some(baseline) = self.baseline {
+            map.serialize_entry("baseline", &baseline)?;
+        }
+        match self.game {
+            GameInput::Orbs { movement } => {
+                map.serialize_entry("move", &movement.to_array())?;
+            }
+            GameInput::Blasters {
+                movement,
+                aim,
+                fire,
+            } => {
+                map.serialize_entry("move", &movement.to_array())?;
+                map.serialize_entry("aim", &aim)?;
+                map.serialize_entry("fire", &fire)?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -103,6 +170,12 @@ pub fn read_state(state: &State, me: PlayerId, brain: &mut dyn Brain) -> Envelop
 
 /// The state of a keyframe whose kinds have `widths` fields, all exact: what a bot holds after
 /// applying that keyframe, for the brains' tests.
+/// An input as the JSON the common parser sends, for the brains' tests.
+#[cfg(test)]
+fn as_json(input: Input) -> serde_json::Value {
+    serde_json::to_value(input).expect("an input serializes")
+}
+
 #[cfg(test)]
 fn keyframe_state(bytes: &[u8], widths: &[usize]) -> State {
     let layout: Vec<_> = widths
@@ -152,6 +225,49 @@ fn position(fields: &[Field]) -> Option<glam::Vec2> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_carry_the_framework_fields_next_to_the_games() {
+        let orbs = Input {
+            seq: 3,
+            baseline: Some(5),
+            game: GameInput::Orbs {
+                movement: Vec2::new(1.0, 0.0),
+            },
+        };
+        assert_eq!(
+            as_json(orbs),
+            serde_json::json!({ "seq": 3, "baseline": 5, "move": [1.0, 0.0] })
+        );
+        let stock = Input {
+            baseline: None,
+            ..orbs
+        };
+        assert_eq!(
+            as_json(stock),
+            serde_json::json!({ "seq": 3, "move": [1.0, 0.0] }),
+            "no baseline field without a baseline"
+        );
+        let blasters = Input {
+            seq: 4,
+            baseline: None,
+            game: GameInput::Blasters {
+                movement: Vec2::new(0.0, -1.0),
+                aim: 0.5,
+                fire: true,
+            },
+        };
+        assert_eq!(
+            as_json(blasters),
+            serde_json::json!({ "seq": 4, "move": [0.0, -1.0], "aim": 0.5, "fire": true })
+        );
+        // MessagePack writes the map's length first: it must count the entries written.
+        for (input, entries) in [(orbs, 3), (stock, 2), (blasters, 4)] {
+            let bytes = rmp_serde::to_vec_named(&input).expect("serializes");
+            let value = rmpv::decode::read_value(&mut &bytes[..]).expect("one whole value");
+            assert_eq!(value.as_map().map(Vec::len), Some(entries), "{input:?}");
+        }
+    }
 
     #[test]
     fn every_listed_game_has_a_brain_named_after_it() {

@@ -8,10 +8,9 @@
 use glam::Vec2;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
 use tickstorm_shared::Field;
 
-use super::{Brain, position};
+use super::{Brain, GameInput, Input, position};
 
 /// See the module docs.
 #[derive(Debug, Default)]
@@ -64,11 +63,17 @@ impl Brain for Orbs {
         }
     }
 
-    fn input(&mut self, seq: u32, rng: &mut ChaCha8Rng) -> serde_json::Value {
+    fn input(&mut self, seq: u32, rng: &mut ChaCha8Rng) -> Input {
         if self.direction == Vec2::ZERO {
             self.direction = Vec2::from_angle(rng.random_range(0.0..std::f32::consts::TAU));
         }
-        json!({ "seq": seq, "move": [self.direction.x, self.direction.y] })
+        Input {
+            seq,
+            baseline: None,
+            game: GameInput::Orbs {
+                movement: self.direction,
+            },
+        }
     }
 
     fn play(&self) -> Vec<(&'static str, u64)> {
@@ -124,7 +129,7 @@ mod tests {
             "{:?}",
             brain.direction()
         );
-        let input = brain.input(13, &mut ChaCha8Rng::seed_from_u64(1));
+        let input = super::super::as_json(brain.input(13, &mut ChaCha8Rng::seed_from_u64(1)));
         assert_eq!(input["seq"], 13);
         assert!(
             (input["move"][0].as_f64().expect("a number") - 0.6).abs() < 1e-5,
@@ -143,7 +148,7 @@ mod tests {
         let envelope = read_state(&keyframe_state(&arena(), &[5, 2]), 99, &mut brain);
         assert_eq!(envelope.applied, None);
         assert_eq!(brain.direction(), Vec2::ZERO, "no avatar, no orb chosen");
-        let input = brain.input(1, &mut ChaCha8Rng::seed_from_u64(1));
+        let input = super::super::as_json(brain.input(1, &mut ChaCha8Rng::seed_from_u64(1)));
         let (x, y) = (
             input["move"][0].as_f64().expect("a number"),
             input["move"][1].as_f64().expect("a number"),
