@@ -67,7 +67,9 @@ async fn pings_are_answered_while_the_owner_waits(setup: Setup) {
     assert!(waited.is_err(), "nothing but pings came: {waited:?}");
     assert!(session.is_connected());
     assert_eq!(server.socket_count(), 1);
-    let id = session.emit_with_ack("echo", &"still here").expect("queued");
+    let id = session
+        .emit_with_ack("echo", &"still here")
+        .expect("queued");
     assert_eq!(
         next(&mut session).await,
         SessionEvent::Ack {
