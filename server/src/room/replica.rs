@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use socketioxide::socket::Sid;
-use tickstorm_shared::delta::{DeltaEncoder, KindCoding, SERVER_BASELINE_WINDOW, State, View};
+use tickstorm_shared::delta::{
+    DeltaEncoder, KindCoding, SERVER_BASELINE_WINDOW, State, View, floor_to_i64,
+};
 use tickstorm_shared::{Field, PlayerId, Tick};
 
 /// The newest snapshot tick a client says it holds (0: none): its delta baseline. Written by
@@ -305,7 +307,7 @@ struct Grid {
 impl Grid {
     fn cell(x: f64, y: f64, radius: f32) -> (i64, i64) {
         let r = f64::from(radius);
-        ((x / r).floor() as i64, (y / r).floor() as i64)
+        (floor_to_i64(x / r), floor_to_i64(y / r))
     }
 
     fn build(&mut self, state: &State, layout: &[KindCoding], radius: f32) {

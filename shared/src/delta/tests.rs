@@ -657,3 +657,43 @@ fn a_warm_encoder_and_client_reuse_their_buffers() {
     }
     assert_eq!(client.held(), CLIENT_STATE_RING);
 }
+
+#[test]
+fn floor_to_i64_is_the_floor_then_the_saturating_cast() {
+    let edges = [
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        0.999_999_999,
+        -0.999_999_999,
+        1.0,
+        -1.0,
+        2.5,
+        -2.5,
+        -3.0,
+        4_503_599_627_370_495.5, // 2^52 - 0.5: the last values with a fraction
+        -4_503_599_627_370_495.5,
+        9_007_199_254_740_993.0,
+        9.223_372_036_854_776e18, // 2^63: just out of range
+        -9.223_372_036_854_776e18,
+        -9.3e18,
+        1e300,
+        -1e300,
+        f64::MAX,
+        f64::MIN,
+        f64::MIN_POSITIVE,
+        -f64::MIN_POSITIVE,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    let mut rng = SmallRng::seed_from_u64(7);
+    let random = (0..100_000).map(|i| {
+        let scale = [1.0, 1e3, 1e9, 1e15, 1e19][i % 5];
+        (rng.random::<f64>() - 0.5) * 2.0 * scale
+    });
+    for x in edges.into_iter().chain(random) {
+        assert_eq!(floor_to_i64(x), x.floor() as i64, "{x:e}");
+    }
+}
