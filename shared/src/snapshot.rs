@@ -205,9 +205,23 @@ pub fn scan(
 }
 
 /// Reads one field value; anything but a number, a boolean or nil is refused.
+#[inline]
 pub(crate) fn read_field(rd: &mut &[u8]) -> Result<Field, SnapshotDecodeError> {
     use rmp::Marker;
     use rmp::decode::{read_f32, read_f64, read_int, read_marker};
+    // Fast paths for the one-byte integers (positive and negative fixint), most of a delta's
+    // values: quantized differences are small.
+    match rd.split_first() {
+        Some((&byte, rest)) if byte <= 0x7f => {
+            *rd = rest;
+            return Ok(Field::Uint(u64::from(byte)));
+        }
+        Some((&byte, rest)) if byte >= 0xe0 => {
+            *rd = rest;
+            return Ok(Field::Int(i64::from(byte.cast_signed())));
+        }
+        _ => {}
+    }
     let marker = rd
         .first()
         .map(|&b| Marker::from_u8(b))
