@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use rmpv::Value;
 use tickstorm_bot_client::{Client, ClientConfig, ClientError};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::server::{ACK, Setup, TestServer, is_closed, next_event};
+use crate::server::{ACK, Setup, TestServer, fake_engine_io, is_closed, next_event};
 
 crate::for_each_setup!(
     server_pings_are_answered,
@@ -89,27 +88,12 @@ async fn dropping_the_last_handle_closes(setup: Setup) {
 /// A fake Engine.IO server that completes the handshake and then never pings.
 #[tokio::test]
 async fn missing_pings_end_the_connection() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free port");
-    let addr = listener.local_addr().expect("bound address");
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.expect("client connects");
-        let mut ws = tokio_tungstenite::accept_async(tcp)
-            .await
-            .expect("WebSocket handshake");
-        let open = r#"0{"sid":"e1","upgrades":[],"pingInterval":100,"pingTimeout":100,"maxPayload":1000000}"#;
-        ws.send(Message::text(open)).await.expect("send open");
-        let connect = ws.next().await.expect("a frame").expect("readable");
-        assert_eq!(connect, Message::text(r#"40/game,{"name":"ana"}"#));
-        ws.send(Message::text(r#"40/game,{"sid":"s1"}"#))
-            .await
-            .expect("send connect ack");
+    let (url, server) = fake_engine_io(100, |mut ws| async move {
         // Keep reading (and never pinging) until the client gives up.
         while let Some(Ok(_)) = ws.next().await {}
-    });
-    let config = ClientConfig::new(format!("http://{addr}"), "game")
-        .with_auth(serde_json::json!({ "name": "ana" }));
+    })
+    .await;
+    let config = ClientConfig::new(url, "game").with_auth(serde_json::json!({ "name": "ana" }));
     let (client, mut events) = Client::connect(config).await.expect("handshake completes");
     assert_eq!(client.sid(), "s1");
     let started = tokio::time::Instant::now();

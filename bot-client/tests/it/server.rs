@@ -8,11 +8,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
 use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::{ParserConfig, SocketIo};
 use tickstorm_bot_client::{Client, ClientConfig, ClientError, Event, ParserKind, TransportKind};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Bytes the server sends in its `bin` event.
 pub const SERVER_BIN: &[u8] = &[0, 1, 2, 253, 254, 255, b'{', b'"'];
@@ -144,6 +147,40 @@ pub async fn next_event(rx: &mut UnboundedReceiver<Event>) -> Option<Event> {
     tokio::time::timeout(Duration::from_secs(2), rx.recv())
         .await
         .expect("event or end of stream within 2 s")
+}
+
+/// A WebSocket as a fake server holds it.
+pub type FakeSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A fake Engine.IO server for one client on `127.0.0.1:0`: opens the session with
+/// `pingInterval`/`pingTimeout` of `ping_ms`, answers the client's CONNECT to `/game` (auth
+/// `{"name":"ana"}`) with sid `s1`, then runs `then` on the socket. Returns the URL and the task.
+pub async fn fake_engine_io<F, Fut>(ping_ms: u64, then: F) -> (String, JoinHandle<()>)
+where
+    F: FnOnce(FakeSocket) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let addr = listener.local_addr().expect("bound address");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("client connects");
+        let mut ws = tokio_tungstenite::accept_async(tcp)
+            .await
+            .expect("WebSocket handshake");
+        let open = format!(
+            r#"0{{"sid":"e1","upgrades":[],"pingInterval":{ping_ms},"pingTimeout":{ping_ms},"maxPayload":1000000}}"#
+        );
+        ws.send(Message::text(open)).await.expect("send open");
+        let connect = ws.next().await.expect("a frame").expect("readable");
+        assert_eq!(connect, Message::text(r#"40/game,{"name":"ana"}"#));
+        ws.send(Message::text(r#"40/game,{"sid":"s1"}"#))
+            .await
+            .expect("send connect ack");
+        then(ws).await;
+    });
+    (format!("http://{addr}"), server)
 }
 
 /// True for the error a dead connection gives.

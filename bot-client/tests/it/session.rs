@@ -8,7 +8,7 @@ use rmpv::Value;
 use tickstorm_bot_client::{ClientConfig, ClientError, Session, SessionEvent};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::server::{SERVER_BIN, Setup, TestServer};
+use crate::server::{SERVER_BIN, Setup, TestServer, fake_engine_io};
 
 crate::for_each_setup!(
     acks_come_back_with_the_ids_their_emits_got,
@@ -123,29 +123,15 @@ async fn close_leaves_and_a_second_close_is_harmless(setup: Setup) {
 /// A fake Engine.IO server that completes the handshake and then never pings.
 #[tokio::test]
 async fn a_server_that_stops_pinging_ends_the_session() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a free port");
-    let addr = listener.local_addr().expect("bound address");
-    let server = tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.expect("client connects");
-        let mut ws = tokio_tungstenite::accept_async(tcp)
-            .await
-            .expect("WebSocket handshake");
-        let open = r#"0{"sid":"e1","upgrades":[],"pingInterval":300,"pingTimeout":300,"maxPayload":1000000}"#;
-        ws.send(Message::text(open)).await.expect("send open");
-        ws.next().await.expect("a frame").expect("readable");
-        ws.send(Message::text(r#"40/game,{"sid":"s1"}"#))
-            .await
-            .expect("send connect ack");
+    let (url, server) = fake_engine_io(300, |mut ws| async move {
         // One ping, answered; then silence until the client gives up.
         ws.send(Message::text("2")).await.expect("send ping");
         let pong = ws.next().await.expect("a frame").expect("readable");
         assert_eq!(pong, Message::text("3"));
         while let Some(Ok(_)) = ws.next().await {}
-    });
-    let config = ClientConfig::new(format!("http://{addr}"), "game")
-        .with_auth(serde_json::json!({ "name": "ana" }));
+    })
+    .await;
+    let config = ClientConfig::new(url, "game").with_auth(serde_json::json!({ "name": "ana" }));
     let mut session = Session::connect(config).await.expect("handshake completes");
     assert_eq!(session.sid(), "s1");
     let started = tokio::time::Instant::now();
