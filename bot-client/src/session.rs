@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use rmpv::Value;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -229,20 +229,22 @@ impl Session {
             return Poll::Ready(SessionEvent::Closed(reason));
         }
         if let Poll::Ready(Err(err)) = self.poll_write(cx) {
-            tracing::debug!(%err, "transport write failed");
-            return Poll::Ready(self.end("write error"));
-        }
-        if self.heartbeat_expired(cx) {
-            return Poll::Ready(self.end("no ping within pingInterval + pingTimeout"));
+            return Poll::Ready(self.write_failed(&err));
         }
         loop {
-            let frame = match ready!(self.poll_frame(cx)) {
-                Some(Ok(frame)) => frame,
-                Some(Err(err)) => {
+            let frame = match self.poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => frame,
+                Poll::Ready(Some(Err(err))) => {
                     tracing::debug!(%err, "transport read failed");
                     return Poll::Ready(self.end("read error"));
                 }
-                None => return Poll::Ready(self.end("transport ended")),
+                Poll::Ready(None) => return Poll::Ready(self.end("transport ended")),
+                // Only once everything received is read: a late owner with a ping waiting in
+                // the socket is not a dead server.
+                Poll::Pending if self.heartbeat_expired(cx) => {
+                    return Poll::Ready(self.end("no ping within pingInterval + pingTimeout"));
+                }
+                Poll::Pending => return Poll::Pending,
             };
             match interpret(&mut self.decoder, &self.nsp, frame) {
                 Incoming::Packet(packet) => {
@@ -254,15 +256,22 @@ impl Session {
                     let next_deadline = Instant::now() + self.heartbeat;
                     self.deadline.as_mut().reset(next_deadline);
                     self.armed_for = None;
-                    self.heartbeat_expired(cx);
                     self.outbox.push_back(pong);
-                    // Registers the waker if the socket is full; an error shows at the next call.
-                    let _ = self.poll_write(cx);
+                    // Pending only registers the waker (the socket is full); an error is the end:
+                    // frames taken from the outbox are gone with it.
+                    if let Poll::Ready(Err(err)) = self.poll_write(cx) {
+                        return Poll::Ready(self.write_failed(&err));
+                    }
                 }
                 Incoming::Nothing => {}
                 Incoming::Stop(reason) => return Poll::Ready(self.end(reason)),
             }
         }
+    }
+
+    fn write_failed(&mut self, err: &ClientError) -> SessionEvent {
+        tracing::debug!(%err, "transport write failed");
+        self.end("write error")
     }
 
     /// Whether the heartbeat deadline has passed. The timer is polled (and given this task's
@@ -276,7 +285,11 @@ impl Session {
         {
             return Instant::now() >= self.deadline.deadline();
         }
-        let expired = self.deadline.as_mut().poll(cx).is_ready();
+        // Unconstrained: with the task's cooperative budget spent, tokio's timer would answer
+        // Pending without registering anything, and a deadline thought armed would never wake us.
+        let expired = tokio::task::unconstrained(self.deadline.as_mut())
+            .poll_unpin(cx)
+            .is_ready();
         self.armed_for = Some(cx.waker().clone());
         expired
     }

@@ -189,6 +189,8 @@ impl Bot {
         // schedule above does (on purpose, for its latencies), or it is answered `rate_limited`.
         chat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut reconnect_at = self.next_reconnect(flaky);
+        // False once a reconnect failed: no seat (and no connection) left to finish.
+        let mut seated = true;
         let stop = self.shared.stop.clone();
         // One waiter for the whole game: a new one per turn of the loop would register with
         // (and leave) the token's waiter list at every message.
@@ -221,7 +223,10 @@ impl Bot {
                         self.record(|w| w.error("disconnected"));
                         match self.reconnect(&seat).await {
                             Some(new_seat) => seat = new_seat,
-                            None => break,
+                            None => {
+                                seated = false;
+                                break;
+                            }
                         }
                     }
                 },
@@ -229,12 +234,29 @@ impl Bot {
                     seat.session.close().await;
                     match self.reconnect(&seat).await {
                         Some(new_seat) => seat = new_seat,
-                        None => break,
+                        None => {
+                            seated = false;
+                            break;
+                        }
                     }
                     reconnect_at = self.next_reconnect(flaky);
                 }
             }
         }
+        if seated {
+            self.finish(&mut seat).await;
+        }
+        let play = self.brain.play();
+        self.record(|w| {
+            for (name, n) in play {
+                *w.play.entry(name).or_default() += n;
+            }
+        });
+    }
+
+    /// The end of a game on a seat still held: the last answers, then leave. (A failed
+    /// reconnect has already counted its connection's bytes and its end.)
+    async fn finish(&mut self, seat: &mut Seat) {
         // The acks of what was already sent are still on their way: wait for them (bounded), so
         // the report counts every answer rather than calling a slow one lost.
         // Snapshots keep being read meanwhile: an ack can overtake the snapshot of the tick it
@@ -244,7 +266,7 @@ impl Bot {
         while !self.acks.is_empty() {
             tokio::select! {
                 event = seat.session.next() => match event {
-                    SessionEvent::Event(event) => self.on_event(&mut seat, event),
+                    SessionEvent::Event(event) => self.on_event(seat, event),
                     SessionEvent::Ack { id, args } => self.on_ack(id, args),
                     SessionEvent::Closed(_) => break,
                 },
@@ -252,14 +274,8 @@ impl Bot {
             }
         }
         self.expire_acks();
-        self.settle(&mut seat).await;
+        self.settle(seat).await;
         self.count_bytes(&seat.session);
-        let play = self.brain.play();
-        self.record(|w| {
-            for (name, n) in play {
-                *w.play.entry(name).or_default() += n;
-            }
-        });
         seat.session.close().await;
         self.shared.connected.fetch_sub(1, Ordering::Relaxed);
     }
@@ -412,6 +428,8 @@ impl Bot {
                     }),
                     _ => {
                         self.record(|w| w.error("malformed_ack"));
+                        session.close().await;
+                        self.shared.connected.fetch_sub(1, Ordering::Relaxed);
                         None
                     }
                 }
