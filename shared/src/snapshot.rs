@@ -237,10 +237,11 @@ pub(crate) fn read_field(rd: &mut &[u8]) -> Result<Field, SnapshotDecodeError> {
                 _ => Field::Nil,
             }
         }
-        Marker::FixPos(_) | Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
+        // Fixints were read above.
+        Marker::U8 | Marker::U16 | Marker::U32 | Marker::U64 => {
             Field::Uint(read_int(rd).map_err(invalid)?)
         }
-        Marker::FixNeg(_) | Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
+        Marker::I8 | Marker::I16 | Marker::I32 | Marker::I64 => {
             // A signed encoding of a non-negative number is the same value as its unsigned one.
             match read_int::<i64, _>(rd).map_err(invalid)? {
                 v if v >= 0 => Field::Uint(v as u64),
