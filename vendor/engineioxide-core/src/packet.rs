@@ -11,7 +11,11 @@ use crate::{ProtocolVersion, Sid, Str, TransportType};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Packet {
     /// Open packet used to initiate a connection
-    Open(OpenPacket),
+    ///
+    /// Boxed: it is by far the largest variant (~80 bytes) yet it is written once per session and
+    /// never queued, while every slot of a socket's outgoing channel is sized for the largest
+    /// variant. Boxing it shrinks [`PacketBuf`] from 168 to 88 bytes.
+    Open(Box<OpenPacket>),
     /// Close packet used to close a connection
     Close,
     /// Ping packet used to check if the connection is still alive
@@ -395,13 +399,13 @@ mod tests {
     #[test]
     fn test_open_packet() {
         let sid = Sid::new();
-        let packet = Packet::Open(OpenPacket {
+        let packet = Packet::Open(Box::new(OpenPacket {
             sid,
             upgrades: smallvec::smallvec![TransportType::Websocket],
             ping_interval: Duration::from_millis(25000),
             ping_timeout: Duration::from_millis(20000),
             max_payload: 100000,
-        });
+        }));
         let packet_str: String = packet.into();
         assert_eq!(
             packet_str,
@@ -409,6 +413,14 @@ mod tests {
                 "0{{\"sid\":\"{sid}\",\"upgrades\":[\"websocket\"],\"pingInterval\":25000,\"pingTimeout\":20000,\"maxPayload\":100000}}"
             )
         );
+    }
+
+    #[test]
+    fn packet_buf_is_not_sized_by_the_open_packet() {
+        // Every slot of a socket's outgoing channel holds a `PacketBuf`; the `Open` packet, written
+        // once per session and never queued, must not set its size.
+        assert!(std::mem::size_of::<Packet>() <= 40);
+        assert!(std::mem::size_of::<PacketBuf>() <= 88);
     }
 
     #[test]
@@ -454,7 +466,7 @@ mod tests {
             upgrades: smallvec::smallvec![TransportType::Websocket],
         };
         let size = serde_json::to_string(&open).unwrap().len();
-        let packet = Packet::Open(open);
+        let packet = Packet::Open(Box::new(open));
         assert_eq!(packet.get_size_hint(false), size);
 
         let packet = Packet::Close;
