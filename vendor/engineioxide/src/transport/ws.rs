@@ -123,6 +123,9 @@ where
         .max_frame_size(Some(engine.config.ws_max_frame_size));
 
     let ws_init = move || WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config));
+    // A session opened on this WebSocket runs its heartbeat in this task; one upgraded from
+    // polling already has its heartbeat task.
+    let mut inline_heartbeat = None;
     let (socket, ws) = if let Some(sid) = sid {
         match engine.get_socket(sid) {
             None => return Err(Error::UnknownSessionID(sid)),
@@ -159,9 +162,7 @@ where
 
         let mut ws = ws_init().await;
         init_handshake(socket.id, &mut ws, &engine.config).await?;
-        socket
-            .clone()
-            .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
+        inline_heartbeat = Some((engine.config.ping_interval, engine.config.ping_timeout));
         (socket, ws)
     };
     let (tx, rx) = ws.split();
@@ -170,7 +171,21 @@ where
     tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
 
     // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
+    let reader = forward_to_handler(&engine, rx, &socket);
+    let reader = async {
+        match inline_heartbeat {
+            Some((interval, timeout)) => {
+                tokio::select! {
+                    res = reader => res,
+                    // The heartbeat ends only once it has closed the session (closing it again
+                    // below is a no-op).
+                    () = socket.heartbeat(interval, timeout) => Err(Error::HeartbeatTimeout),
+                }
+            }
+            None => reader.await,
+        }
+    };
+    match reader
         .with_cancellation_token(&socket.cancellation_token)
         .await
     {
