@@ -181,6 +181,13 @@ fn bad_payloads() -> Vec<(&'static str, Vec<Value>, &'static str)> {
             "bad_request",
         ),
         (events::TIME, vec![map(vec![])], "bad_request"),
+        // An event no handler knows; also one that only differs in case from a known one.
+        ("room:explode", vec![map(vec![])], "bad_request"),
+        (
+            "INPUT",
+            vec![input(Value::from(1), pair(1.0, 0.0))],
+            "bad_request",
+        ),
         (
             events::TIME,
             vec![map(vec![("client_time", Value::from("now"))])],
