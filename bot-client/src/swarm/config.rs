@@ -46,6 +46,21 @@ pub enum TransportArg {
     Polling,
 }
 
+/// How bots pick their endpoint (URL and local address) from `--url`/`--also-url` and
+/// `--local-ip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpreadArg {
+    /// Round robin by bot: consecutive bots, hence the players of one room, come through
+    /// different endpoints (in a cluster: most players play through a node that does not run
+    /// their room).
+    Bot,
+    /// Round robin by room group (`--room-size`): all players of a room come through the same
+    /// endpoint, as behind a load balancer that keeps a client on one node and a lobby that
+    /// matches players on their own node. `--cross-node-share` sends some through the next one.
+    Room,
+}
+
 /// Whether the bots ask for delta snapshots, as a CLI value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -133,6 +148,16 @@ pub struct SwarmConfig {
     #[arg(long, value_enum, default_value_t = TransportArg::Websocket)]
     pub transport: TransportArg,
 
+    /// How bots spread over the endpoints: by bot, or by room (see `--cross-node-share`).
+    #[arg(long, value_enum, default_value_t = SpreadArg::Bot)]
+    pub spread: SpreadArg,
+
+    /// With `--spread room`: the share of bots (0 to 1) that connect through the endpoint after
+    /// their room's, so that they play through a node that does not run their room. Every
+    /// 1/share-th bot (never the one that creates the room).
+    #[arg(long, default_value_t = 0.0)]
+    pub cross_node_share: f64,
+
     /// Bots per room: every N bots share a room created for them (max_players N). 0 = quick match
     /// (the server's default room size).
     #[arg(long, default_value_t = 8)]
@@ -215,8 +240,16 @@ impl Default for SwarmConfig {
 }
 
 impl SwarmConfig {
-    /// The server URL and local address bot `index` uses (round robin over each list).
+    /// The server URL and local address bot `index` uses (round robin over each list, by bot or
+    /// by room group: `--spread`).
     pub fn endpoint_for(&self, index: usize) -> (&str, Option<std::net::IpAddr>) {
+        let index = match (self.spread, self.room_size) {
+            (SpreadArg::Bot, _) | (SpreadArg::Room, 0) => index,
+            (SpreadArg::Room, size) => {
+                let group = index / size;
+                group + usize::from(self.crosses_nodes(index))
+            }
+        };
         let url = match index % (1 + self.also_urls.len()) {
             0 => self.url.as_str(),
             i => self.also_urls[i - 1].as_str(),
@@ -302,6 +335,19 @@ impl SwarmConfig {
         }
     }
 
+    /// Whether bot `index` is one of the `--cross-node-share` that connect through the endpoint
+    /// after their room's: every round(1/share)-th bot, never a room's first (its creator).
+    fn crosses_nodes(&self, index: usize) -> bool {
+        if self.cross_node_share <= 0.0
+            || self.room_size == 0
+            || index.is_multiple_of(self.room_size)
+        {
+            return false;
+        }
+        let every = (1.0 / self.cross_node_share).round().max(1.0) as usize;
+        index % every == every - 1
+    }
+
     /// Checks values clap cannot.
     pub fn validate(&self) -> Result<(), String> {
         if self.bots == 0 {
@@ -312,6 +358,15 @@ impl SwarmConfig {
         }
         if !(self.input_rate.is_finite() && self.input_rate > 0.0 && self.input_rate <= 1000.0) {
             return Err("--input-rate must be in (0, 1000] inputs per second".into());
+        }
+        if !(0.0..=1.0).contains(&self.cross_node_share) {
+            return Err("--cross-node-share must be between 0 and 1".into());
+        }
+        if self.cross_node_share > 0.0 && (self.spread != SpreadArg::Room || self.room_size == 0) {
+            return Err("--cross-node-share needs --spread room and a --room-size".into());
+        }
+        if self.spread == SpreadArg::Room && self.room_size == 0 {
+            return Err("--spread room needs a --room-size (rooms created per group)".into());
         }
         if !(0.0..=1.0).contains(&self.reconnect_fraction) {
             return Err("--reconnect-fraction must be between 0 and 1".into());
@@ -354,6 +409,39 @@ fn as_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spread_by_room_keeps_a_room_on_one_endpoint_but_the_cross_node_share() {
+        let urls = |extra: &[&str]| {
+            let mut args = vec![
+                "tickstorm-bots",
+                "--url",
+                "http://a",
+                "--also-url",
+                "http://b",
+                "--also-url",
+                "http://c",
+                "--room-size",
+                "4",
+            ];
+            args.extend_from_slice(extra);
+            let c = SwarmConfig::parse_from(args);
+            c.validate().expect("valid");
+            (0..12)
+                .map(|i| c.endpoint_for(i).0.trim_start_matches("http://").to_owned())
+                .collect::<String>()
+        };
+        assert_eq!(urls(&[]), "abcabcabcabc");
+        assert_eq!(urls(&["--spread", "room"]), "aaaabbbbcccc");
+        // Every 4th bot (3, 7, 11) through the next node; never a room's creator (0, 4, 8).
+        assert_eq!(
+            urls(&["--spread", "room", "--cross-node-share", "0.25"]),
+            "aaabbbbcccca"
+        );
+        let bad = SwarmConfig::parse_from(["tickstorm-bots", "--cross-node-share", "0.1"]);
+        let error = bad.validate().expect_err("a share without --spread room");
+        assert!(error.contains("--spread room"), "{error}");
+    }
 
     #[test]
     fn defaults_are_sane_and_checked() {

@@ -21,10 +21,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use socketioxide_redis::drivers::Driver;
-use tickstorm_shared::PlayerId;
 use tickstorm_shared::protocol::{CloseReason, GAME_NAMESPACE, RoomClosed, events};
+use tickstorm_shared::{PlayerId, RoomId};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -35,7 +35,7 @@ use crate::room::{Conn, RoomHub, Seat, SeatLink};
 use crate::session::Session;
 use bus::Bus;
 use directory::{ClusterDirectory, NodeRecord};
-use wire::{Body, Envelope, NodeId, NodeReply, NodeRequest, Release, WireError};
+use wire::{Body, Envelope, NodeId, NodeReply, NodeRequest, Release, RoomMessage, WireError};
 
 /// The Socket.IO adapter: socketioxide's Redis adapter on our [`Bus`]. On a single node the bus
 /// is local and sends nothing, so the adapter delivers to this process's sockets only, as
@@ -332,6 +332,23 @@ impl Cluster {
             }
             Body::Request { id, request } => self.serve(envelope.from, id, request, hub),
             Body::Released(release) => release_here(io, release),
+            Body::Room { room_id, message } => room_message_here(io, &room_id, message),
+        }
+    }
+
+    /// Sends a room's snapshot or event to the other nodes its players are connected through,
+    /// encoded once.
+    pub(crate) fn send_room(&self, nodes: &[NodeId], room_id: &RoomId, message: RoomMessage) {
+        let envelope = Envelope {
+            from: self.0.node_id.clone(),
+            body: Body::Room {
+                room_id: room_id.clone(),
+                message,
+            },
+        };
+        let payload = wire::encode(&envelope);
+        for node in nodes {
+            self.0.bus.send(self.node_channel(node), payload.clone());
         }
     }
 
@@ -703,6 +720,29 @@ fn spawn_listener(
             }
         }
     });
+}
+
+/// An owner's snapshot or event for a room: handed to this node's members of it.
+fn room_message_here(io: &Io, room_id: &RoomId, message: RoomMessage) {
+    let Some(namespace) = io.of(GAME_NAMESPACE) else {
+        return;
+    };
+    let members = namespace.local().to(room_id.clone());
+    // A local broadcast queues the packet for each member before its future is first polled
+    // (socketioxide-redis awaits only when it publishes), so it is done here, in arrival order.
+    let sent = match message {
+        RoomMessage::Snapshot(bytes) => members.emit(events::SNAPSHOT, &bytes).now_or_never(),
+        RoomMessage::Event { event, data } => members.emit(event, &data).now_or_never(),
+    };
+    match sent {
+        Some(Ok(())) => {}
+        Some(Err(e)) => {
+            tracing::debug!(room = %room_id, error = %e, "an owner's room message not queued for some members here");
+        }
+        None => {
+            tracing::warn!(room = %room_id, "a local broadcast did not complete at once; dropped")
+        }
+    }
 }
 
 /// A seat one of this node's connections held is gone (see [`Release`]): the edge side of an

@@ -11,9 +11,10 @@ use socketioxide::{SendError, SocketError};
 use tickstorm_shared::protocol::{GAME_NAMESPACE, RoomClosed, events};
 use tickstorm_shared::{PlayerId, RoomId};
 
+use super::wire::RoomMessage;
 use super::{Cluster, Io, release_here};
 use crate::metrics::ServerMetrics;
-use crate::room::{Conn, Recipients, Release, RoomSink, Seat};
+use crate::room::{Conn, NodeId, Recipients, Release, RoomSink, Seat};
 
 /// The driver's way to the players: this node's sockets, and the cluster when there is one.
 #[derive(Debug, Clone)]
@@ -63,26 +64,49 @@ impl RoomSink for NetSink {
         }
     }
 
-    async fn broadcast<T: Serialize + Sync>(&self, room: &RoomId, event: &'static str, data: &T) {
+    async fn broadcast<T: Serialize + Sync>(
+        &self,
+        room: &RoomId,
+        event: &'static str,
+        data: &T,
+        remote: &[NodeId],
+    ) {
         let Some(namespace) = self.io.of(GAME_NAMESPACE) else {
             return;
         };
-        if let Err(e) = namespace.to(room.clone()).emit(event, data).await {
+        if let Err(e) = namespace.local().to(room.clone()).emit(event, data).await {
             self.count_failures(room, event, &e);
+        }
+        if let (Some(cluster), false) = (&self.cluster, remote.is_empty()) {
+            // With field names, as socketioxide's parsers write structs to clients (rmpv's own
+            // serializer would write them as arrays).
+            let value = rmp_serde::to_vec_named(data)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    rmpv::decode::read_value(&mut bytes.as_slice()).map_err(|e| e.to_string())
+                });
+            match value {
+                Ok(data) => cluster.send_room(
+                    remote,
+                    room,
+                    RoomMessage::Event {
+                        event: event.to_owned(),
+                        data,
+                    },
+                ),
+                Err(e) => tracing::error!(%room, event, error = %e, "event not serializable"),
+            }
         }
     }
 
-    async fn snapshot(&self, room: &RoomId, bytes: &Bytes, to: &Recipients) {
+    async fn snapshot(&self, room: &RoomId, bytes: &Bytes, to: &Recipients, remote: &[NodeId]) {
         let Some(namespace) = self.io.of(GAME_NAMESPACE) else {
             return;
         };
-        // socketioxide frames the packet once and hands the same bytes to every member. A single
-        // node broadcasts locally: the Redis adapter would otherwise encode every snapshot into a
-        // request for a bus that sends nothing.
-        let members = match self.cluster {
-            Some(_) => namespace,
-            None => namespace.local(),
-        };
+        // socketioxide frames the packet once and hands the same bytes to every member here;
+        // the members on other nodes get it through their node (below), never through the Redis
+        // adapter, which would publish every snapshot of every room to every node.
+        let members = namespace.local();
         let sent = match to {
             Recipients::Room => members.to(room.clone()).emit(events::SNAPSHOT, bytes).await,
             // Each connection is in the room named by its sid (joined at connect), so the
@@ -108,6 +132,10 @@ impl RoomSink for NetSink {
         };
         if let Err(e) = sent {
             self.count_failures(room, events::SNAPSHOT, &e);
+        }
+        let for_remote = matches!(to, Recipients::Room | Recipients::RoomExcept(_));
+        if let (Some(cluster), true, false) = (&self.cluster, for_remote, remote.is_empty()) {
+            cluster.send_room(remote, room, RoomMessage::Snapshot(bytes.clone()));
         }
     }
 

@@ -1,8 +1,11 @@
 //! What nodes say to each other on their Redis channels (`{prefix}:node:{id}`), as MessagePack
 //! maps: requests from the node a player is connected to (the *edge*) to the node that runs the
-//! room (the *owner*), the owner's replies, and the owner's notices about seats it freed.
+//! room (the *owner*), the owner's replies, the owner's notices about seats it freed, and the
+//! owner's snapshots and room events for the players connected through the receiving node.
 //!
-//! Snapshots and room events do not pass here: they go through socketioxide's Redis adapter.
+//! A room's traffic goes only to the nodes that have players of it: a room whose players are all
+//! on its owner sends nothing here. Events a player's own node broadcasts (`player:joined`,
+//! `chat`, `player:typing`) still go through socketioxide's Redis adapter, to every node.
 
 use serde::{Deserialize, Serialize};
 use socketioxide::socket::Sid;
@@ -42,6 +45,28 @@ pub enum Body {
     },
     /// Tells a node that a seat one of its connections held is gone; not answered.
     Released(Release),
+    /// Something the owner sends to every member of one of its rooms, for the receiving node to
+    /// hand to its own members of that room; not answered.
+    Room {
+        /// The room (its broadcast room on the receiving node).
+        room_id: RoomId,
+        /// What to hand over.
+        message: RoomMessage,
+    },
+}
+
+/// What an owner sends to a room's members on another node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum RoomMessage {
+    /// A snapshot (always a keyframe: deltas are made only for the owner's own connections).
+    Snapshot(bytes::Bytes),
+    /// An event and its one argument.
+    Event {
+        /// The event's name.
+        event: String,
+        /// Its argument, as the owner serialized it.
+        data: rmpv::Value,
+    },
 }
 
 /// What an edge node asks a room's owner.

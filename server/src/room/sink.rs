@@ -14,7 +14,7 @@ use socketioxide::socket::Sid;
 use tickstorm_shared::protocol::{CloseReason, RoomClosed};
 use tickstorm_shared::{PlayerId, RoomId};
 
-use super::{Conn, Recipients, Seat};
+use super::{Conn, NodeId, Recipients, Seat};
 
 /// A seat the driver freed on its own (room closed, player kicked, replaced by a rejoin), as the
 /// connection that held it must be told. Crosses the wire between nodes as is.
@@ -37,21 +37,26 @@ pub trait RoomSink: Send + Sync + 'static {
     /// it, so nobody seated later is missed).
     fn subscribe(&self, sid: Sid, room: &RoomId);
 
-    /// Sends an event to every member of the room, on every node.
+    /// Sends an event to every member of the room: this node's, and those connected through
+    /// `remote`, the other nodes that hold a seat of the room (each named once). Nothing leaves
+    /// the node when `remote` is empty.
     fn broadcast<T: Serialize + Sync>(
         &self,
         room: &RoomId,
         event: &'static str,
         data: &T,
+        remote: &[NodeId],
     ) -> impl Future<Output = ()> + Send;
 
     /// Sends one snapshot payload (a keyframe or a delta, encoded once) to `to`: the room's
-    /// members on every node, all but some connections to this node, or just those.
+    /// members (this node's, and those of the `remote` nodes), all but some connections to this
+    /// node, or just those.
     fn snapshot(
         &self,
         room: &RoomId,
         bytes: &Bytes,
         to: &Recipients,
+        remote: &[NodeId],
     ) -> impl Future<Output = ()> + Send;
 
     /// Tells this node's members of a room that it closed (each member connected to another node

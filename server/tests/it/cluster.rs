@@ -222,6 +222,64 @@ async fn whispers_typing_and_presence_cross_nodes() {
     }
 }
 
+/// Messages node `node` published to Redis while `during` ran.
+async fn published_during(node: &Node, during: impl std::future::Future<Output = ()>) -> f64 {
+    const PUBLISHED: &str = "tickstorm_redis_published_messages_total";
+    let before = node.metric(PUBLISHED).await;
+    during.await;
+    node.metric(PUBLISHED).await - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_costs_redis_nothing_per_tick_until_a_player_joins_through_another_node() {
+    let redis = Redis::start().await;
+    let nodes = Node::cluster(&redis.url(), "local", &["a", "b", "c"], &[]).await;
+    let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let bea = TestClient::connect(&nodes[0].url, "bea").await;
+    let room = create(&ana).await;
+    let ana_id = join(&ana, &room).await["player_id"].as_u64();
+    join(&bea, &room).await;
+    let window = Duration::from_secs(2);
+
+    // Both players on the room's node: 2 s of play (60 ticks at 30 Hz, each a keyframe for these
+    // clients) publish only node a's own record (once a second) and nothing per tick.
+    let all_local = published_during(&nodes[0], async {
+        ana.drain();
+        let first = ana.next_snapshot().await.tick;
+        tokio::time::sleep(window).await;
+        ana.drain();
+        let last = ana.next_snapshot().await.tick;
+        assert!(last >= first + 20, "the room ticked ({first} -> {last})");
+    })
+    .await;
+    assert!(
+        all_local <= 6.0,
+        "{all_local} messages published in 2 s by a room whose players are all local"
+    );
+
+    // carl joins through node c: the room's snapshots now cross to node c, one message a tick.
+    let mut carl = TestClient::connect(&nodes[2].url, "carl").await;
+    let carl_join = join(&carl, &room).await;
+    assert_eq!(member_names(&carl_join), ["ana", "bea", "carl"]);
+    let crossing = published_during(&nodes[0], async {
+        carl.next_snapshot().await;
+        tokio::time::sleep(window).await;
+        carl.drain();
+        carl.next_snapshot().await;
+    })
+    .await;
+    assert!(
+        crossing >= 30.0,
+        "{crossing} messages published in 2 s with a player on another node"
+    );
+
+    // The owner's room events reach him through his node too, once: ana leaves, carl hears it.
+    let ok: Value = ana.ack(events::ROOM_LEAVE, json!({})).await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let left: Value = carl.next(events::PLAYER_LEFT).await;
+    assert_eq!(left["player_id"].as_u64(), ana_id);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
     let redis = Redis::start().await;

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::sink::RoomSink;
-use super::{Conn, HubInbox, RoomCmd, RoomDirectory};
+use super::{Conn, HubInbox, NodeId, RoomCmd, RoomDirectory};
 use crate::config::Config;
 use crate::error::GameError;
 use crate::metrics::ServerMetrics;
@@ -192,6 +192,17 @@ struct Driver<S> {
 }
 
 impl<S: RoomSink> Driver<S> {
+    /// The other nodes through which players of a room are connected, each once: where the
+    /// room's broadcasts must go besides this node. Empty for a room whose players are all here,
+    /// which then costs the cluster nothing.
+    fn remote_nodes(&self, room_id: &RoomId) -> Vec<NodeId> {
+        let mut nodes = Vec::new();
+        if let Some(room) = self.rooms.get(room_id) {
+            collect_remote_nodes(&room.players, &self.players, &mut nodes);
+        }
+        nodes
+    }
+
     fn new(
         settings: DriverSettings,
         sink: S,
@@ -344,4 +355,24 @@ fn room_seed(base: u64, ordinal: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// Adds to `nodes` (cleared first) the other nodes the `players` are connected through, each once.
+fn collect_remote_nodes(
+    players: &[PlayerId],
+    records: &HashMap<PlayerId, SeatRecord>,
+    nodes: &mut Vec<NodeId>,
+) {
+    nodes.clear();
+    for player_id in players {
+        let node = records
+            .get(player_id)
+            .and_then(|record| record.conn.as_ref())
+            .and_then(|conn| conn.node.as_ref());
+        if let Some(node) = node
+            && !nodes.contains(node)
+        {
+            nodes.push(node.clone());
+        }
+    }
 }

@@ -84,6 +84,7 @@ impl<S: RoomSink> Driver<S> {
         let started = Instant::now();
         let outcome = self.sim.step_isolating_faults(&self.due, now_ms);
         let mut members = Vec::new();
+        let mut remote = Vec::new();
         for (entity, snapshot) in &outcome.snapshots {
             let Some(room_id) = self.room_ids.get(entity) else {
                 continue;
@@ -101,6 +102,7 @@ impl<S: RoomSink> Driver<S> {
                     baseline: record.baseline.get(),
                 })
             }));
+            super::collect_remote_nodes(&room.players, &self.players, &mut remote);
             // Encoded once by the simulation; deltas' kind sections once per baseline (or view).
             for outgoing in room.replica.prepare(snapshot, &members) {
                 let recipients = match &outgoing.to {
@@ -111,7 +113,7 @@ impl<S: RoomSink> Driver<S> {
                 self.metrics
                     .record_snapshot(outgoing.bytes.len(), recipients, outgoing.delta);
                 self.sink
-                    .snapshot(room_id, &outgoing.bytes, &outgoing.to)
+                    .snapshot(room_id, &outgoing.bytes, &outgoing.to, &remote)
                     .await;
             }
         }

@@ -197,6 +197,7 @@ impl<S: RoomSink> Driver<S> {
             Timer::Grace(player_id),
         )));
         tracing::debug!(room = %room_id, player = player_id, "player disconnected; seat held");
+        let remote = self.remote_nodes(&room_id);
         self.sink
             .broadcast(
                 &room_id,
@@ -205,6 +206,7 @@ impl<S: RoomSink> Driver<S> {
                     player_id,
                     reason: LeaveReason::Disconnected,
                 },
+                &remote,
             )
             .await;
     }
@@ -243,11 +245,13 @@ impl<S: RoomSink> Driver<S> {
         }
         self.directory_dirty = true;
         tracing::debug!(room = %record.room_id, player = player_id, ?reason, "player left");
+        let remote = self.remote_nodes(&record.room_id);
         self.sink
             .broadcast(
                 &record.room_id,
                 events::PLAYER_LEFT,
                 &PlayerLeft { player_id, reason },
+                &remote,
             )
             .await;
         if empty_while_draining {

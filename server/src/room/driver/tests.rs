@@ -73,7 +73,13 @@ impl RoomSink for RecordingSink {
             .push((sid, room.clone()));
     }
 
-    async fn broadcast<T: Serialize + Sync>(&self, room: &RoomId, event: &'static str, data: &T) {
+    async fn broadcast<T: Serialize + Sync>(
+        &self,
+        room: &RoomId,
+        event: &'static str,
+        data: &T,
+        _remote: &[crate::room::NodeId],
+    ) {
         let value = serde_json::to_value(data).expect("serializable");
         self.0
             .lock()
@@ -82,7 +88,13 @@ impl RoomSink for RecordingSink {
             .push((room.clone(), event, value));
     }
 
-    async fn snapshot(&self, room: &RoomId, bytes: &Bytes, _to: &crate::room::Recipients) {
+    async fn snapshot(
+        &self,
+        room: &RoomId,
+        bytes: &Bytes,
+        _to: &crate::room::Recipients,
+        _remote: &[crate::room::NodeId],
+    ) {
         assert!(!bytes.is_empty());
         *self
             .0
