@@ -80,7 +80,16 @@ struct Shared {
     /// an owner would keep those seats as connected, or an edge a seat in a closed room).
     deferred: Mutex<std::collections::VecDeque<(NodeId, Body)>>,
     draining: AtomicBool,
+    /// Edge side: lease rounds sent, and the owners the last round listed seats for.
+    leases: Mutex<(u64, std::collections::HashSet<NodeId>)>,
 }
+
+/// An owner this node holds no seat at gets an (empty) lease only every this many rounds, and in
+/// the first rounds after start (a node restarted under its old id may have left seats behind).
+/// Empty leases to every node every second would cost the cluster nodes x nodes messages a
+/// second for nothing; this way a seat whose leave was lost is held for rejoin within ~10 s
+/// instead of ~1 s, and a node with seats at an owner still tells it every second.
+const EMPTY_LEASE_EVERY: u64 = 10;
 
 /// Most deferred messages kept while Redis is down (beyond that the oldest are dropped).
 const DEFERRED_MAX: usize = 100_000;
@@ -119,6 +128,7 @@ impl Cluster {
             remote_seats: Mutex::default(),
             deferred: Mutex::default(),
             draining: AtomicBool::new(false),
+            leases: Mutex::default(),
         })))
     }
 
@@ -149,6 +159,16 @@ impl Cluster {
 
     fn node_channel(&self, node: &str) -> String {
         format!("{}:node:{node}", self.0.prefix)
+    }
+
+    /// A node's record (the same name as its channel: keys and channels do not share names).
+    fn record_key(&self, node: &str) -> String {
+        self.node_channel(node)
+    }
+
+    /// The version of a node's record, refreshed every heartbeat.
+    fn version_key(&self, node: &str) -> String {
+        format!("{}:ver:{node}", self.0.prefix)
     }
 
     fn directory_channel(&self) -> String {
@@ -531,9 +551,21 @@ impl Cluster {
                 }
             }
         }
+        let mut leases = self.0.leases.lock().unwrap_or_else(|e| e.into_inner());
+        let (round, held_last) = &mut *leases;
+        let everyone = *round < EMPTY_LEASE_EVERY || round.is_multiple_of(EMPTY_LEASE_EVERY);
+        *round += 1;
+        let mut holding = std::collections::HashSet::new();
         for (owner, seats) in held {
+            if seats.is_empty() && !everyone && !held_last.contains(&owner) {
+                continue;
+            }
+            if !seats.is_empty() {
+                holding.insert(owner.clone());
+            }
             self.tell(&owner, NodeRequest::Holding { seats });
         }
+        *held_last = holding;
     }
 
     /// Drops a remote seat if `sid` still holds it; true if it did.
@@ -561,6 +593,7 @@ impl Cluster {
             players: directory.counts().players,
             rooms: directory.rooms().to_vec(),
             written_ms: crate::clock::unix_ms(),
+            version: 0,
         }
     }
 
@@ -571,29 +604,59 @@ impl Cluster {
         let Some(mut conn) = self.0.bus.commands() else {
             return;
         };
-        let key = self.node_channel(&self.0.node_id);
+        let key = self.record_key(&self.0.node_id);
+        let version_key = self.version_key(&self.0.node_id);
+        let ttl = directory::RECORD_TTL.as_millis() as u64;
+        // The record Redis holds, as far as this node knows: (structure, version, written at).
+        let mut stored: Option<(u64, u64, tokio::time::Instant)> = None;
         let mut last_read = tokio::time::Instant::now() - directory::HEARTBEAT;
         let mut was_up = true;
         loop {
-            let record = self.own_record(&hub);
-            let json = serde_json::to_vec(&record).unwrap_or_default();
-            let written: redis::RedisResult<()> = redis::pipe()
-                .set(&key, &json)
-                .arg("PX")
-                .arg(directory::RECORD_TTL.as_millis() as u64)
-                .ignore()
-                .publish(self.directory_channel(), &json)
-                .ignore()
-                .query_async(&mut conn)
-                .await;
-            self.0.bus.record(&written);
-            let up = written.is_ok();
+            let mut record = self.own_record(&hub);
+            record.version = record.content_version();
+            let structure = record.structure_version();
+            let rewrite = match stored {
+                None => true,
+                Some((held_structure, held_version, at)) => {
+                    held_structure != structure
+                        || (held_version != record.version
+                            && at.elapsed() >= directory::METADATA_REFRESH)
+                }
+            };
+            let version = match (rewrite, stored) {
+                (false, Some((_, held_version, _))) => held_version,
+                _ => record.version,
+            };
+            let mut pipe = redis::pipe();
+            pipe.set(&version_key, version).arg("PX").arg(ttl).ignore();
+            if rewrite {
+                let json = serde_json::to_vec(&record).unwrap_or_default();
+                pipe.set(&key, &json)
+                    .arg("PX")
+                    .arg(ttl)
+                    .ignore()
+                    .publish(self.directory_channel(), &json)
+                    .ignore();
+            } else {
+                // Its content unchanged: only its TTL. 0 means Redis lost it (a restart).
+                pipe.pexpire(&key, ttl as i64);
+            }
+            let written: redis::RedisResult<Vec<i64>> = pipe.query_async(&mut conn).await;
+            stored = match (&written, stored) {
+                (Ok(_), _) if rewrite => {
+                    Some((structure, record.version, tokio::time::Instant::now()))
+                }
+                (Ok(kept), held) if kept.first() == Some(&1) => held,
+                _ => None,
+            };
+            self.0.bus.record(&written.map(|_| ()));
+            let up = self.0.bus.is_up();
             if up && !was_up {
                 // Back after an outage: nobody could refresh a record meanwhile.
                 self.0.directory.touch_all();
             }
             was_up = up;
-            if self.0.bus.is_up() {
+            if up {
                 self.flush_deferred();
             }
             if last_read.elapsed() >= directory::HEARTBEAT {
@@ -617,16 +680,22 @@ impl Cluster {
                 }
             }
         }
-        let deleted: redis::RedisResult<()> =
-            redis::cmd("DEL").arg(&key).query_async(&mut conn).await;
+        let deleted: redis::RedisResult<()> = redis::cmd("DEL")
+            .arg(&key)
+            .arg(&version_key)
+            .query_async(&mut conn)
+            .await;
         self.0.bus.record(&deleted);
     }
 
+    /// Every live node's record: all versions (one small read), then the records whose version
+    /// this node does not hold yet.
     async fn read_records(
         &self,
         conn: &mut redis::aio::ConnectionManager,
     ) -> redis::RedisResult<Vec<NodeRecord>> {
-        let pattern = format!("{}:node:*", self.0.prefix);
+        let version_prefix = self.version_key("");
+        let pattern = format!("{version_prefix}*");
         let mut keys: Vec<String> = Vec::new();
         let mut cursor: u64 = 0;
         loop {
@@ -648,16 +717,37 @@ impl Cluster {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+        let versions: Vec<Option<u64>> = redis::cmd("MGET")
             .arg(&keys)
             .query_async(conn)
             .await
             .inspect_err(|e| self.0.bus.record::<()>(&Err(e.clone())))?;
-        Ok(values
-            .into_iter()
-            .flatten()
-            .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
-            .collect())
+        let mut records = Vec::with_capacity(keys.len());
+        let mut stale = Vec::new();
+        for (key, version) in keys.iter().zip(versions) {
+            let (Some(node), Some(version)) = (key.strip_prefix(&version_prefix), version) else {
+                continue;
+            };
+            match self.0.directory.record_at(node, version) {
+                Some(held) => records.push(held),
+                None if node != self.0.node_id => stale.push(self.record_key(node)),
+                None => {}
+            }
+        }
+        if !stale.is_empty() {
+            let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+                .arg(&stale)
+                .query_async(conn)
+                .await
+                .inspect_err(|e| self.0.bus.record::<()>(&Err(e.clone())))?;
+            records.extend(
+                values
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|bytes| serde_json::from_slice::<NodeRecord>(&bytes).ok()),
+            );
+        }
+        Ok(records)
     }
 
     /// A node stopped refreshing its record. As owner: the seats its connections held are held
