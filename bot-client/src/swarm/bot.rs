@@ -386,11 +386,18 @@ impl Bot {
                             }
                         }
                         let created = match &self.shared.config.rooms_on {
+                            // A bot of the --cross-node-share that comes first creates the room
+                            // through its group's endpoint, so the room runs where the rest of
+                            // the group plays.
+                            None if config.crosses_nodes(self.index) => {
+                                let (url, local_ip) = config.endpoint_for(self.index / size * size);
+                                self.create_on(url, local_ip, create).await?
+                            }
                             None => {
                                 self.ask(&mut session, &mut early, events::ROOM_CREATE, create)
                                     .await?
                             }
-                            Some(url) => self.create_on(url, create).await?,
+                            Some(url) => self.create_on(url, None, create).await?,
                         };
                         created["room"]["id"]
                             .as_str()
@@ -484,11 +491,13 @@ impl Bot {
     async fn create_on(
         &self,
         url: &str,
+        local_ip: Option<std::net::IpAddr>,
         create: serde_json::Value,
     ) -> Result<serde_json::Value, String> {
         let config = ClientConfig::new(url, "/game")
             .with_auth(json!({ "name": format!("roommaker{}", self.index) }))
-            .with_parser(self.shared.config.client_parser());
+            .with_parser(self.shared.config.client_parser())
+            .with_local_ip(local_ip);
         let mut session = Session::connect(config).await.map_err(|e| {
             tracing::debug!(bot = self.index, error = %e, "rooms-on connect failed");
             "connect_failed".to_owned()

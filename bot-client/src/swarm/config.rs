@@ -154,7 +154,8 @@ pub struct SwarmConfig {
 
     /// With `--spread room`: the share of bots (0 to 1) that connect through the endpoint after
     /// their room's, so that they play through a node that does not run their room. Every
-    /// 1/share-th bot (never the one that creates the room).
+    /// 1/share-th bot, never a group's first; one that happens to come first in its group creates
+    /// the room through the group's endpoint all the same.
     #[arg(long, default_value_t = 0.0)]
     pub cross_node_share: f64,
 
@@ -337,7 +338,7 @@ impl SwarmConfig {
 
     /// Whether bot `index` is one of the `--cross-node-share` that connect through the endpoint
     /// after their room's: every round(1/share)-th bot, never a room's first (its creator).
-    fn crosses_nodes(&self, index: usize) -> bool {
+    pub(crate) fn crosses_nodes(&self, index: usize) -> bool {
         if self.cross_node_share <= 0.0
             || self.room_size == 0
             || index.is_multiple_of(self.room_size)
@@ -367,6 +368,9 @@ impl SwarmConfig {
         }
         if self.spread == SpreadArg::Room && self.room_size == 0 {
             return Err("--spread room needs a --room-size (rooms created per group)".into());
+        }
+        if self.spread == SpreadArg::Room && self.rooms_on.is_some() {
+            return Err("--spread room and --rooms-on both decide where rooms run; use one".into());
         }
         if !(0.0..=1.0).contains(&self.reconnect_fraction) {
             return Err("--reconnect-fraction must be between 0 and 1".into());

@@ -3,7 +3,8 @@
 //!
 //! Every node keeps two keys with a TTL of [`RECORD_TTL`]: its record `{prefix}:node:{id}` (JSON,
 //! so `redis-cli GET` is readable), written and published on `{prefix}:directory` only when it
-//! changed (a room opened or closed, a player came or went), so the others see a new room at once;
+//! changed (a room opened or closed, a player came or went, a connection opened or closed: its
+//! load), so the others see a new room at once;
 //! and its record's version `{prefix}:ver:{id}` (a hash of the record), rewritten once a second:
 //! the heartbeat. Once a second every node reads all versions and fetches only the records whose
 //! version it does not hold. So a quiet cluster costs Redis a few dozen bytes per node per second

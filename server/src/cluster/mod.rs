@@ -1,11 +1,12 @@
 //! Scale-out: several nodes joined through Redis (`--redis-url`).
 //!
-//! - [`bus`]: the node's Redis connection; socketioxide's Redis adapter runs on it, so a room's
-//!   snapshots and events reach its members on every node.
-//! - [`directory`]: each node's record (rooms, load, draining) in Redis with a TTL, and this
-//!   node's view of the others; a node whose record expires is lost.
-//! - [`wire`]: requests between nodes. Each room runs on exactly one node, its *owner*; a player
-//!   connected to another node (the *edge*) is seated, and plays, by requests to the owner.
+//! - [`bus`]: the node's Redis connection; socketioxide's Redis adapter runs on it (for the events
+//!   a player's own node broadcasts: `player:joined`, chat), and so do our node-to-node messages.
+//! - [`directory`]: each node's record (rooms, load, draining) and heartbeat in Redis with a TTL,
+//!   and this node's view of the others; a node whose heartbeat expires is lost.
+//! - [`wire`]: messages between nodes. Each room runs on exactly one node, its *owner*; a player
+//!   connected to another node (the *edge*) is seated, and plays, by requests to the owner, and
+//!   the owner sends the room's snapshots and events to the edges that have players of it.
 //! - [`router`]: what the `/game` handlers call: this node's rooms directly, others' by request.
 //!
 //! [`Cluster`] holds it together. Without `--redis-url` there is none, and nothing here runs.
@@ -161,6 +162,11 @@ impl Cluster {
         format!("{}:node:{node}", self.0.prefix)
     }
 
+    /// The channel of the room traffic a node receives from the owners of its players' rooms.
+    fn room_channel(&self, node: &str) -> String {
+        format!("{}:room:{node}", self.0.prefix)
+    }
+
     /// A node's record (the same name as its channel: keys and channels do not share names).
     fn record_key(&self, node: &str) -> String {
         self.node_channel(node)
@@ -313,10 +319,20 @@ impl Cluster {
         let inbox = bus
             .subscribe(self.node_channel(&self.0.node_id), 4096)
             .await?;
+        // Room traffic (30 messages a second per room with players here) has its own channel and
+        // listener, so a burst of it never crowds requests, replies and leases out of the inbox.
+        let room_traffic = bus
+            .subscribe(self.room_channel(&self.0.node_id), 4096)
+            .await?;
         let records = bus.subscribe(self.directory_channel(), 256).await?;
         let cluster = self.clone();
         let (serve_hub, serve_io) = (hub.clone(), io.clone());
         spawn_listener(inbox, stop.clone(), tracker, move |bytes| {
+            cluster.on_message(&bytes, &serve_hub, &serve_io);
+        });
+        let cluster = self.clone();
+        let (serve_hub, serve_io) = (hub.clone(), io.clone());
+        spawn_listener(room_traffic, stop.clone(), tracker, move |bytes| {
             cluster.on_message(&bytes, &serve_hub, &serve_io);
         });
         let cluster = self.clone();
@@ -368,7 +384,7 @@ impl Cluster {
         };
         let payload = wire::encode(&envelope);
         for node in nodes {
-            self.0.bus.send(self.node_channel(node), payload.clone());
+            self.0.bus.send(self.room_channel(node), payload.clone());
         }
     }
 
@@ -818,7 +834,7 @@ fn room_message_here(io: &Io, room_id: &RoomId, message: RoomMessage) {
         return;
     };
     let members = namespace.local().to(room_id.clone());
-    // A local broadcast queues the packet for each member before its future is first polled
+    // A local broadcast queues the packet for each member on the future's first poll
     // (socketioxide-redis awaits only when it publishes), so it is done here, in arrival order.
     let sent = match message {
         RoomMessage::Snapshot(bytes) => members.emit(events::SNAPSHOT, &bytes).now_or_never(),

@@ -1,7 +1,8 @@
 //! What nodes say to each other on their Redis channels (`{prefix}:node:{id}`), as MessagePack
 //! maps: requests from the node a player is connected to (the *edge*) to the node that runs the
-//! room (the *owner*), the owner's replies, the owner's notices about seats it freed, and the
-//! owner's snapshots and room events for the players connected through the receiving node.
+//! room (the *owner*), the owner's replies, the owner's notices about seats it freed; and, on
+//! `{prefix}:room:{id}`, the owner's snapshots and room events for the players connected through
+//! the receiving node.
 //!
 //! A room's traffic goes only to the nodes that have players of it: a room whose players are all
 //! on its owner sends nothing here. Events a player's own node broadcasts (`player:joined`,
