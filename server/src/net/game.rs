@@ -43,7 +43,7 @@ impl ConnectHandler<Adapter, GameConnect> for GameConnect {
 /// Registers the `/game` event handlers on a socket whose handshake was accepted.
 ///
 /// `input`, the hot path, has a handler of its own; every other event goes through one fallback
-/// handler, [`GameEvents`], that dispatches on the event's name. socketioxide keeps a handler
+/// handler, `GameEvents`, that dispatches on the event's name. socketioxide keeps a handler
 /// table per connection, and a dozen entries cost ~1.2 KiB on every idle connection; the
 /// dispatcher is a unit struct (boxed without an allocation) and the table keeps one entry.
 pub fn register_handlers(
