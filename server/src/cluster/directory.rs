@@ -56,40 +56,39 @@ impl NodeRecord {
     /// A hash of everything but the write time and the version itself: equal for two writes of
     /// the same content, so readers fetch a record again only when it changed.
     pub fn content_version(&self) -> u64 {
-        let content = NodeRecord {
-            written_ms: 0,
-            version: 0,
-            ..self.clone()
-        };
-        hash_json(&content)
+        self.hash(true)
     }
 
     /// Like [`content_version`](Self::content_version), without the rooms' game metadata: what
     /// must reach the other nodes at once (rooms, seats, load).
     pub fn structure_version(&self) -> u64 {
+        self.hash(false)
+    }
+
+    /// A hash of the record's JSON without its write time and version (and, unless asked for,
+    /// its rooms' metadata). Only ever compared with hashes the same node wrote, so any stable
+    /// hash will do.
+    fn hash(&self, with_metadata: bool) -> u64 {
+        use std::hash::{DefaultHasher, Hasher};
         let mut content = NodeRecord {
             written_ms: 0,
             version: 0,
             ..self.clone()
         };
-        for room in &mut content.rooms {
-            room.metadata = serde_json::Value::Null;
+        if !with_metadata {
+            for room in &mut content.rooms {
+                room.metadata = serde_json::Value::Null;
+            }
         }
-        hash_json(&content)
+        let mut hasher = DefaultHasher::new();
+        hasher.write(&serde_json::to_vec(&content).unwrap_or_default());
+        hasher.finish()
     }
 
     /// What quick match compares: fewer is less loaded.
     pub fn load(&self) -> (usize, usize) {
         (self.players, self.rooms.len())
     }
-}
-
-fn hash_json(value: &impl Serialize) -> u64 {
-    use std::hash::{DefaultHasher, Hasher};
-    // Only ever compared with hashes the same node wrote, so any stable hash will do.
-    let mut hasher = DefaultHasher::new();
-    hasher.write(&serde_json::to_vec(value).unwrap_or_default());
-    hasher.finish()
 }
 
 #[derive(Debug)]
