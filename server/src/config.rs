@@ -227,6 +227,8 @@ pub struct Config {
     /// Scale out: join the cluster of nodes that share this Redis (e.g.
     /// `redis://127.0.0.1:6379`; Redis 7+, RESP3). Rooms of every node show in the lobby, any
     /// node seats players in any room, broadcasts go through socketioxide's Redis adapter.
+    /// A Redis Cluster: its seed nodes, comma-separated (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`),
+    /// or any one of them (a server in cluster mode is recognised); pub/sub is then sharded.
     /// Without it the server is a single node and needs no external service. The node exits at
     /// start if Redis cannot be reached.
     #[arg(long, env = "TICKSTORM_REDIS_URL")]
@@ -313,32 +315,50 @@ pub fn parse_secret(raw: &str) -> Result<Secret, String> {
 
 /// A Redis URL; its `Debug` form hides the password.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RedisUrl(pub String);
+pub struct RedisUrl(pub Vec<String>);
 
 impl std::str::FromStr for RedisUrl {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, String> {
-        if raw.starts_with("redis://") || raw.starts_with("rediss://") || raw.starts_with("unix://")
-        {
-            Ok(RedisUrl(raw.to_owned()))
-        } else {
-            Err(format!(
-                "`{}` is not a redis:// URL",
-                RedisUrl(raw.to_owned()).redacted()
-            ))
+        let seeds: Vec<String> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|seed| !seed.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if seeds.is_empty() {
+            return Err("give a redis:// URL, or several separated by commas".into());
         }
+        for seed in &seeds {
+            let ok = ["redis://", "rediss://", "unix://"]
+                .iter()
+                .any(|scheme| seed.starts_with(scheme));
+            if !ok {
+                return Err(format!("`{}` is not a redis:// URL", redact(seed)));
+            }
+        }
+        if seeds.len() > 1 && seeds.iter().any(|seed| seed.starts_with("unix://")) {
+            return Err("a Redis Cluster's seeds are redis:// or rediss:// URLs".into());
+        }
+        Ok(RedisUrl(seeds))
     }
 }
 
 impl RedisUrl {
-    /// The URL with any `user:password@` part replaced.
+    /// The URLs, comma-separated, with any `user:password@` part replaced.
     pub fn redacted(&self) -> String {
-        match (self.0.find("://"), self.0.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}<redacted>{}", &self.0[..scheme + 3], &self.0[at..])
-            }
-            _ => self.0.clone(),
+        let seeds: Vec<String> = self.0.iter().map(|seed| redact(seed)).collect();
+        seeds.join(",")
+    }
+}
+
+/// One URL with any `user:password@` part replaced.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}<redacted>{}", &url[..scheme + 3], &url[at..])
         }
+        _ => url.to_owned(),
     }
 }
 
@@ -563,6 +583,17 @@ mod tests {
     #[test]
     fn cluster_flags_are_checked() {
         assert!(Config::try_parse_from(["t", "--redis-url", "http://x"]).is_err());
+        assert!(Config::try_parse_from(["t", "--redis-url", "redis://a:1,http://b"]).is_err());
+        assert!(Config::try_parse_from(["t", "--redis-url", " , "]).is_err());
+        let seeds = Config::try_parse_from([
+            "t",
+            "--redis-url",
+            "redis://a:7000, redis://u:pw@b:7001,",
+        ])
+        .expect("valid");
+        let url = seeds.redis_url.expect("set");
+        assert_eq!(url.0, ["redis://a:7000", "redis://u:pw@b:7001"]);
+        assert_eq!(url.redacted(), "redis://a:7000,redis://<redacted>@b:7001");
         assert!(Config::try_parse_from(["t", "--node-id", "a:b"]).is_err());
         let c = Config::try_parse_from(["t", "--node-id", "edge-1"]).expect("valid");
         assert_eq!(c.node_id.as_deref(), Some("edge-1"));

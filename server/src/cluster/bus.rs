@@ -4,7 +4,8 @@
 //! Why not the adapter's stock `RedisDriver`: it holds a plain multiplexed connection, which stays
 //! dead after Redis restarts, and its `publish` is awaited inside every broadcast, so a Redis
 //! stall would stall the room driver's ticks. This driver differs in two ways:
-//! - a [`ConnectionManager`] reconnects with backoff and resubscribes every channel;
+//! - its [`Link`] (one Redis server or a Redis Cluster) reconnects with backoff and resubscribes
+//!   every channel;
 //! - `publish` only queues the message for one publisher task, which sends in order, pipelined.
 //!   A broadcast never waits for Redis, and while Redis is down messages are dropped and counted
 //!   (the adapter then still delivers to this node's own sockets), instead of piling up.
@@ -20,10 +21,11 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
+
+use super::link::Link;
 
 /// Messages waiting for the publisher task; beyond this a message is dropped (and counted).
 const OUTBOX_CAPACITY: usize = 65_536;
@@ -52,7 +54,7 @@ pub struct BusMetrics {
 pub struct Bus(Option<Arc<Inner>>);
 
 struct Inner {
-    conn: ConnectionManager,
+    conn: Link,
     handlers: Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>,
     outbox: mpsc::Sender<ChanItem>,
     up: Arc<AtomicBool>,
@@ -63,7 +65,12 @@ impl fmt::Debug for Bus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             None => f.write_str("Bus(local)"),
-            Some(inner) => write!(f, "Bus(redis, up: {})", inner.up.load(Ordering::Relaxed)),
+            Some(inner) => write!(
+                f,
+                "Bus({:?}, up: {})",
+                inner.conn,
+                inner.up.load(Ordering::Relaxed)
+            ),
         }
     }
 }
@@ -79,33 +86,20 @@ impl Bus {
         Bus(None)
     }
 
-    /// Connects to Redis (RESP3, needed for pub/sub on a multiplexed connection) and starts the
+    /// Connects to Redis, one server or a cluster (`seeds`, see [`Link`]), and starts the
     /// publisher task. Fails if Redis cannot be reached now: a node that starts without its
     /// cluster would serve a lobby that silently misses every other node.
-    pub async fn connect(url: &str, metrics: BusMetrics) -> Result<Self, BusError> {
-        use redis::IntoConnectionInfo;
-        let info = url.into_connection_info()?;
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(redis::ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings))?;
+    pub async fn connect(seeds: &[String], metrics: BusMetrics) -> Result<Self, BusError> {
         let handlers: Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>> = Arc::default();
         let up = Arc::new(AtomicBool::new(true));
         let push_handlers = handlers.clone();
         let push_up = up.clone();
         let push_metrics = metrics.clone();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(3)
-            .set_max_delay(Duration::from_secs(1))
-            .set_automatic_resubscription()
-            .set_push_sender(move |push: PushInfo| {
-                route_push(push, &push_handlers, &push_up, &push_metrics);
-                Ok::<(), std::convert::Infallible>(())
-            });
-        let conn = ConnectionManager::new_with_config(client, config).await?;
+        let conn = Link::connect(seeds, RESPONSE_TIMEOUT, move |push: PushInfo| {
+            route_push(push, &push_handlers, &push_up, &push_metrics);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .await?;
         let (outbox, queued) = mpsc::channel(OUTBOX_CAPACITY);
         metrics.up.set(1);
         let inner = Arc::new(Inner {
@@ -129,7 +123,7 @@ impl Bus {
     }
 
     /// A connection for plain commands (directory reads and writes); `None` on the local bus.
-    pub fn commands(&self) -> Option<ConnectionManager> {
+    pub fn commands(&self) -> Option<Link> {
         self.0.as_ref().map(|i| i.conn.clone())
     }
 
@@ -182,7 +176,8 @@ fn route_push(
     metrics: &BusMetrics,
 ) {
     match push.kind {
-        PushKind::Message => {
+        // `SMessage`: a sharded channel's message (Redis Cluster).
+        PushKind::Message | PushKind::SMessage => {
             let mut data = push.data.into_iter();
             let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
                 return;
@@ -212,7 +207,7 @@ fn route_push(
 /// Sends queued messages in order, many per round trip. While Redis is down, drops what is
 /// queued: stale snapshots and inputs are worth nothing once Redis is back.
 async fn publish_loop(
-    mut conn: ConnectionManager,
+    mut conn: Link,
     mut queued: mpsc::Receiver<ChanItem>,
     inner: std::sync::Weak<Inner>,
 ) {
@@ -224,15 +219,12 @@ async fn publish_loop(
             batch.clear();
             continue;
         }
-        let mut pipe = redis::pipe();
-        for (channel, payload) in batch.drain(..) {
-            pipe.publish(channel, payload).ignore();
-        }
-        let sent = pipe.len() as u64;
-        let result: redis::RedisResult<()> = pipe.query_async(&mut conn).await;
-        match &result {
-            Ok(()) => inner.metrics.published.inc_by(sent),
-            Err(_) => inner.metrics.dropped.inc_by(sent),
+        let published = conn.publish_batch(&mut batch).await;
+        inner.metrics.published.inc_by(published.sent);
+        inner.metrics.dropped.inc_by(published.failed);
+        let result = match published.error {
+            Some(e) => Err(e),
+            None => Ok(()),
         };
         Bus(Some(inner)).record(&result);
     }
@@ -261,7 +253,7 @@ impl Driver for Bus {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(chan.clone(), tx);
-        let result = inner.conn.clone().subscribe(chan.as_str()).await;
+        let result = inner.conn.clone().subscribe(&chan).await;
         self.record(&result);
         result?;
         Ok(MessageStream::new(rx))
@@ -274,20 +266,15 @@ impl Driver for Bus {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&chan);
-        let result = inner.conn.clone().unsubscribe(chan).await;
+        let result = inner.conn.clone().unsubscribe(&chan).await;
         self.record(&result);
         Ok(result?)
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, Self::Error> {
         let Some(inner) = &self.0 else { return Ok(1) };
-        let mut conn = inner.conn.clone();
-        let result: redis::RedisResult<(String, u16)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(chan)
-            .query_async(&mut conn)
-            .await;
+        let result = inner.conn.clone().subscribers(chan).await;
         self.record(&result);
-        Ok(result?.1)
+        Ok(result?)
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`bus`]: the node's Redis connection; socketioxide's Redis adapter runs on it (for the events
 //!   a player's own node broadcasts: `player:joined`, chat), and so do our node-to-node messages.
+//! - [`link`]: what that connection is, one Redis server or a Redis Cluster (sharded pub/sub).
 //! - [`directory`]: each node's record (rooms, load, draining) and heartbeat in Redis with a TTL,
 //!   and this node's view of the others; a node whose heartbeat expires is lost.
 //! - [`wire`]: messages between nodes. Each room runs on exactly one node, its *owner*; a player
@@ -13,6 +14,7 @@
 
 pub mod bus;
 pub mod directory;
+pub mod link;
 pub mod router;
 pub mod sink;
 pub mod wire;
@@ -110,13 +112,13 @@ const LEASE_GRACE: Duration = Duration::from_secs(5);
 impl Cluster {
     /// Joins the cluster through the Redis at `url`: fails when Redis cannot be reached.
     pub async fn connect(
-        url: &str,
+        seeds: &[String],
         node_id: NodeId,
         prefix: String,
         addr: String,
         metrics: Arc<ServerMetrics>,
     ) -> Result<Cluster, bus::BusError> {
-        let bus = Bus::connect(url, metrics.redis.clone()).await?;
+        let bus = Bus::connect(seeds, metrics.redis.clone()).await?;
         Ok(Cluster(Arc::new(Shared {
             directory: ClusterDirectory::new(node_id.clone()),
             node_id,
@@ -167,14 +169,14 @@ impl Cluster {
         format!("{}:room:{node}", self.0.prefix)
     }
 
-    /// A node's record (the same name as its channel: keys and channels do not share names).
+    /// A node's record. Keys carry the prefix as a hash tag, channels do not (see [`link`]).
     fn record_key(&self, node: &str) -> String {
-        self.node_channel(node)
+        link::key(&self.0.prefix, &format!("node:{node}"))
     }
 
     /// The version of a node's record, refreshed every heartbeat.
     fn version_key(&self, node: &str) -> String {
-        format!("{}:ver:{node}", self.0.prefix)
+        link::key(&self.0.prefix, &format!("ver:{node}"))
     }
 
     fn directory_channel(&self) -> String {
@@ -645,24 +647,22 @@ impl Cluster {
             };
             let mut pipe = redis::pipe();
             pipe.set(&version_key, version).arg("PX").arg(ttl).ignore();
-            if rewrite {
-                let json = serde_json::to_vec(&record).unwrap_or_default();
-                pipe.set(&key, &json)
-                    .arg("PX")
-                    .arg(ttl)
-                    .ignore()
-                    .publish(self.directory_channel(), &json)
-                    .ignore();
+            let json = rewrite.then(|| serde_json::to_vec(&record).unwrap_or_default());
+            if let Some(json) = &json {
+                pipe.set(&key, json).arg("PX").arg(ttl).ignore();
             } else {
                 // Its content unchanged: only its TTL. 0 means Redis lost it (a restart).
                 pipe.pexpire(&key, ttl as i64);
             }
             let written: redis::RedisResult<Vec<i64>> = pipe.query_async(&mut conn).await;
-            stored = match (&written, stored) {
-                (Ok(_), _) if rewrite => {
+            stored = match (&written, stored, json) {
+                (Ok(_), _, Some(json)) => {
+                    // Announced once stored (a channel is not in the keys' slot, so it cannot
+                    // share their pipeline on a cluster).
+                    self.0.bus.send(self.directory_channel(), json);
                     Some((structure, record.version, tokio::time::Instant::now()))
                 }
-                (Ok(kept), held) if kept.first() == Some(&1) => held,
+                (Ok(kept), held, None) if kept.first() == Some(&1) => held,
                 _ => None,
             };
             self.0.bus.record(&written.map(|_| ()));
@@ -708,28 +708,13 @@ impl Cluster {
     /// this node does not hold yet.
     async fn read_records(
         &self,
-        conn: &mut redis::aio::ConnectionManager,
+        conn: &mut link::Link,
     ) -> redis::RedisResult<Vec<NodeRecord>> {
         let version_prefix = self.version_key("");
-        let pattern = format!("{version_prefix}*");
-        let mut keys: Vec<String> = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(conn)
-                .await
-                .inspect_err(|e| self.0.bus.record::<()>(&Err(e.clone())))?;
-            keys.extend(batch);
-            if next == 0 {
-                break;
-            }
-            cursor = next;
-        }
+        let keys = conn
+            .scan(&format!("{version_prefix}*"))
+            .await
+            .inspect_err(|e| self.0.bus.record::<()>(&Err(e.clone())))?;
         if keys.is_empty() {
             return Ok(Vec::new());
         }
