@@ -585,12 +585,9 @@ mod tests {
         assert!(Config::try_parse_from(["t", "--redis-url", "http://x"]).is_err());
         assert!(Config::try_parse_from(["t", "--redis-url", "redis://a:1,http://b"]).is_err());
         assert!(Config::try_parse_from(["t", "--redis-url", " , "]).is_err());
-        let seeds = Config::try_parse_from([
-            "t",
-            "--redis-url",
-            "redis://a:7000, redis://u:pw@b:7001,",
-        ])
-        .expect("valid");
+        let seeds =
+            Config::try_parse_from(["t", "--redis-url", "redis://a:7000, redis://u:pw@b:7001,"])
+                .expect("valid");
         let url = seeds.redis_url.expect("set");
         assert_eq!(url.0, ["redis://a:7000", "redis://u:pw@b:7001"]);
         assert_eq!(url.redacted(), "redis://a:7000,redis://<redacted>@b:7001");

@@ -57,8 +57,16 @@ struct Inner {
     conn: Link,
     handlers: Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>,
     outbox: mpsc::Sender<ChanItem>,
-    up: Arc<AtomicBool>,
+    health: Arc<Health>,
     metrics: BusMetrics,
+}
+
+/// What the bus knows of its connection, shared with the push handler.
+struct Health {
+    /// False from a failed command or a dropped connection until a command succeeds.
+    up: AtomicBool,
+    /// Set by every failure: once Redis answers again, subscribe to every channel again.
+    resubscribe: AtomicBool,
 }
 
 impl fmt::Debug for Bus {
@@ -69,7 +77,7 @@ impl fmt::Debug for Bus {
                 f,
                 "Bus({:?}, up: {})",
                 inner.conn,
-                inner.up.load(Ordering::Relaxed)
+                inner.health.up.load(Ordering::Relaxed)
             ),
         }
     }
@@ -91,12 +99,15 @@ impl Bus {
     /// cluster would serve a lobby that silently misses every other node.
     pub async fn connect(seeds: &[String], metrics: BusMetrics) -> Result<Self, BusError> {
         let handlers: Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>> = Arc::default();
-        let up = Arc::new(AtomicBool::new(true));
+        let health = Arc::new(Health {
+            up: AtomicBool::new(true),
+            resubscribe: AtomicBool::new(false),
+        });
         let push_handlers = handlers.clone();
-        let push_up = up.clone();
+        let push_health = health.clone();
         let push_metrics = metrics.clone();
         let conn = Link::connect(seeds, RESPONSE_TIMEOUT, move |push: PushInfo| {
-            route_push(push, &push_handlers, &push_up, &push_metrics);
+            route_push(push, &push_handlers, &push_health, &push_metrics);
             Ok::<(), std::convert::Infallible>(())
         })
         .await?;
@@ -106,7 +117,7 @@ impl Bus {
             conn,
             handlers,
             outbox,
-            up,
+            health,
             metrics,
         });
         tokio::spawn(publish_loop(
@@ -119,7 +130,9 @@ impl Bus {
 
     /// True without Redis, or while Redis answers.
     pub fn is_up(&self) -> bool {
-        self.0.as_ref().is_none_or(|i| i.up.load(Ordering::Relaxed))
+        self.0
+            .as_ref()
+            .is_none_or(|i| i.health.up.load(Ordering::Relaxed))
     }
 
     /// A connection for plain commands (directory reads and writes); `None` on the local bus.
@@ -132,19 +145,50 @@ impl Bus {
     pub fn record<T>(&self, result: &redis::RedisResult<T>) {
         let Some(inner) = &self.0 else { return };
         match result {
-            Ok(_) => mark_up(&inner.up, &inner.metrics),
+            Ok(_) => mark_up(&inner.health, &inner.metrics),
             Err(e) => {
                 inner.metrics.errors.inc();
-                mark_down(&inner.up, &inner.metrics, e);
+                mark_down(&inner.health, &inner.metrics, e);
             }
         }
+    }
+
+    /// After an outage, once Redis answers: subscribes to every channel again. The connection
+    /// resubscribes by itself too, but a Redis Cluster whose shards come back one by one can
+    /// leave a shard's channels behind (seen with every master restarted), and a lost
+    /// subscription is silent: the node would hear nothing on that channel, forever. A
+    /// subscription that already holds is a no-op for Redis. Tried again on the next call until
+    /// every channel is subscribed.
+    pub async fn resubscribe_after_outage(&self) {
+        let Some(inner) = &self.0 else { return };
+        if !inner.health.up.load(Ordering::Relaxed)
+            || !inner.health.resubscribe.swap(false, Ordering::Relaxed)
+        {
+            return;
+        }
+        let channels: Vec<String> = inner
+            .handlers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        let mut conn = inner.conn.clone();
+        for channel in &channels {
+            if let Err(error) = conn.subscribe(channel).await {
+                tracing::debug!(%error, channel, "resubscribing failed; trying again");
+                inner.health.resubscribe.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+        tracing::info!(channels = channels.len(), "resubscribed after the outage");
     }
 
     /// Queues a message for publishing; never waits. Dropped (and counted) while Redis is down
     /// or when the outbox is full.
     pub fn send(&self, channel: String, payload: Vec<u8>) {
         let Some(inner) = &self.0 else { return };
-        if !inner.up.load(Ordering::Relaxed) {
+        if !inner.health.up.load(Ordering::Relaxed) {
             inner.metrics.dropped.inc();
             return;
         }
@@ -154,15 +198,16 @@ impl Bus {
     }
 }
 
-fn mark_up(up: &AtomicBool, metrics: &BusMetrics) {
-    if !up.swap(true, Ordering::Relaxed) {
+fn mark_up(health: &Health, metrics: &BusMetrics) {
+    if !health.up.swap(true, Ordering::Relaxed) {
         metrics.up.set(1);
         tracing::info!("redis connection restored");
     }
 }
 
-fn mark_down(up: &AtomicBool, metrics: &BusMetrics, error: &dyn fmt::Display) {
-    if up.swap(false, Ordering::Relaxed) {
+fn mark_down(health: &Health, metrics: &BusMetrics, error: &dyn fmt::Display) {
+    health.resubscribe.store(true, Ordering::Relaxed);
+    if health.up.swap(false, Ordering::Relaxed) {
         metrics.up.set(0);
         tracing::warn!(%error, "redis connection lost: serving this node's own rooms only until it is back");
     }
@@ -172,7 +217,7 @@ fn mark_down(up: &AtomicBool, metrics: &BusMetrics, error: &dyn fmt::Display) {
 fn route_push(
     push: PushInfo,
     handlers: &RwLock<HashMap<String, mpsc::Sender<ChanItem>>>,
-    up: &AtomicBool,
+    health: &Health,
     metrics: &BusMetrics,
 ) {
     match push.kind {
@@ -198,7 +243,7 @@ fn route_push(
         }
         PushKind::Disconnection => {
             metrics.errors.inc();
-            mark_down(up, metrics, &"disconnected");
+            mark_down(health, metrics, &"disconnected");
         }
         _ => {}
     }
@@ -214,7 +259,7 @@ async fn publish_loop(
     let mut batch = Vec::with_capacity(PIPELINE_MAX);
     while queued.recv_many(&mut batch, PIPELINE_MAX).await > 0 {
         let Some(inner) = inner.upgrade() else { return };
-        if !inner.up.load(Ordering::Relaxed) {
+        if !inner.health.up.load(Ordering::Relaxed) {
             inner.metrics.dropped.inc_by(batch.len() as u64);
             batch.clear();
             continue;

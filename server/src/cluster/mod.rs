@@ -673,9 +673,13 @@ impl Cluster {
             }
             was_up = up;
             if up {
+                self.0.bus.resubscribe_after_outage().await;
                 self.flush_deferred();
             }
-            if last_read.elapsed() >= directory::HEARTBEAT {
+            // Only once this node's own write went through: a read that succeeds while the write
+            // failed (a cluster whose shards come back one by one) would find every other
+            // record stale before `touch_all` has forgiven the outage.
+            if up && last_read.elapsed() >= directory::HEARTBEAT {
                 last_read = tokio::time::Instant::now();
                 match self.read_records(&mut conn).await {
                     Ok(records) => {
@@ -706,10 +710,7 @@ impl Cluster {
 
     /// Every live node's record: all versions (one small read), then the records whose version
     /// this node does not hold yet.
-    async fn read_records(
-        &self,
-        conn: &mut link::Link,
-    ) -> redis::RedisResult<Vec<NodeRecord>> {
+    async fn read_records(&self, conn: &mut link::Link) -> redis::RedisResult<Vec<NodeRecord>> {
         let version_prefix = self.version_key("");
         let keys = conn
             .scan(&format!("{version_prefix}*"))

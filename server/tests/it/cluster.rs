@@ -1,5 +1,5 @@
 //! Scale-out with real processes: two or three server nodes (the real binary) on one real
-//! `redis-server`. Rooms of every node show on every node; players connected to any node play
+//! `redis-server`, and again on a real three-master Redis Cluster. Rooms of every node show on every node; players connected to any node play
 //! in any room; a killed node, a draining node, a Redis restart and a missing Redis each do
 //! what docs/operations.md says.
 
@@ -11,7 +11,7 @@ use tickstorm_bot_client::swarm::{self, SwarmConfig};
 use tickstorm_server::cluster::directory::RECORD_TTL;
 use tickstorm_shared::protocol::events;
 
-use crate::procs::{Node, Redis, agreed_rooms, free_port, signal, until};
+use crate::procs::{Node, Redis, RedisKind, agreed_rooms, free_port, signal, until};
 use crate::support::{TestClient, WAIT};
 
 /// How long after a node dies the others count it lost (docs/operations.md: "within about 4 to
@@ -78,9 +78,8 @@ async fn assert_owner(node: &Node, room_id: &str, owner: &str) {
     assert!(seen, "{} never saw room {room_id} on node {owner}", node.id);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it() {
-    let redis = Redis::start().await;
+async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it(kind: RedisKind) {
+    let redis = Redis::start_kind(kind).await;
     let nodes = Node::cluster(&redis.url(), "play", &["a", "b", "c"], &[]).await;
     let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
     let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
@@ -147,9 +146,8 @@ async fn a_player_on_another_node_plays_the_room_and_every_node_lists_it() {
     assert_eq!(ana_join["members"][0]["name"], "ana");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whispers_typing_and_presence_cross_nodes() {
-    let redis = Redis::start().await;
+async fn whispers_typing_and_presence_cross_nodes(kind: RedisKind) {
+    let redis = Redis::start_kind(kind).await;
     let nodes = Node::cluster(&redis.url(), "social", &["a", "b", "c"], &[]).await;
     let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
     let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
@@ -230,9 +228,10 @@ async fn published_during(node: &Node, during: impl std::future::Future<Output =
     node.metric(PUBLISHED).await - before
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_room_costs_redis_nothing_per_tick_until_a_player_joins_through_another_node() {
-    let redis = Redis::start().await;
+async fn a_room_costs_redis_nothing_per_tick_until_a_player_joins_through_another_node(
+    kind: RedisKind,
+) {
+    let redis = Redis::start_kind(kind).await;
     let nodes = Node::cluster(&redis.url(), "local", &["a", "b", "c"], &[]).await;
     let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
     let bea = TestClient::connect(&nodes[0].url, "bea").await;
@@ -280,9 +279,8 @@ async fn a_room_costs_redis_nothing_per_tick_until_a_player_joins_through_anothe
     assert_eq!(left["player_id"].as_u64(), ana_id);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
-    let redis = Redis::start().await;
+async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack(kind: RedisKind) {
+    let redis = Redis::start_kind(kind).await;
     let nodes = Node::cluster(&redis.url(), "swarm", &["a", "b", "c"], &[]).await;
     // Every 4 consecutive bots share a room its first bot creates; consecutive bots connect to
     // different nodes, so each room has players on three nodes, and the rooms' creators (bots
@@ -355,9 +353,10 @@ async fn bots_spread_over_three_nodes_see_every_snapshot_and_every_ack() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quick_match_fills_open_rooms_first_and_puts_new_rooms_on_the_least_loaded_node() {
-    let redis = Redis::start().await;
+async fn quick_match_fills_open_rooms_first_and_puts_new_rooms_on_the_least_loaded_node(
+    kind: RedisKind,
+) {
+    let redis = Redis::start_kind(kind).await;
     let nodes = Node::cluster(&redis.url(), "quick", &["a", "b"], &[]).await;
     // Node a has one full room (one seat, taken); node b has nothing.
     let ana = TestClient::connect(&nodes[0].url, "ana").await;
@@ -393,9 +392,10 @@ async fn quick_match_fills_open_rooms_first_and_puts_new_rooms_on_the_least_load
     assert_eq!(member_names(&second), ["bob", "cid"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_node_closes_its_rooms_for_players_elsewhere_and_holds_their_seats_elsewhere() {
-    let redis = Redis::start().await;
+async fn a_killed_node_closes_its_rooms_for_players_elsewhere_and_holds_their_seats_elsewhere(
+    kind: RedisKind,
+) {
+    let redis = Redis::start_kind(kind).await;
     let mut nodes = Node::cluster(&redis.url(), "kill", &["a", "b"], &[]).await;
     let node_b = nodes.pop().expect("b");
     let node_a = nodes.pop().expect("a");
@@ -464,9 +464,10 @@ async fn a_killed_node_closes_its_rooms_for_players_elsewhere_and_holds_their_se
     assert_eq!(ack["ok"], true, "{ack}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_restarted_under_its_old_id_has_its_players_seats_held_by_the_lease() {
-    let redis = Redis::start().await;
+async fn a_node_restarted_under_its_old_id_has_its_players_seats_held_by_the_lease(
+    kind: RedisKind,
+) {
+    let redis = Redis::start_kind(kind).await;
     let mut nodes = Node::cluster(&redis.url(), "lease", &["a", "b"], &[]).await;
     let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
     let bob = TestClient::connect(&nodes[1].url, "bob").await;
@@ -507,9 +508,8 @@ async fn a_node_restarted_under_its_old_id_has_its_players_seats_held_by_the_lea
     assert_eq!(ack["ok"], true, "{ack}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers() {
-    let mut redis = Redis::start().await;
+async fn redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers(kind: RedisKind) {
+    let mut redis = Redis::start_kind(kind).await;
     let nodes = Node::cluster(&redis.url(), "restart", &["a", "b"], &[]).await;
     let mut ana = TestClient::connect(&nodes[0].url, "ana").await;
     let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
@@ -557,16 +557,15 @@ async fn redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers() 
         .await,
         "node b is back in the cluster"
     );
-    let mut ok = false;
+    let mut last = Value::Null;
     for seq in 2..=40 {
-        let ack = input(&bob, seq, [0.0, 1.0]).await;
-        if ack["ok"] == true {
-            ok = true;
+        last = input(&bob, seq, [0.0, 1.0]).await;
+        if last["ok"] == true {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(ok, "bob's inputs are acked again");
+    assert_eq!(last["ok"], true, "bob's inputs are acked again: {last}");
     bob.drain();
     let snapshot = bob.next_snapshot().await;
     assert!(
@@ -577,9 +576,10 @@ async fn redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers() 
     assert_eq!(ack["ok"], true, "{ack}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_room_closed_while_redis_is_down_reaches_its_remote_players_once_redis_is_back() {
-    let mut redis = Redis::start().await;
+async fn a_room_closed_while_redis_is_down_reaches_its_remote_players_once_redis_is_back(
+    kind: RedisKind,
+) {
+    let mut redis = Redis::start_kind(kind).await;
     let admin_flags = ["--admin-token", crate::admin::TOKEN];
     let nodes = Node::cluster(&redis.url(), "closed", &["a", "b"], &admin_flags).await;
     let ana = TestClient::connect(&nodes[0].url, "ana").await;
@@ -627,10 +627,15 @@ async fn a_room_closed_while_redis_is_down_reaches_its_remote_players_once_redis
     assert_eq!(again["ok"], true, "bob is free to join again: {again}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_unavailable_at_start_is_a_clear_error_and_a_failed_exit() {
-    let closed_port = free_port();
-    let redis_url = format!("redis://127.0.0.1:{closed_port}");
+async fn redis_unavailable_at_start_is_a_clear_error_and_a_failed_exit(kind: RedisKind) {
+    let seeds = match kind {
+        RedisKind::Single => 1,
+        RedisKind::Cluster => 3,
+    };
+    let closed: Vec<String> = (0..seeds)
+        .map(|_| format!("redis://127.0.0.1:{}", free_port()))
+        .collect();
+    let redis_url = closed.join(",");
     let mut node = Node::spawn_unchecked(&redis_url, "absent", "a");
     // docs/operations.md promises status 1: `main` returns the error (`anyhow::Result`), which
     // Rust reports as exit code 1; a panic would be 101, a signal no code at all.
@@ -643,9 +648,10 @@ async fn redis_unavailable_at_start_is_a_clear_error_and_a_failed_exit() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_draining_node_places_new_rooms_elsewhere_and_exits_once_its_rooms_empty() {
-    let redis = Redis::start().await;
+async fn a_draining_node_places_new_rooms_elsewhere_and_exits_once_its_rooms_empty(
+    kind: RedisKind,
+) {
+    let redis = Redis::start_kind(kind).await;
     let mut nodes = Node::cluster(
         &redis.url(),
         "drain",
@@ -697,3 +703,38 @@ async fn a_draining_node_places_new_rooms_elsewhere_and_exits_once_its_rooms_emp
         "b forgets a's room"
     );
 }
+
+/// Runs each named test twice, as `NAME::single_redis` (one `redis-server`) and as
+/// `NAME::redis_cluster` (a three-master Redis Cluster): the cluster code has one path per
+/// Redis kind where they differ (pub/sub, key slots, scans), and every behaviour holds on both.
+macro_rules! on_both_redis_kinds {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::procs::RedisKind;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn single_redis() {
+                super::$name(RedisKind::Single).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis_cluster() {
+                super::$name(RedisKind::Cluster).await
+            }
+        }
+    )*};
+}
+
+on_both_redis_kinds!(
+    a_player_on_another_node_plays_the_room_and_every_node_lists_it,
+    whispers_typing_and_presence_cross_nodes,
+    a_room_costs_redis_nothing_per_tick_until_a_player_joins_through_another_node,
+    bots_spread_over_three_nodes_see_every_snapshot_and_every_ack,
+    quick_match_fills_open_rooms_first_and_puts_new_rooms_on_the_least_loaded_node,
+    a_killed_node_closes_its_rooms_for_players_elsewhere_and_holds_their_seats_elsewhere,
+    a_node_restarted_under_its_old_id_has_its_players_seats_held_by_the_lease,
+    redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers,
+    a_room_closed_while_redis_is_down_reaches_its_remote_players_once_redis_is_back,
+    redis_unavailable_at_start_is_a_clear_error_and_a_failed_exit,
+    a_draining_node_places_new_rooms_elsewhere_and_exits_once_its_rooms_empty,
+);

@@ -48,58 +48,211 @@ pub fn signal(child: &Child, name: &str) {
     assert!(status.success(), "kill -{name} failed");
 }
 
-/// A throwaway `redis-server` (no persistence) on its own port.
+/// Which Redis a cluster test runs on. Every cluster test runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisKind {
+    /// One `redis-server`.
+    Single,
+    /// A Redis Cluster of three masters (no replicas), each its own `redis-server`.
+    Cluster,
+}
+
+/// Masters of a test Redis Cluster, and their share of the 16,384 slots.
+const CLUSTER_SLOTS: [(u16, u16); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
+
+/// A throwaway Redis (no persistence) on loopback: one server, or a three-master Redis Cluster.
 pub struct Redis {
-    /// Its port.
-    pub port: u16,
+    servers: Vec<RedisServer>,
+    /// The cluster's `nodes.conf` files (kept across a restart, so the cluster comes back whole).
+    dir: Option<std::path::PathBuf>,
+    /// True once the cluster has formed (a restart then waits for it to serve again).
+    formed: bool,
+}
+
+/// One `redis-server` process.
+struct RedisServer {
+    port: u16,
+    /// The cluster bus port (cluster mode only).
+    bus_port: Option<u16>,
     child: Option<Child>,
 }
 
 impl Redis {
-    /// Starts one and waits until it listens.
+    /// Starts one server and waits until it listens.
     pub async fn start() -> Self {
+        Self::start_kind(RedisKind::Single).await
+    }
+
+    /// Starts one server, or a cluster whose slots are all assigned and known to every master.
+    pub async fn start_kind(kind: RedisKind) -> Self {
+        let (count, dir) = match kind {
+            RedisKind::Single => (1, None),
+            RedisKind::Cluster => {
+                let dir = std::env::temp_dir().join(format!(
+                    "tickstorm-redis-cluster-{}-{}",
+                    std::process::id(),
+                    free_port()
+                ));
+                std::fs::create_dir_all(&dir).expect("a temporary directory");
+                (CLUSTER_SLOTS.len(), Some(dir))
+            }
+        };
+        let servers = (0..count)
+            .map(|_| RedisServer {
+                port: free_port(),
+                bus_port: dir.as_ref().map(|_| free_port()),
+                child: None,
+            })
+            .collect();
         let mut redis = Redis {
-            port: free_port(),
-            child: None,
+            servers,
+            dir,
+            formed: false,
         };
         redis.restart().await;
+        if kind == RedisKind::Cluster {
+            redis.form_cluster().await;
+            redis.formed = true;
+        }
         redis
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// What `--redis-url` takes: `redis://127.0.0.1:PORT`, or every master's, comma-separated.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let seeds: Vec<String> = self
+            .servers
+            .iter()
+            .map(|s| format!("redis://127.0.0.1:{}", s.port))
+            .collect();
+        seeds.join(",")
     }
 
-    /// Kills it (SIGKILL: no goodbye to the clients).
+    /// Kills every server (SIGKILL: no goodbye to the clients).
     pub async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
+        for server in &mut self.servers {
+            if let Some(mut child) = server.child.take() {
+                let _ = child.kill().await;
+            }
         }
     }
 
-    /// Starts it again on the same port, empty.
+    /// Starts every server again on the same ports, empty; a cluster keeps its slot map (its
+    /// `nodes.conf`) and is waited for until it serves every slot again.
     pub async fn restart(&mut self) {
         self.kill().await;
-        let args: Vec<String> = [
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        self.child = Some(spawn("redis-server", &args, "redis-server"));
-        assert!(
-            listening(&format!("127.0.0.1:{}", self.port)).await,
-            "redis-server listens"
-        );
+        for server in &mut self.servers {
+            let mut args: Vec<String> = [
+                "--port",
+                &server.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if let (Some(dir), Some(bus_port)) = (&self.dir, server.bus_port) {
+                args.extend([
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-port".into(),
+                    bus_port.to_string(),
+                    "--cluster-config-file".into(),
+                    dir.join(format!("nodes-{}.conf", server.port))
+                        .display()
+                        .to_string(),
+                    "--cluster-node-timeout".into(),
+                    "2000".into(),
+                ]);
+            }
+            server.child = Some(spawn("redis-server", &args, "redis-server"));
+        }
+        for server in &self.servers {
+            assert!(
+                listening(&format!("127.0.0.1:{}", server.port)).await,
+                "redis-server listens"
+            );
+        }
+        if self.formed {
+            self.wait_for_cluster().await;
+        }
     }
+
+    /// Assigns each master its slots and introduces them to each other (what `redis-cli
+    /// --cluster create` does, without its fixed one-second waits).
+    async fn form_cluster(&self) {
+        for (server, (first, last)) in self.servers.iter().zip(CLUSTER_SLOTS) {
+            let _: () = redis::cmd("CLUSTER")
+                .arg("ADDSLOTSRANGE")
+                .arg(first)
+                .arg(last)
+                .query_async(&mut connect(server.port).await)
+                .await
+                .expect("CLUSTER ADDSLOTSRANGE");
+        }
+        let mut first = connect(self.servers[0].port).await;
+        for server in &self.servers[1..] {
+            let _: () = redis::cmd("CLUSTER")
+                .arg("MEET")
+                .arg("127.0.0.1")
+                .arg(server.port)
+                .arg(server.bus_port.expect("a cluster bus port"))
+                .query_async(&mut first)
+                .await
+                .expect("CLUSTER MEET");
+        }
+        self.wait_for_cluster().await;
+    }
+
+    /// Waits until every master says the cluster is ok and knows every master's slots.
+    async fn wait_for_cluster(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut ready = true;
+            for server in &self.servers {
+                let mut conn = connect(server.port).await;
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                let slots: Vec<redis::Value> = redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                ready &= info.contains("cluster_state:ok") && slots.len() == self.servers.len();
+            }
+            if ready {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the Redis Cluster did not form within 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// A plain connection to the `redis-server` on `port`.
+async fn connect(port: u16) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .expect("a redis URL")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis-server answers")
 }
 
 /// One server node of a cluster, running the real binary.
