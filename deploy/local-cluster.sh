@@ -5,11 +5,14 @@
 #   deploy/local-cluster.sh stop          stop everything `start` started
 #
 # Ports: Redis 6379 (one already listening there is used and left alone), nodes 3001..300N,
-# nginx 8080 (deploy/nginx.conf with its upstream rewritten to the N nodes).
+# nginx 8080 (deploy/nginx.conf with its upstream rewritten to the N nodes). With REDIS_SHARDS
+# of 3 or more, a Redis Cluster of that many masters on 7001.. (cluster bus 17001..) instead.
 #
 # Environment:
 #   TICKSTORM_SERVER_BIN   server binary (default: target/release/tickstorm-server)
 #   NODES                  node count when no N is given (default 2)
+#   REDIS_SHARDS           1 (default): one Redis. 3 or more: a Redis Cluster (no replicas),
+#                          started here, and the nodes use sharded pub/sub
 #   TICKSTORM_CLUSTER_DIR  pids, logs and nginx's working folder
 #                          (default: ${TMPDIR:-/tmp}/tickstorm-cluster)
 #   TICKSTORM_*            every server variable (TICKSTORM_LOG, TICKSTORM_TICK_RATE, ...)
@@ -21,6 +24,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${TICKSTORM_CLUSTER_DIR:-${TMPDIR:-/tmp}/tickstorm-cluster}"
 pids="$dir/pids"
 redis_port=6379
+first_shard_port=7001
 first_node_port=3001
 lb_port=8080
 
@@ -119,6 +123,28 @@ wait_for_cluster() {
   die "node on $port sees $seen other nodes after 10 s, expected $others"
 }
 
+# Starts $1 throwaway Redis masters in cluster mode and joins them into one cluster, every slot
+# assigned; sets redis_url to their seed URLs. Each run is a new cluster (old node files go).
+start_redis_cluster() {
+  local count=$1 seeds=() addrs=()
+  command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
+  command -v redis-cli >/dev/null || die "redis-cli not found (apt-get install redis-tools)"
+  for i in $(seq 0 $((count - 1))); do
+    local port=$((first_shard_port + i))
+    listens "$port" && die "port $port is already in use (REDIS_SHARDS starts its own Redis Cluster)"
+    rm -f "$dir/redis-$port-nodes.conf"
+    launch "$dir/redis-$port.log" "redis-$port" redis-server --port "$port" --bind 127.0.0.1 \
+      --save '' --appendonly no --dir "$dir" --cluster-enabled yes \
+      --cluster-port $((port + 10000)) --cluster-config-file "redis-$port-nodes.conf"
+    wait_listening "$last_pid" "$port" "$dir/redis-$port.log"
+    seeds+=("redis://127.0.0.1:$port")
+    addrs+=("127.0.0.1:$port")
+  done
+  redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \
+    >"$dir/redis-cluster-create.log" 2>&1 || { tail -20 "$dir/redis-cluster-create.log" >&2; die "redis-cli --cluster create failed"; }
+  redis_url=$(IFS=,; echo "${seeds[*]}")
+}
+
 start() {
   local n=$1
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "node count must be a positive number, got '$n'"
@@ -140,14 +166,23 @@ start() {
   trap 'stop >/dev/null' EXIT
   trap 'exit 130' INT TERM
 
-  local redis_note="already running, left alone"
-  if ! listens "$redis_port"; then
-    command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
-    # A throwaway Redis: nothing Tickstorm keeps there needs to outlive the cluster.
-    launch "$dir/redis.log" redis redis-server --port "$redis_port" --bind 127.0.0.1 \
-      --save '' --appendonly no --dir "$dir"
-    wait_listening "$last_pid" "$redis_port" "$dir/redis.log"
-    redis_note="started here, stopped by '$0 stop'"
+  local shards="${REDIS_SHARDS:-1}" redis_url redis_note
+  [[ "$shards" =~ ^[0-9]+$ ]] && { [ "$shards" = 1 ] || [ "$shards" -ge 3 ]; } \
+    || die "REDIS_SHARDS must be 1 (one Redis) or 3 or more (a Redis Cluster), got '$shards'"
+  if [ "$shards" = 1 ]; then
+    redis_url="redis://127.0.0.1:$redis_port"
+    redis_note="already running, left alone"
+    if ! listens "$redis_port"; then
+      command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
+      # A throwaway Redis: nothing Tickstorm keeps there needs to outlive the cluster.
+      launch "$dir/redis.log" redis redis-server --port "$redis_port" --bind 127.0.0.1 \
+        --save '' --appendonly no --dir "$dir"
+      wait_listening "$last_pid" "$redis_port" "$dir/redis.log"
+      redis_note="started here, stopped by '$0 stop'"
+    fi
+  else
+    start_redis_cluster "$shards"
+    redis_note="a Redis Cluster of $shards masters, started here, stopped by '$0 stop'"
   fi
 
   export TICKSTORM_DRAIN_TIMEOUT="${TICKSTORM_DRAIN_TIMEOUT:-5s}"
@@ -155,7 +190,7 @@ start() {
     local port=$((first_node_port + i - 1))
     # --trust-proxy: nginx puts the client's address in X-Forwarded-For.
     launch "$dir/n$i.log" "node-n$i" "$bin" --addr "127.0.0.1:$port" \
-      --redis-url "redis://127.0.0.1:$redis_port" --node-id "n$i" --trust-proxy
+      --redis-url "$redis_url" --node-id "n$i" --trust-proxy
     wait_listening "$last_pid" "$port" "$dir/n$i.log"
   done
   # Bots joining a room another node just created need that node's record: wait for all.
@@ -172,7 +207,7 @@ start() {
   trap - EXIT INT TERM
 
   echo "Tickstorm cluster of $n nodes is running:"
-  echo "  redis   redis://127.0.0.1:$redis_port ($redis_note)"
+  echo "  redis   $redis_url ($redis_note)"
   for i in $(seq 1 "$n"); do
     echo "  node n$i http://127.0.0.1:$((first_node_port + i - 1))  log $dir/n$i.log"
   done
