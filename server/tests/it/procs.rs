@@ -1,6 +1,8 @@
 //! Real processes for the tests that need them: the server binary, `redis-server` and `nginx`,
 //! each on its own loopback port, killed when dropped. `.ci/run` installs Redis and nginx; a
-//! machine without them fails these tests with a message saying so.
+//! machine without them fails these tests with a message saying so. To see what the nodes did,
+//! run with `TICKSTORM_TEST_NODE_LOG=debug` (any `--log` filter): each node then logs to
+//! `$TMPDIR/tickstorm-test-nodes/PREFIX-ID-PORT.log`.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -109,7 +111,7 @@ impl Redis {
             dir,
             formed: false,
         };
-        redis.restart().await;
+        redis.first_start().await;
         if kind == RedisKind::Cluster {
             redis.form_cluster().await;
             redis.formed = true;
@@ -127,6 +129,16 @@ impl Redis {
         seeds.join(",")
     }
 
+    /// The `--redis-url` seeds, one URL each.
+    pub fn seeds(&self) -> Vec<String> {
+        self.url().split(',').map(str::to_owned).collect()
+    }
+
+    /// Every server's port (one, or each master's).
+    pub fn ports(&self) -> Vec<u16> {
+        self.servers.iter().map(|s| s.port).collect()
+    }
+
     /// Kills every server (SIGKILL: no goodbye to the clients).
     pub async fn kill(&mut self) {
         for server in &mut self.servers {
@@ -141,43 +153,39 @@ impl Redis {
     pub async fn restart(&mut self) {
         self.kill().await;
         for server in &mut self.servers {
-            let mut args: Vec<String> = [
-                "--port",
-                &server.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            if let (Some(dir), Some(bus_port)) = (&self.dir, server.bus_port) {
-                args.extend([
-                    "--cluster-enabled".into(),
-                    "yes".into(),
-                    "--cluster-port".into(),
-                    bus_port.to_string(),
-                    "--cluster-config-file".into(),
-                    dir.join(format!("nodes-{}.conf", server.port))
-                        .display()
-                        .to_string(),
-                    "--cluster-node-timeout".into(),
-                    "2000".into(),
-                ]);
-            }
-            server.child = Some(spawn("redis-server", &args, "redis-server"));
+            server.launch(self.dir.as_deref());
         }
-        for server in &self.servers {
+        for server in &mut self.servers {
             assert!(
-                listening(&format!("127.0.0.1:{}", server.port)).await,
-                "redis-server listens"
+                server.listens().await,
+                "redis-server listens on {}",
+                server.port
             );
         }
         if self.formed {
             self.wait_for_cluster().await;
+        }
+    }
+
+    /// The first start: a port that was free a moment ago may have been taken since (by another
+    /// test's connection), so a server that exits instead of listening gets new ports.
+    async fn first_start(&mut self) {
+        for server in &mut self.servers {
+            let mut attempts = 0;
+            loop {
+                server.launch(self.dir.as_deref());
+                if server.listens().await {
+                    break;
+                }
+                attempts += 1;
+                assert!(
+                    attempts < 5,
+                    "redis-server does not start (last tried port {})",
+                    server.port
+                );
+                server.port = free_port();
+                server.bus_port = server.bus_port.map(|_| free_port());
+            }
         }
     }
 
@@ -238,6 +246,59 @@ impl Redis {
     }
 }
 
+impl RedisServer {
+    /// Starts the process (in cluster mode when given the cluster's folder).
+    fn launch(&mut self, cluster_dir: Option<&std::path::Path>) {
+        let mut args: Vec<String> = [
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let (Some(dir), Some(bus_port)) = (cluster_dir, self.bus_port) {
+            args.extend([
+                "--cluster-enabled".into(),
+                "yes".into(),
+                "--cluster-port".into(),
+                bus_port.to_string(),
+                "--cluster-config-file".into(),
+                dir.join(format!("nodes-{}.conf", self.port))
+                    .display()
+                    .to_string(),
+                "--cluster-node-timeout".into(),
+                "2000".into(),
+            ]);
+        }
+        self.child = Some(spawn("redis-server", &args, "redis-server"));
+    }
+
+    /// Waits until it accepts connections (up to 10 s); false at once if it exited.
+    async fn listens(&mut self) -> bool {
+        let addr = format!("127.0.0.1:{}", self.port);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                return true;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_none_or(|child| !matches!(child.try_wait(), Ok(None)));
+            if exited {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
         if let Some(dir) = &self.dir {
@@ -247,7 +308,7 @@ impl Drop for Redis {
 }
 
 /// A plain connection to the `redis-server` on `port`.
-async fn connect(port: u16) -> redis::aio::MultiplexedConnection {
+pub async fn connect(port: u16) -> redis::aio::MultiplexedConnection {
     redis::Client::open(format!("redis://127.0.0.1:{port}"))
         .expect("a redis URL")
         .get_multiplexed_async_connection()
@@ -296,11 +357,30 @@ impl Node {
             "20s".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = spawn(
-            env!("CARGO_BIN_EXE_tickstorm-server"),
-            &args,
-            "tickstorm-server",
-        );
+        let child = match std::env::var("TICKSTORM_TEST_NODE_LOG") {
+            // For debugging a failure: each node logs at that level to a file of its own.
+            Ok(level) => {
+                let dir = std::env::temp_dir().join("tickstorm-test-nodes");
+                std::fs::create_dir_all(&dir).expect("a log folder");
+                let log = dir.join(format!("{prefix}-{id}-{port}.log"));
+                let file = std::fs::File::create(&log).expect("a log file");
+                let at = args.iter().position(|a| a == "--log").expect("--log") + 1;
+                args[at] = level;
+                Command::new(env!("CARGO_BIN_EXE_tickstorm-server"))
+                    .args(&args)
+                    .stdin(Stdio::null())
+                    .stdout(file.try_clone().expect("a log file"))
+                    .stderr(file)
+                    .kill_on_drop(true)
+                    .spawn()
+                    .expect("the server binary starts")
+            }
+            Err(_) => spawn(
+                env!("CARGO_BIN_EXE_tickstorm-server"),
+                &args,
+                "tickstorm-server",
+            ),
+        };
         Node {
             url: format!("http://127.0.0.1:{port}"),
             id: id.into(),
