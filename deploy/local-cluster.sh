@@ -142,6 +142,16 @@ start_redis_cluster() {
   done
   redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \
     >"$dir/redis-cluster-create.log" 2>&1 || { tail -20 "$dir/redis-cluster-create.log" >&2; die "redis-cli --cluster create failed"; }
+  # Each master reports the cluster `fail` for a moment after the create; a node started then
+  # would be refused (CLUSTERDOWN) and exit.
+  for addr in "${addrs[@]}"; do
+    local ok=0
+    for _ in $(seq 1 100); do
+      if redis-cli -p "${addr##*:}" cluster info | grep -q '^cluster_state:ok'; then ok=1; break; fi
+      sleep 0.1
+    done
+    [ "$ok" = 1 ] || die "the Redis Cluster is not ok after 10 s (see $dir/redis-cluster-create.log)"
+  done
   redis_url=$(IFS=,; echo "${seeds[*]}")
 }
 

@@ -63,10 +63,15 @@ struct Inner {
 
 /// What the bus knows of its connection, shared with the push handler.
 struct Health {
+    /// A Redis Cluster: one shard failing is not Redis down (see [`Bus::record_publish`]).
+    cluster: bool,
     /// False from a failed command or a dropped connection until a command succeeds.
     up: AtomicBool,
-    /// Set by every failure: once Redis answers again, subscribe to every channel again.
+    /// Set by every failure, and when Redis drops a subscription by itself: once Redis answers
+    /// again, subscribe to every channel again.
     resubscribe: AtomicBool,
+    /// A resubscription is running.
+    resubscribing: AtomicBool,
 }
 
 impl fmt::Debug for Bus {
@@ -99,14 +104,17 @@ impl Bus {
     /// cluster would serve a lobby that silently misses every other node.
     pub async fn connect(seeds: &[String], metrics: BusMetrics) -> Result<Self, BusError> {
         let handlers: Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>> = Arc::default();
+        let cluster = Link::is_cluster_at(seeds).await?;
         let health = Arc::new(Health {
+            cluster,
             up: AtomicBool::new(true),
             resubscribe: AtomicBool::new(false),
+            resubscribing: AtomicBool::new(false),
         });
         let push_handlers = handlers.clone();
         let push_health = health.clone();
         let push_metrics = metrics.clone();
-        let conn = Link::connect(seeds, RESPONSE_TIMEOUT, move |push: PushInfo| {
+        let conn = Link::connect(seeds, cluster, RESPONSE_TIMEOUT, move |push: PushInfo| {
             route_push(push, &push_handlers, &push_health, &push_metrics);
             Ok::<(), std::convert::Infallible>(())
         })
@@ -153,35 +161,81 @@ impl Bus {
         }
     }
 
-    /// After an outage, once Redis answers: subscribes to every channel again. The connection
-    /// resubscribes by itself too, but a Redis Cluster whose shards come back one by one can
-    /// leave a shard's channels behind (seen with every master restarted), and a lost
-    /// subscription is silent: the node would hear nothing on that channel, forever. A
-    /// subscription that already holds is a no-op for Redis. Tried again on the next call until
-    /// every channel is subscribed.
-    pub async fn resubscribe_after_outage(&self) {
+    /// The outcome of a batch of publishes. On one server like any command. On a cluster a
+    /// failure is one shard's (the others took their messages): it is counted, and the shard's
+    /// subscriptions are renewed once it is back, but Redis is not marked down, which would
+    /// drop every other shard's messages too.
+    fn record_publish(&self, result: &redis::RedisResult<()>) {
+        let Some(inner) = &self.0 else { return };
+        match (result, inner.health.cluster) {
+            (Err(_), true) => {
+                inner.metrics.errors.inc();
+                inner.health.resubscribe.store(true, Ordering::Relaxed);
+            }
+            _ => self.record(result),
+        }
+    }
+
+    /// After an outage or a subscription Redis dropped by itself, once Redis answers: subscribes
+    /// to every channel again, in a task of its own (a shard still down must not hold up the
+    /// heartbeat that calls this). Needed on a cluster: redis-rs 1.8 resubscribes a reconnected
+    /// master with one `SSUBSCRIBE` of all its channels, which Redis refuses (`CROSSSLOT`) as
+    /// soon as they are in different slots, and a slot that moves (failover, resharding) drops
+    /// its channels' subscriptions for good. A lost subscription is silent: the node would hear
+    /// nothing on that channel, forever. A subscription that already holds is a no-op for Redis.
+    /// What fails is tried again on a later call.
+    pub fn resubscribe_after_outage(&self) {
         let Some(inner) = &self.0 else { return };
         if !inner.health.up.load(Ordering::Relaxed)
+            || inner.health.resubscribing.load(Ordering::Relaxed)
             || !inner.health.resubscribe.swap(false, Ordering::Relaxed)
         {
             return;
         }
-        let channels: Vec<String> = inner
-            .handlers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        let mut conn = inner.conn.clone();
-        for channel in &channels {
-            if let Err(error) = conn.subscribe(channel).await {
-                tracing::debug!(%error, channel, "resubscribing failed; trying again");
+        inner.health.resubscribing.store(true, Ordering::Relaxed);
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let channels: Vec<String> = inner
+                .handlers
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .keys()
+                .cloned()
+                .collect();
+            let attempts = channels.iter().map(|channel| {
+                let (inner, mut conn) = (inner.clone(), inner.conn.clone());
+                async move {
+                    // Not one the adapter has unsubscribed from meanwhile.
+                    let wanted = inner
+                        .handlers
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .contains_key(channel);
+                    if !wanted {
+                        return true;
+                    }
+                    match tokio::time::timeout(RESPONSE_TIMEOUT, conn.subscribe(channel)).await {
+                        Ok(Ok(())) => true,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, channel, "resubscribing failed; trying again");
+                            false
+                        }
+                        Err(_) => false,
+                    }
+                }
+            });
+            let done = futures_util::future::join_all(attempts).await;
+            let failed = done.iter().filter(|ok| !**ok).count();
+            if failed > 0 {
                 inner.health.resubscribe.store(true, Ordering::Relaxed);
-                return;
+            } else {
+                tracing::info!(
+                    channels = channels.len(),
+                    "subscribed to every channel again"
+                );
             }
-        }
-        tracing::info!(channels = channels.len(), "resubscribed after the outage");
+            inner.health.resubscribing.store(false, Ordering::Relaxed);
+        });
     }
 
     /// Queues a message for publishing; never waits. Dropped (and counted) while Redis is down
@@ -241,9 +295,29 @@ fn route_push(
                 metrics.dropped.inc();
             }
         }
+        PushKind::Disconnection if health.cluster => {
+            // One master's connection (or a replica's): not Redis down. The cluster client
+            // reconnects it; its subscriptions are renewed then.
+            metrics.errors.inc();
+            health.resubscribe.store(true, Ordering::Relaxed);
+        }
         PushKind::Disconnection => {
             metrics.errors.inc();
             mark_down(health, metrics, &"disconnected");
+        }
+        // Unsubscribed without asking (the adapter's own unsubscribes remove the handler
+        // first): a Redis Cluster does this to every subscriber of a slot that moved away.
+        PushKind::Unsubscribe | PushKind::SUnsubscribe => {
+            let channel = push
+                .data
+                .into_iter()
+                .next()
+                .and_then(|c| redis::from_redis_value::<String>(c).ok());
+            let handlers = handlers.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(channel) = channel.filter(|c| handlers.contains_key(c)) {
+                tracing::info!(channel, "redis dropped a subscription; renewing it");
+                health.resubscribe.store(true, Ordering::Relaxed);
+            }
         }
         _ => {}
     }
@@ -271,7 +345,7 @@ async fn publish_loop(
             Some(e) => Err(e),
             None => Ok(()),
         };
-        Bus(Some(inner)).record(&result);
+        Bus(Some(inner)).record_publish(&result);
     }
 }
 

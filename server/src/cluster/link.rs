@@ -12,9 +12,17 @@
 //!   tag, so the per-node channels spread over the shards.
 //! - **A batch of publishes.** One server: one pipeline. A cluster: one pipeline per hash slot,
 //!   sent concurrently; a channel always maps to one slot, so each channel keeps its order.
+//! - **Connections.** A cluster link holds three cluster connections, each to every master:
+//!   subscriptions only (Redis pushes an unsolicited `sunsubscribe` when a slot moves away, which
+//!   redis-rs 1.8 may take for the reply to a command in flight on that connection, so no other
+//!   command shares it); directory commands (retried on redirects and reconnects); and publishes,
+//!   never retried, because redis-rs resends a whole pipeline after a dropped connection or a
+//!   timeout, which would deliver a message twice (an input applied twice, a room created twice).
+//!   Pub/sub delivers at most once anyway; a lost publish is what the leases are for.
 //!
 //! Which one: several comma-separated seed URLs mean a cluster; a single URL is a cluster if
-//! that server says `cluster_enabled:1` (`INFO cluster`).
+//! that server says `cluster_enabled:1` (`INFO cluster`; a server that refuses `INFO` is taken as
+//! a single server).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -37,13 +45,21 @@ pub fn key(prefix: &str, rest: &str) -> String {
 }
 
 /// A connection to one Redis server (reconnecting, resubscribing) or to a Redis Cluster
-/// (following the slot map, reconnecting and resubscribing per shard). Cheap to clone.
+/// (following the slot map, reconnecting per shard). Cheap to clone.
 #[derive(Clone)]
 pub enum Link {
     /// One Redis server.
     Single(ConnectionManager),
     /// A Redis Cluster.
-    Cluster(ClusterConnection),
+    Cluster(ClusterLink),
+}
+
+/// The connections of a cluster link (see the module doc for why three).
+#[derive(Clone)]
+pub struct ClusterLink {
+    subscriptions: ClusterConnection,
+    commands: ClusterConnection,
+    publishes: ClusterConnection,
 }
 
 impl std::fmt::Debug for Link {
@@ -67,10 +83,20 @@ pub struct Published {
 }
 
 impl Link {
-    /// Connects to `seeds` (RESP3: pub/sub pushes arrive on the command connection and go to
-    /// `pushes`). Fails if Redis cannot be reached now.
+    /// Whether `seeds` name a Redis Cluster: several seeds do; one does if it says so.
+    pub async fn is_cluster_at(seeds: &[String]) -> RedisResult<bool> {
+        match seeds {
+            [one] => cluster_enabled(one.as_str().into_connection_info()?).await,
+            _ => Ok(true),
+        }
+    }
+
+    /// Connects to `seeds`, a cluster or not (see [`Link::is_cluster_at`]). RESP3: pub/sub
+    /// pushes arrive on a command connection and go to `pushes`. Fails if Redis cannot be
+    /// reached now.
     pub async fn connect(
         seeds: &[String],
+        cluster: bool,
         response_timeout: Duration,
         pushes: impl AsyncPushSender,
     ) -> RedisResult<Self> {
@@ -78,23 +104,30 @@ impl Link {
             .iter()
             .map(|seed| seed.as_str().into_connection_info())
             .collect::<RedisResult<Vec<_>>>()?;
-        let cluster = match infos.as_slice() {
-            [one] => cluster_enabled(one.clone()).await?,
-            _ => true,
-        };
         if cluster {
-            let client = ClusterClientBuilder::new(infos)
-                .use_protocol(redis::ProtocolVersion::RESP3)
-                .connection_timeout(CONNECT_TIMEOUT)
-                .response_timeout(response_timeout)
-                .retries(3)
-                .max_retry_wait(1_000)
-                .push_sender(pushes)
-                .build()?;
-            return Ok(Link::Cluster(client.get_async_connection().await?));
+            let builder = |retries: u32| {
+                ClusterClientBuilder::new(infos.clone())
+                    .use_protocol(redis::ProtocolVersion::RESP3)
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(response_timeout)
+                    .retries(retries)
+                    .max_retry_wait(1_000)
+            };
+            let subscriptions = builder(3).push_sender(pushes).build()?;
+            let commands = builder(3).build()?;
+            let publishes = builder(0).build()?;
+            return Ok(Link::Cluster(ClusterLink {
+                subscriptions: subscriptions.get_async_connection().await?,
+                commands: commands.get_async_connection().await?,
+                publishes: publishes.get_async_connection().await?,
+            }));
         }
         let [info] = infos.as_slice() else {
-            unreachable!("one seed unless a cluster")
+            return Err((
+                redis::ErrorKind::InvalidClientConfig,
+                "several seeds name a Redis Cluster",
+            )
+                .into());
         };
         let settings_resp3 = info
             .redis_settings()
@@ -122,7 +155,7 @@ impl Link {
     pub async fn subscribe(&mut self, channel: &str) -> RedisResult<()> {
         match self {
             Link::Single(conn) => conn.subscribe(channel).await,
-            Link::Cluster(conn) => conn.ssubscribe(channel).await,
+            Link::Cluster(link) => link.subscriptions.ssubscribe(channel).await,
         }
     }
 
@@ -130,7 +163,7 @@ impl Link {
     pub async fn unsubscribe(&mut self, channel: &str) -> RedisResult<()> {
         match self {
             Link::Single(conn) => conn.unsubscribe(channel).await,
-            Link::Cluster(conn) => conn.sunsubscribe(channel).await,
+            Link::Cluster(link) => link.subscriptions.sunsubscribe(channel).await,
         }
     }
 
@@ -144,10 +177,11 @@ impl Link {
                     .query_async(conn)
                     .await?
             }
-            Link::Cluster(conn) => {
+            Link::Cluster(link) => {
                 let mut cmd = redis::cmd("PUBSUB");
                 cmd.arg("SHARDNUMSUB").arg(channel);
-                conn.route_command(cmd, on_slot_of(channel))
+                link.commands
+                    .route_command(cmd, on_slot_of(channel))
                     .await
                     .and_then(|reply| Ok(redis::from_redis_value(reply)?))?
             }
@@ -184,7 +218,13 @@ impl Link {
         }
         let sends = pipelines.into_iter().map(|(pipe, len)| {
             let mut conn = self.clone();
-            async move { (pipe.query_async::<()>(&mut conn).await, len) }
+            async move {
+                let result = match &mut conn {
+                    Link::Single(conn) => pipe.query_async::<()>(conn).await,
+                    Link::Cluster(link) => pipe.query_async::<()>(&mut link.publishes).await,
+                };
+                (result, len)
+            }
         });
         let mut published = Published::default();
         for (result, len) in futures_util::future::join_all(sends).await {
@@ -213,7 +253,8 @@ impl Link {
                 .arg(1000);
             let (next, batch): (u64, Vec<String>) = match self {
                 Link::Single(conn) => cmd.query_async(conn).await?,
-                Link::Cluster(conn) => conn
+                Link::Cluster(link) => link
+                    .commands
                     .route_command(cmd, on_slot_of(pattern))
                     .await
                     .and_then(|reply| Ok(redis::from_redis_value(reply)?))?,
@@ -245,18 +286,24 @@ async fn cluster_enabled(info: redis::ConnectionInfo) -> RedisResult<bool> {
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
-    let info: String = redis::cmd("INFO")
+    let info: RedisResult<String> = redis::cmd("INFO")
         .arg("cluster")
         .query_async(&mut conn)
-        .await?;
-    Ok(info.lines().any(|line| line.trim() == "cluster_enabled:1"))
+        .await;
+    match info {
+        Ok(info) => Ok(info.lines().any(|line| line.trim() == "cluster_enabled:1")),
+        // Refused (an ACL user without `INFO`, a provider that disables it): not a cluster,
+        // as before cluster support, rather than a node that cannot start.
+        Err(e) if e.code().is_some() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 impl ConnectionLike for Link {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Link::Single(conn) => conn.req_packed_command(cmd),
-            Link::Cluster(conn) => conn.req_packed_command(cmd),
+            Link::Cluster(link) => link.commands.req_packed_command(cmd),
         }
     }
 
@@ -268,14 +315,14 @@ impl ConnectionLike for Link {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Link::Single(conn) => conn.req_packed_commands(cmd, offset, count),
-            Link::Cluster(conn) => conn.req_packed_commands(cmd, offset, count),
+            Link::Cluster(link) => link.commands.req_packed_commands(cmd, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Link::Single(conn) => conn.get_db(),
-            Link::Cluster(conn) => conn.get_db(),
+            Link::Cluster(link) => link.commands.get_db(),
         }
     }
 }

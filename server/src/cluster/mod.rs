@@ -179,8 +179,9 @@ impl Cluster {
         link::key(&self.0.prefix, &format!("ver:{node}"))
     }
 
+    /// Tagged like the keys, so on a cluster it lives on the directory's shard.
     fn directory_channel(&self) -> String {
-        format!("{}:directory", self.0.prefix)
+        link::key(&self.0.prefix, "directory")
     }
 
     fn send(&self, node: &str, body: Body) {
@@ -655,17 +656,21 @@ impl Cluster {
                 pipe.pexpire(&key, ttl as i64);
             }
             let written: redis::RedisResult<Vec<i64>> = pipe.query_async(&mut conn).await;
-            stored = match (&written, stored, json) {
+            // First: a success after an outage marks Redis up, so the announcement below is sent.
+            self.0
+                .bus
+                .record(&written.as_ref().map(|_| ()).map_err(Clone::clone));
+            let wrote = written.is_ok();
+            stored = match (written, stored, json) {
                 (Ok(_), _, Some(json)) => {
-                    // Announced once stored (a channel is not in the keys' slot, so it cannot
-                    // share their pipeline on a cluster).
+                    // Announced once stored (on a cluster the channel is a sharded one, which a
+                    // pipeline of keys cannot carry).
                     self.0.bus.send(self.directory_channel(), json);
                     Some((structure, record.version, tokio::time::Instant::now()))
                 }
                 (Ok(kept), held, None) if kept.first() == Some(&1) => held,
                 _ => None,
             };
-            self.0.bus.record(&written.map(|_| ()));
             let up = self.0.bus.is_up();
             if up && !was_up {
                 // Back after an outage: nobody could refresh a record meanwhile.
@@ -673,13 +678,13 @@ impl Cluster {
             }
             was_up = up;
             if up {
-                self.0.bus.resubscribe_after_outage().await;
+                self.0.bus.resubscribe_after_outage();
                 self.flush_deferred();
             }
             // Only once this node's own write went through: a read that succeeds while the write
             // failed (a cluster whose shards come back one by one) would find every other
             // record stale before `touch_all` has forgiven the outage.
-            if up && last_read.elapsed() >= directory::HEARTBEAT {
+            if up && wrote && last_read.elapsed() >= directory::HEARTBEAT {
                 last_read = tokio::time::Instant::now();
                 match self.read_records(&mut conn).await {
                     Ok(records) => {

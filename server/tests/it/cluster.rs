@@ -11,7 +11,7 @@ use tickstorm_bot_client::swarm::{self, SwarmConfig};
 use tickstorm_server::cluster::directory::RECORD_TTL;
 use tickstorm_shared::protocol::events;
 
-use crate::procs::{Node, Redis, RedisKind, agreed_rooms, free_port, signal, until};
+use crate::procs::{Failover, Node, Redis, RedisKind, agreed_rooms, free_port, signal, until};
 use crate::support::{TestClient, WAIT};
 
 /// How long after a node dies the others count it lost (docs/operations.md: "within about 4 to
@@ -645,7 +645,7 @@ async fn a_room_closed_while_redis_is_down_reaches_its_remote_players_once_redis
 async fn redis_unavailable_at_start_is_a_clear_error_and_a_failed_exit(kind: RedisKind) {
     let seeds = match kind {
         RedisKind::Single => 1,
-        RedisKind::Cluster => 3,
+        RedisKind::Cluster | RedisKind::ReplicatedCluster => 3,
     };
     let closed: Vec<String> = (0..seeds)
         .map(|_| format!("redis://127.0.0.1:{}", free_port()))
@@ -767,7 +767,7 @@ async fn the_bus_delivers_in_order_on_every_channel_and_counts_subscribers(kind:
         }
     }
 
-    if kind == RedisKind::Cluster {
+    if kind != RedisKind::Single {
         for port in redis.ports() {
             let held: Vec<String> = redis::cmd("PUBSUB")
                 .arg("SHARDCHANNELS")
@@ -781,6 +781,51 @@ async fn the_bus_delivers_in_order_on_every_channel_and_counts_subscribers(kind:
             );
         }
     }
+}
+
+/// In a Redis Cluster with replicas, the shard that carries a room's snapshots to the node of
+/// one of its players fails over: once the replica has taken over (seconds), that player plays
+/// on without reconnecting: inputs acked, snapshots arriving.
+async fn failover_interrupts_cross_node_play_only_until_the_replica_takes_over(how: Failover) {
+    let mut redis = Redis::start_kind(RedisKind::ReplicatedCluster).await;
+    let nodes = Node::cluster(&redis.url(), "failover", &["a", "b"], &[]).await;
+    let ana = TestClient::connect(&nodes[0].url, "ana").await;
+    let mut bob = TestClient::connect(&nodes[1].url, "bob").await;
+    let room = create(&ana).await;
+    join(&ana, &room).await;
+    let bob_id = join(&bob, &room).await["player_id"].as_u64().expect("id");
+    bob.snapshot_where(|_| true).await;
+
+    // Node b's room channel: the owner's snapshots for bob go there.
+    redis.fail_over_master_of("failover:room:b", how).await;
+
+    let mut last = Value::Null;
+    for seq in 1..=100 {
+        last = input(&bob, seq, [1.0, 0.0]).await;
+        if last["ok"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["ok"], true, "bob's inputs are acked again: {last}");
+    bob.drain();
+    let first = bob.next_snapshot().await.tick;
+    let later = bob.snapshot_where(|s| s.tick >= first + 30).await;
+    assert!(
+        later.players.iter().any(|p| p.id as u64 == bob_id),
+        "bob is still seated"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_cluster_shard_whose_master_dies_fails_over_and_cross_node_play_resumes() {
+    failover_interrupts_cross_node_play_only_until_the_replica_takes_over(Failover::MasterKilled)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planned_redis_cluster_failover_drops_subscriptions_that_the_nodes_renew() {
+    failover_interrupts_cross_node_play_only_until_the_replica_takes_over(Failover::Planned).await;
 }
 
 /// Runs each named test twice, as `NAME::single_redis` (one `redis-server`) and as

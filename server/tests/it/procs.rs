@@ -18,6 +18,17 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// `n` distinct loopback ports that were free a moment ago (held together while chosen, so no
+/// two are the same).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("a bound port").port())
+        .collect()
+}
+
 /// Waits until something accepts TCP connections on `addr` (up to 10 s).
 pub async fn listening(addr: &str) -> bool {
     for _ in 0..200 {
@@ -57,16 +68,31 @@ pub enum RedisKind {
     Single,
     /// A Redis Cluster of three masters (no replicas), each its own `redis-server`.
     Cluster,
+    /// Three masters, each with a replica that takes over when its master fails.
+    ReplicatedCluster,
+}
+
+/// How a test makes a replica take over its master's slots.
+#[derive(Debug, Clone, Copy)]
+pub enum Failover {
+    /// The master is killed; the replica is elected once the others count it failed.
+    MasterKilled,
+    /// `CLUSTER FAILOVER` on the replica: the master hands over and becomes its replica (what
+    /// an operator does for maintenance). Redis drops the slots' shard-channel subscriptions.
+    Planned,
 }
 
 /// Masters of a test Redis Cluster, and their share of the 16,384 slots.
-const CLUSTER_SLOTS: [(u16, u16); 3] = [(0, 5460), (5461, 10922), (10923, 16383)];
+const CLUSTER_SLOTS: [(u16, u16); MASTERS] = [(0, 5460), (5461, 10922), (10923, 16383)];
+const MASTERS: usize = 3;
 
 /// A throwaway Redis (no persistence) on loopback: one server, or a three-master Redis Cluster.
 pub struct Redis {
     servers: Vec<RedisServer>,
     /// The cluster's `nodes.conf` files (kept across a restart, so the cluster comes back whole).
     dir: Option<std::path::PathBuf>,
+    /// Servers `[MASTERS..]` replicate the masters, in order (a replicated cluster only).
+    replicated: bool,
     /// True once the cluster has formed (a restart then waits for it to serve again).
     formed: bool,
 }
@@ -87,32 +113,37 @@ impl Redis {
 
     /// Starts one server, or a cluster whose slots are all assigned and known to every master.
     pub async fn start_kind(kind: RedisKind) -> Self {
-        let (count, dir) = match kind {
-            RedisKind::Single => (1, None),
-            RedisKind::Cluster => {
-                let dir = std::env::temp_dir().join(format!(
-                    "tickstorm-redis-cluster-{}-{}",
-                    std::process::id(),
-                    free_port()
-                ));
-                std::fs::create_dir_all(&dir).expect("a temporary directory");
-                (CLUSTER_SLOTS.len(), Some(dir))
-            }
+        let count = match kind {
+            RedisKind::Single => 1,
+            RedisKind::Cluster => MASTERS,
+            RedisKind::ReplicatedCluster => 2 * MASTERS,
         };
-        let servers = (0..count)
-            .map(|_| RedisServer {
-                port: free_port(),
-                bus_port: dir.as_ref().map(|_| free_port()),
+        let dir = (kind != RedisKind::Single).then(|| {
+            let dir = std::env::temp_dir().join(format!(
+                "tickstorm-redis-cluster-{}-{}",
+                std::process::id(),
+                free_port()
+            ));
+            std::fs::create_dir_all(&dir).expect("a temporary directory");
+            dir
+        });
+        let ports = free_ports(2 * count);
+        let servers = ports
+            .chunks(2)
+            .map(|pair| RedisServer {
+                port: pair[0],
+                bus_port: dir.as_ref().map(|_| pair[1]),
                 child: None,
             })
             .collect();
         let mut redis = Redis {
             servers,
             dir,
+            replicated: kind == RedisKind::ReplicatedCluster,
             formed: false,
         };
         redis.first_start().await;
-        if kind == RedisKind::Cluster {
+        if kind != RedisKind::Single {
             redis.form_cluster().await;
             redis.formed = true;
         }
@@ -153,7 +184,7 @@ impl Redis {
     pub async fn restart(&mut self) {
         self.kill().await;
         for server in &mut self.servers {
-            server.launch(self.dir.as_deref());
+            server.launch(self.dir.as_deref(), self.replicated);
         }
         for server in &mut self.servers {
             assert!(
@@ -173,7 +204,7 @@ impl Redis {
         for server in &mut self.servers {
             let mut attempts = 0;
             loop {
-                server.launch(self.dir.as_deref());
+                server.launch(self.dir.as_deref(), self.replicated);
                 if server.listens().await {
                     break;
                 }
@@ -183,8 +214,9 @@ impl Redis {
                     "redis-server does not start (last tried port {})",
                     server.port
                 );
-                server.port = free_port();
-                server.bus_port = server.bus_port.map(|_| free_port());
+                let ports = free_ports(2);
+                server.port = ports[0];
+                server.bus_port = server.bus_port.map(|_| ports[1]);
             }
         }
     }
@@ -212,12 +244,113 @@ impl Redis {
                 .await
                 .expect("CLUSTER MEET");
         }
+        if self.replicated {
+            for (master, replica) in self.servers[..MASTERS].iter().zip(&self.servers[MASTERS..]) {
+                let id: String = redis::cmd("CLUSTER")
+                    .arg("MYID")
+                    .query_async(&mut connect(master.port).await)
+                    .await
+                    .expect("CLUSTER MYID");
+                // The replica must have heard of its master (gossip) before it can follow it.
+                let mut replica_conn = connect(replica.port).await;
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+                loop {
+                    let done: redis::RedisResult<()> = redis::cmd("CLUSTER")
+                        .arg("REPLICATE")
+                        .arg(&id)
+                        .query_async(&mut replica_conn)
+                        .await;
+                    match done {
+                        Ok(()) => break,
+                        Err(e) => assert!(
+                            tokio::time::Instant::now() < deadline,
+                            "CLUSTER REPLICATE: {e}"
+                        ),
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
         self.wait_for_cluster().await;
     }
 
-    /// Waits until every master says the cluster is ok and knows every master's slots.
+    /// Fails over the master that serves `key`'s slot (a key or a channel name) and waits until
+    /// its replica has taken over and the cluster is ok again (a replicated cluster only).
+    pub async fn fail_over_master_of(&mut self, key: &str, how: Failover) {
+        assert!(self.replicated, "a replicated cluster");
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(&mut connect(self.servers[0].port).await)
+            .await
+            .expect("CLUSTER KEYSLOT");
+        let shard = CLUSTER_SLOTS
+            .iter()
+            .position(|&(first, last)| (first..=last).contains(&slot))
+            .expect("a slot of some master");
+        let replica_port = self.servers[MASTERS + shard].port;
+        match how {
+            Failover::MasterKilled => {
+                if let Some(mut child) = self.servers[shard].child.take() {
+                    let _ = child.kill().await;
+                }
+            }
+            Failover::Planned => {
+                let _: () = redis::cmd("CLUSTER")
+                    .arg("FAILOVER")
+                    .query_async(&mut connect(replica_port).await)
+                    .await
+                    .expect("CLUSTER FAILOVER");
+            }
+        }
+        let survivor = self.servers[(shard + 1) % MASTERS].port;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut conn = connect(survivor).await;
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            let slots: Vec<(u16, u16, (String, u16))> = redis::cmd("CLUSTER")
+                .arg("SLOTS")
+                .query_async(&mut conn)
+                .await
+                .map(|entries: Vec<Vec<redis::Value>>| {
+                    entries
+                        .into_iter()
+                        .filter_map(|entry| {
+                            let mut fields = entry.into_iter();
+                            let first = redis::from_redis_value(fields.next()?).ok()?;
+                            let last = redis::from_redis_value(fields.next()?).ok()?;
+                            let master: Vec<redis::Value> =
+                                redis::from_redis_value(fields.next()?).ok()?;
+                            let mut master = master.into_iter();
+                            let host = redis::from_redis_value(master.next()?).ok()?;
+                            let port = redis::from_redis_value(master.next()?).ok()?;
+                            Some((first, last, (host, port)))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let promoted = slots.iter().any(|(first, last, (_, port))| {
+                (*first..=*last).contains(&slot) && *port == replica_port
+            });
+            if promoted && info.contains("cluster_state:ok") {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the replica on {replica_port} did not take over slot {slot} within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until every server says the cluster is ok and knows every master's slots (and, in
+    /// a replicated cluster, every master's replica).
     async fn wait_for_cluster(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let mut ready = true;
             for server in &self.servers {
@@ -232,14 +365,21 @@ impl Redis {
                     .query_async(&mut conn)
                     .await
                     .unwrap_or_default();
-                ready &= info.contains("cluster_state:ok") && slots.len() == self.servers.len();
+                // One entry per master, listing its replica too when there is one.
+                let nodes_per_entry = if self.replicated { 4 } else { 3 };
+                ready &= info.contains("cluster_state:ok")
+                    && slots.len() == MASTERS
+                    && slots.iter().all(|entry| match entry {
+                        redis::Value::Array(fields) => fields.len() == nodes_per_entry,
+                        _ => false,
+                    });
             }
             if ready {
                 return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "the Redis Cluster did not form within 20 s"
+                "the Redis Cluster did not form within 30 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -248,7 +388,7 @@ impl Redis {
 
 impl RedisServer {
     /// Starts the process (in cluster mode when given the cluster's folder).
-    fn launch(&mut self, cluster_dir: Option<&std::path::Path>) {
+    fn launch(&mut self, cluster_dir: Option<&std::path::Path>, replicated: bool) {
         let mut args: Vec<String> = [
             "--port",
             &self.port.to_string(),
@@ -272,26 +412,41 @@ impl RedisServer {
                 dir.join(format!("nodes-{}.conf", self.port))
                     .display()
                     .to_string(),
+                // Short with replicas, so a failover test fails over within seconds; long
+                // without, so a master starved on a loaded machine is not marked failed (and
+                // the cluster down) for nothing: without a replica, nothing would take over.
                 "--cluster-node-timeout".into(),
-                "2000".into(),
+                if replicated { "3000" } else { "15000" }.into(),
             ]);
         }
         self.child = Some(spawn("redis-server", &args, "redis-server"));
     }
 
-    /// Waits until it accepts connections (up to 10 s); false at once if it exited.
+    /// Waits until it accepts connections (up to 10 s) and is this process (not another test's
+    /// server that got the port first); false at once if it exited.
     async fn listens(&mut self) -> bool {
-        let addr = format!("127.0.0.1:{}", self.port);
+        let Some(pid) = self.child.as_ref().and_then(Child::id) else {
+            return false;
+        };
+        let url = format!("redis://127.0.0.1:{}", self.port);
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-                return true;
-            }
             let exited = self
                 .child
                 .as_mut()
                 .is_none_or(|child| !matches!(child.try_wait(), Ok(None)));
             if exited {
                 return false;
+            }
+            let client = redis::Client::open(url.as_str()).expect("a redis URL");
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                let info: String = redis::cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                return info
+                    .lines()
+                    .any(|line| line.trim() == format!("process_id:{pid}"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
