@@ -44,6 +44,24 @@ async fn input(client: &TestClient, seq: u32, movement: [f32; 2]) -> Value {
 }
 
 /// The names in a join ack's `members`, in order.
+/// Sends inputs numbered `seqs`, 100 ms apart, until one is acked ok (after an outage); fails
+/// the test if none is.
+async fn input_until_acked(
+    client: &TestClient,
+    seqs: std::ops::RangeInclusive<u32>,
+    movement: [f32; 2],
+) {
+    let mut last = Value::Null;
+    for seq in seqs {
+        last = input(client, seq, movement).await;
+        if last["ok"] == true {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("inputs are not acked again: {last}");
+}
+
 fn member_names(ack: &Value) -> Vec<&str> {
     ack["members"]
         .as_array()
@@ -572,15 +590,7 @@ async fn redis_restarted_mid_game_the_owner_plays_on_and_the_cluster_recovers(ki
         .await,
         "node b is back in the cluster"
     );
-    let mut last = Value::Null;
-    for seq in 2..=40 {
-        last = input(&bob, seq, [0.0, 1.0]).await;
-        if last["ok"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(last["ok"], true, "bob's inputs are acked again: {last}");
+    input_until_acked(&bob, 2..=40, [0.0, 1.0]).await;
     bob.drain();
     let snapshot = bob.next_snapshot().await;
     assert!(
@@ -799,15 +809,7 @@ async fn failover_interrupts_cross_node_play_only_until_the_replica_takes_over(h
     // Node b's room channel: the owner's snapshots for bob go there.
     redis.fail_over_master_of("failover:room:b", how).await;
 
-    let mut last = Value::Null;
-    for seq in 1..=100 {
-        last = input(&bob, seq, [1.0, 0.0]).await;
-        if last["ok"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(last["ok"], true, "bob's inputs are acked again: {last}");
+    input_until_acked(&bob, 1..=100, [1.0, 0.0]).await;
     bob.drain();
     let first = bob.next_snapshot().await.tick;
     let later = bob.snapshot_where(|s| s.tick >= first + 30).await;
