@@ -146,11 +146,6 @@ impl Link {
         ))
     }
 
-    /// True for a Redis Cluster.
-    pub fn is_cluster(&self) -> bool {
-        matches!(self, Link::Cluster(_))
-    }
-
     /// Subscribes to a channel (sharded on a cluster).
     pub async fn subscribe(&mut self, channel: &str) -> RedisResult<()> {
         match self {
@@ -191,15 +186,13 @@ impl Link {
 
     /// Publishes `batch` (emptied), in order per channel, many messages per round trip.
     pub async fn publish_batch(&mut self, batch: &mut Vec<ChanItem>) -> Published {
-        let mut pipelines: Vec<(Pipeline, u64)> = Vec::new();
-        match self {
+        let pipelines: Vec<Pipeline> = match self {
             Link::Single(_) => {
                 let mut pipe = redis::pipe();
                 for (channel, payload) in batch.drain(..) {
                     pipe.publish(channel, payload).ignore();
                 }
-                let len = pipe.len() as u64;
-                pipelines.push((pipe, len));
+                vec![pipe]
             }
             Link::Cluster(_) => {
                 let mut by_slot: HashMap<Slot, Pipeline> = HashMap::new();
@@ -210,15 +203,13 @@ impl Link {
                         .spublish(channel, payload)
                         .ignore();
                 }
-                pipelines.extend(by_slot.into_values().map(|pipe| {
-                    let len = pipe.len() as u64;
-                    (pipe, len)
-                }));
+                by_slot.into_values().collect()
             }
-        }
-        let sends = pipelines.into_iter().map(|(pipe, len)| {
+        };
+        let sends = pipelines.into_iter().map(|pipe| {
             let mut conn = self.clone();
             async move {
+                let len = pipe.len() as u64;
                 let result = match &mut conn {
                     Link::Single(conn) => pipe.query_async::<()>(conn).await,
                     Link::Cluster(link) => pipe.query_async::<()>(&mut link.publishes).await,
