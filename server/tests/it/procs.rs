@@ -404,6 +404,12 @@ impl RedisServer {
         .collect();
         if let (Some(dir), Some(bus_port)) = (cluster_dir, self.bus_port) {
             args.extend([
+                // A replica's full sync writes an RDB file: into the cluster's folder, one per
+                // server, not into the tests' working directory.
+                "--dir".into(),
+                dir.display().to_string(),
+                "--dbfilename".into(),
+                format!("dump-{}.rdb", self.port),
                 "--cluster-enabled".into(),
                 "yes".into(),
                 "--cluster-port".into(),
