@@ -12,10 +12,7 @@ use tokio::process::{Child, Command};
 
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    free_ports(1)[0]
 }
 
 /// `n` distinct loopback ports that were free a moment ago (held together while chosen, so no
@@ -41,11 +38,29 @@ pub async fn listening(addr: &str) -> bool {
 }
 
 fn spawn(program: &str, args: &[String], what: &str) -> Child {
+    spawn_logging_to(program, args, what, None)
+}
+
+/// [`spawn`], with stdout and stderr into `log` when given (else stderr is piped for
+/// [`Node::stderr`] and stdout dropped).
+fn spawn_logging_to(
+    program: &str,
+    args: &[String],
+    what: &str,
+    log: Option<std::fs::File>,
+) -> Child {
+    let (stdout, stderr) = match log {
+        Some(file) => (
+            Stdio::from(file.try_clone().expect("a log file")),
+            Stdio::from(file),
+        ),
+        None => (Stdio::null(), Stdio::piped()),
+    };
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {what} (`{program}`): {e}; `.ci/run` installs it (apt-get install {what})"))
@@ -518,30 +533,21 @@ impl Node {
             "20s".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = match std::env::var("TICKSTORM_TEST_NODE_LOG") {
-            // For debugging a failure: each node logs at that level to a file of its own.
-            Ok(level) => {
-                let dir = std::env::temp_dir().join("tickstorm-test-nodes");
-                std::fs::create_dir_all(&dir).expect("a log folder");
-                let log = dir.join(format!("{prefix}-{id}-{port}.log"));
-                let file = std::fs::File::create(&log).expect("a log file");
-                let at = args.iter().position(|a| a == "--log").expect("--log") + 1;
-                args[at] = level;
-                Command::new(env!("CARGO_BIN_EXE_tickstorm-server"))
-                    .args(&args)
-                    .stdin(Stdio::null())
-                    .stdout(file.try_clone().expect("a log file"))
-                    .stderr(file)
-                    .kill_on_drop(true)
-                    .spawn()
-                    .expect("the server binary starts")
-            }
-            Err(_) => spawn(
-                env!("CARGO_BIN_EXE_tickstorm-server"),
-                &args,
-                "tickstorm-server",
-            ),
-        };
+        // For debugging a failure: each node logs at that level to a file of its own.
+        let log = std::env::var("TICKSTORM_TEST_NODE_LOG").ok().map(|level| {
+            let dir = std::env::temp_dir().join("tickstorm-test-nodes");
+            std::fs::create_dir_all(&dir).expect("a log folder");
+            let at = args.iter().position(|a| a == "--log").expect("--log") + 1;
+            args[at] = level;
+            std::fs::File::create(dir.join(format!("{prefix}-{id}-{port}.log")))
+                .expect("a log file")
+        });
+        let child = spawn_logging_to(
+            env!("CARGO_BIN_EXE_tickstorm-server"),
+            &args,
+            "tickstorm-server",
+            log,
+        );
         Node {
             url: format!("http://127.0.0.1:{port}"),
             id: id.into(),
